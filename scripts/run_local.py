@@ -1,0 +1,64 @@
+"""Run the whole platform on this machine until Ctrl-C: Redis, the API on :8000, one worker
+per domain whose extra is installed. ``scripts/dev.sh`` installs everything, then runs this."""
+
+import argparse
+import importlib
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import workers.domains
+from common.discovery import available_domains
+from common.localstack import LocalStack
+from workers.core.bootstrap import is_installed
+
+
+def installed_domains() -> list[str]:
+    """The worker domains whose extra is installed here."""
+    ready = []
+    for name in available_domains(workers.domains):
+        package = importlib.import_module(f"workers.domains.{name}")
+        if all(is_installed(m) for m in package.REQUIRES):
+            ready.append(name)
+    return ready
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workdir", default=".run", help="logs and embedded Redis data")
+    args = parser.parse_args()
+
+    stack = LocalStack(Path(args.workdir))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        redis_url = stack.use_or_start_redis(os.environ.get("REDIS_URL"))
+        print(f"redis     {redis_url}", flush=True)
+        domains = installed_domains()
+        for domain in domains:
+            proc = stack.start_worker(domain, name=f"{domain}@{socket.gethostname()}", wait=120)
+            print(f"worker    {proc.node} (log {proc.log_path})", flush=True)
+        base = stack.start_api(port=args.port, domain=",".join(domains) or "all")
+        print(f"api       {base}  (docs {base}/docs, log {args.workdir}/api-{args.port}.log)", flush=True)
+        print(
+            "\nSubmit an OCR job and wait for its result:\n"
+            f"  curl -s -F file=@your-image.png {base}/v1/ocr/recognize\n"
+            f"  curl -s '{base}/v1/jobs/<id>?wait=30'\n"
+            "Ctrl-C stops everything.",
+            flush=True,
+        )
+        while all(p.popen.poll() is None for p in stack.procs):
+            time.sleep(1)
+        dead = [p for p in stack.procs if p.popen.poll() is not None]
+        sys.exit(f"stopped: {', '.join(p.name for p in dead)} exited; see its log under {args.workdir}/")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,7 @@
+#!/bin/sh
+# Install everything, then run the test suite (real Redis, real workers, real API).
+# Extra arguments go to pytest, e.g. scripts/test.sh -k ocr -x
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/install.sh
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,114 @@
+"""Bad input: a 4xx with the error envelope, and nothing recorded or enqueued."""
+
+import base64
+import io
+
+import pytest
+from PIL import Image
+
+from tests.builders import text_image
+
+
+@pytest.fixture
+def nothing_enqueued(redis_client):
+    """Asserts that the test created no job record and queued no message."""
+    before = set(redis_client.scan_iter("dq:job:*"))
+    yield
+    assert set(redis_client.scan_iter("dq:job:*")) == before
+    assert redis_client.llen("ocr") == 0
+
+
+def _error(answer, status: int, code: str) -> dict:
+    assert answer.status_code == status, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == code and error["message"]
+    return error
+
+
+def _png_of(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("1", (width, height), 1).save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def test_a_text_file_is_not_an_image(client, nothing_enqueued):
+    answer = client.post("/v1/ocr/recognize", files={"file": ("notes.txt", b"just some words\n")})
+    assert "not an image" in _error(answer, 415, "unsupported_media_type")["message"]
+
+
+def test_an_image_format_we_do_not_take_is_refused(client, nothing_enqueued):
+    out = io.BytesIO()
+    Image.new("RGB", (20, 20)).save(out, format="GIF")
+    answer = client.post("/v1/ocr/recognize", files={"file": ("a.gif", out.getvalue())})
+    assert "GIF" in _error(answer, 415, "unsupported_media_type")["message"]
+
+
+def test_a_truncated_image_is_corrupt(client, nothing_enqueued):
+    image = text_image(["Cut short"])
+    answer = client.post("/v1/ocr/recognize", files={"file": ("cut.png", image[: len(image) // 2])})
+    _error(answer, 422, "invalid_image")
+
+
+def test_an_upload_over_the_cap_is_413(client, nothing_enqueued):
+    answer = client.post("/v1/ocr/recognize", files={"file": ("big.png", b"\x89PNG" + b"\0" * 1_100_000)})
+    _error(answer, 413, "payload_too_large")
+
+
+def test_a_chunked_upload_over_the_cap_is_413(client, nothing_enqueued):
+    def chunks():
+        for _ in range(30):
+            yield b"x" * 100_000
+
+    answer = client.post("/v1/ocr/recognize", content=chunks(), headers={"content-type": "application/json"})
+    _error(answer, 413, "payload_too_large")
+
+
+def test_a_base64_image_over_the_cap_is_413(client, nothing_enqueued):
+    # Under the body limit (which leaves room for base64) but over the cap once decoded.
+    data = base64.b64encode(b"\0" * 1_050_000).decode()
+    _error(client.post("/v1/ocr/recognize", json={"image_base64": data}), 413, "payload_too_large")
+
+
+def test_a_decompression_bomb_is_refused_by_pixel_count(client, nothing_enqueued):
+    bomb = _png_of(5000, 5000)  # 25 Mpx in a few KB; the test API caps at 4 Mpx
+    assert len(bomb) < 100_000
+    error = _error(client.post("/v1/ocr/recognize", files={"file": ("bomb.png", bomb)}), 413, "image_too_large")
+    assert "5000x5000" in error["message"]
+
+
+def test_malformed_json(client, nothing_enqueued):
+    answer = client.post(
+        "/v1/ocr/recognize", content=b'{"image_base64": ', headers={"content-type": "application/json"}
+    )
+    _error(answer, 422, "invalid_json")
+
+
+def test_missing_fields(client, nothing_enqueued):
+    assert "image_base64" in _error(client.post("/v1/ocr/recognize", json={}), 422, "invalid_request")["message"]
+    answer = client.post("/v1/ocr/recognize", files={"other": ("a.png", text_image(["x"]))})
+    assert "'file'" in _error(answer, 422, "invalid_request")["message"]
+
+
+def test_bad_base64(client, nothing_enqueued):
+    _error(client.post("/v1/ocr/recognize", json={"image_base64": "not*base64!"}), 422, "invalid_base64")
+
+
+def test_base64_of_something_that_is_not_an_image(client, nothing_enqueued):
+    data = base64.b64encode(b"hello world").decode()
+    _error(client.post("/v1/ocr/recognize", json={"image_base64": data}), 415, "unsupported_media_type")
+
+
+def test_an_unsupported_content_type(client, nothing_enqueued):
+    answer = client.post("/v1/ocr/recognize", content=b"abc", headers={"content-type": "text/plain"})
+    _error(answer, 415, "unsupported_media_type")
+
+
+@pytest.mark.parametrize("wait", ["-1", "61", "soon"])
+def test_wait_out_of_range(client, job_store, wait):
+    job_id = job_store.create("ocr", "recognize")["id"]
+    error = _error(client.get(f"/v1/jobs/{job_id}", params={"wait": wait}), 422, "invalid_request")
+    assert error["message"].startswith("query.wait")
+
+
+def test_unknown_route_uses_the_envelope(client):
+    _error(client.get("/v1/vision/detect"), 404, "not_found")

@@ -1,0 +1,37 @@
+"""Payload builders: images with known text, job helpers."""
+
+import io
+import time
+
+import httpx
+from PIL import Image, ImageDraw, ImageFont
+
+
+def text_image(lines: list[str], fmt: str = "PNG", size: tuple[int, int] | None = None) -> bytes:
+    """An image of black text lines on white, in ``fmt``."""
+    font = ImageFont.load_default(size=48)
+    width, height = size or (60 + 30 * max(len(line) for line in lines), 40 + 90 * len(lines))
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(lines):
+        draw.text((30, 30 + 90 * i), line, fill="black", font=font)
+    out = io.BytesIO()
+    # Best quality for JPEG/WebP: at JPEG quality 95 the recognizer already lost the narrow
+    # gaps of this font ("Hellodomainworkers"); the tests check formats, not compression.
+    lossy = {"JPEG": {"quality": 100, "subsampling": 0}, "WEBP": {"lossless": True}}
+    image.save(out, format=fmt, **lossy.get(fmt, {}))
+    return out.getvalue()
+
+
+def wait_for_job(client: httpx.Client, job_id: str, timeout: float = 90) -> dict:
+    """Long-poll a job until it finishes; fails the test past ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}", params={"wait": 20}).json()
+        if job["status"] in ("succeeded", "failed", "canceled"):
+            return job
+    raise AssertionError(f"job {job_id} still {job['status']} after {timeout}s")
+
+
+def submit_image(client: httpx.Client, data: bytes, name: str = "page.png") -> httpx.Response:
+    return client.post("/v1/ocr/recognize", files={"file": (name, data)})

@@ -1,0 +1,123 @@
+"""The DOMAIN=ocr worker: what it registers and consumes, failures, cancel and crash recovery."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+from celery import Celery
+
+from tests.builders import submit_image, text_image, wait_for_job
+
+
+def _inspect(redis_url: str, node: str):
+    return Celery(broker=redis_url).control.inspect(destination=[node], timeout=5)
+
+
+def test_registers_only_ocr_tasks_and_consumes_only_the_ocr_queue(redis_stack, ocr_worker):
+    inspect = _inspect(redis_stack.redis_url, ocr_worker.node)
+    registered = inspect.registered()[ocr_worker.node]
+    assert registered and all(name.startswith("ocr.") for name in registered)
+    assert "ocr.recognize" in registered
+    queues = [q["name"] for q in inspect.active_queues()[ocr_worker.node]]
+    assert queues == ["ocr"]
+
+
+def test_a_failing_job_fails_alone_and_the_worker_keeps_serving(client, redis_stack, job_store, ocr_worker):
+    from common.celery_app import make_celery
+    from common.config import CoreSettings
+
+    # Bypass the API's checks: a job whose stored image is garbage makes the engine raise.
+    job_id = job_store.create("ocr", "recognize", {"image": b"definitely not an image"})["id"]
+    celery = make_celery(CoreSettings(redis_url=redis_stack.redis_url))
+    celery.send_task("ocr.recognize", args=[job_id, {}], task_id=job_id)
+    failed = wait_for_job(client, job_id)
+    assert failed["status"] == "failed"
+    assert failed["error"]["type"] == "UnidentifiedImageError" and failed["error"]["message"]
+
+    ok = wait_for_job(client, submit_image(client, text_image(["Still serving"])).json()["id"])
+    assert ok["status"] == "succeeded" and ok["result"]["text"] == "Still serving"
+    assert ocr_worker.popen.poll() is None
+
+
+def test_a_canceled_queued_job_never_runs(isolated_stack):
+    api = isolated_stack.start_api(domain="ocr")
+    with httpx.Client(base_url=api, timeout=90) as client:
+        canceled_id = submit_image(client, text_image(["Never read"])).json()["id"]
+        answer = client.delete(f"/v1/jobs/{canceled_id}")
+        assert answer.status_code == 200 and answer.json()["status"] == "canceled"
+
+        isolated_stack.start_worker("ocr")
+        later = wait_for_job(client, submit_image(client, text_image(["Read this"])).json()["id"])
+        assert later["status"] == "succeeded"  # the queue (FIFO) is past the canceled job
+
+        canceled = client.get(f"/v1/jobs/{canceled_id}").json()
+        assert canceled["status"] == "canceled"
+        assert canceled["started_at"] is None and canceled["attempts"] == 0 and canceled["result"] is None
+
+
+def test_a_job_survives_sigkill_of_its_worker(isolated_stack):
+    # Short limits so Redis hands the unacked message to the next worker within seconds.
+    limits = {
+        "TASK_SOFT_TIME_LIMIT_S": "20",
+        "TASK_HARD_TIME_LIMIT_S": "25",
+        "BROKER_VISIBILITY_TIMEOUT_S": "30",
+        "BROKER_RESTORE_INTERVAL_S": "1",
+    }
+    isolated_stack.env.update(limits)
+    api = isolated_stack.start_api(domain="ocr")
+    first = isolated_stack.start_worker("ocr")
+    lines = [f"Line {i} of a long page of text" for i in range(40)]
+    with httpx.Client(base_url=api, timeout=90) as client:
+        # Warm the model so the next job's run time is the OCR itself.
+        wait_for_job(client, submit_image(client, text_image(["warm up"])).json()["id"])
+        job_id = submit_image(client, text_image(lines)).json()["id"]
+        deadline = time.monotonic() + 30
+        while client.get(f"/v1/jobs/{job_id}").json()["status"] != "running":
+            assert time.monotonic() < deadline, "the job never started"
+            time.sleep(0.01)
+        first.signal(signal.SIGKILL)
+        first.popen.wait(10)
+
+        second = isolated_stack.start_worker("ocr")
+        job = wait_for_job(client, job_id, timeout=120)
+    assert job["status"] == "succeeded"
+    assert job["attempts"] == 2 and job["worker"] == second.node  # it ran again, on the new worker
+    read = job["result"]["text"].split("\n")
+    assert len(read) == len(lines) and all("long page of text" in line for line in read)
+
+
+def _worker_exit(env: dict[str, str], extra_path: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **env}
+    if extra_path:
+        env["PYTHONPATH"] = extra_path
+    return subprocess.run([sys.executable, "-m", "workers"], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_an_unknown_domain_stops_the_worker_naming_the_valid_ones():
+    done = _worker_exit({"DOMAIN": "vision", "REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert done.returncode != 0
+    assert "unknown DOMAIN='vision'" in done.stderr and "valid domains:" in done.stderr and "ocr" in done.stderr
+
+
+def test_a_missing_domain_setting_stops_the_worker():
+    env = {k: v for k, v in os.environ.items() if k != "DOMAIN"}
+    done = subprocess.run([sys.executable, "-m", "workers"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "set DOMAIN" in done.stderr
+
+
+def test_a_domain_without_its_extra_stops_the_worker_naming_the_extra(tmp_path):
+    # Hide paddle as if the ocr extra were not installed.
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class _Hide:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('paddle', 'paddleocr'):\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, _Hide())\n"
+    )
+    done = _worker_exit({"DOMAIN": "ocr", "REDIS_URL": "redis://127.0.0.1:1/0"}, extra_path=str(tmp_path))
+    assert done.returncode != 0
+    assert "the 'ocr' extra installs" in done.stderr and "DOMAIN_EXTRA=ocr" in done.stderr

@@ -1,0 +1,49 @@
+"""Pick the worker's domain from ``DOMAIN`` and refuse to start when it cannot serve it."""
+
+import importlib.util
+from types import ModuleType
+
+import workers.domains
+from common.discovery import available_domains, load_domain
+from workers.core.jobs import JobSpec
+
+
+class DomainError(SystemExit):
+    """A configuration the worker cannot start with; the message names the fix."""
+
+
+def is_installed(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def resolve_domain(name: str) -> ModuleType:
+    """The domain package for ``name``, after checking its extra is installed."""
+    valid = available_domains(workers.domains)
+    if name not in valid:
+        raise DomainError(f"worker: unknown DOMAIN={name!r}; valid domains: {', '.join(valid)}")
+    package = importlib.import_module(f"{workers.domains.__name__}.{name}")
+    missing = [m for m in package.REQUIRES if not is_installed(m)]
+    if missing:
+        raise DomainError(
+            f"worker: DOMAIN={name} needs {', '.join(missing)}, which the '{package.EXTRA}' extra installs: "
+            f"pip install '.[{package.EXTRA}]' (or build the image with DOMAIN_EXTRA={package.EXTRA})"
+        )
+    return package
+
+
+def domain_tasks_module(name: str) -> ModuleType:
+    return load_domain(workers.domains, name, "tasks")
+
+
+def job_specs(name: str) -> list[JobSpec]:
+    """The ``@job_task`` specs a domain's ``tasks`` module declares."""
+    tasks = domain_tasks_module(name)
+    specs = [v for v in vars(tasks).values() if isinstance(v, JobSpec)]
+    for spec in specs:
+        if spec.domain != name:
+            raise DomainError(f"worker: task {spec.name} is declared in domain {name}'s tasks module")
+    return specs

@@ -1,0 +1,13 @@
+"""Worker settings: the core ones plus the one domain this worker serves."""
+
+from pydantic import Field
+
+from common.config import CoreSettings
+
+
+class WorkerSettings(CoreSettings):
+    domain: str = Field(description="The one domain this worker serves (required).")
+    worker_name: str | None = Field(None, description="Celery node name; default <domain>@<host>.")
+    worker_pool: str | None = Field(None, description="Override the domain's pool (prefork, threads, solo).")
+    worker_concurrency: int | None = Field(None, gt=0, description="Override the domain's concurrency.")
+    job_max_attempts: int = Field(3, gt=0, description="Worker deaths a job survives before it fails.")

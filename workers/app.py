@@ -69,7 +69,8 @@ def build_worker_app() -> Celery:
     connect_signals(app, pool, store, getattr(tasks, "warmup", None))
     app.worker_settings = settings
     app.worker_pool = pool
-    app.worker_concurrency = settings.worker_concurrency or package.CONCURRENCY
+    concurrency = package.CONCURRENCY() if callable(package.CONCURRENCY) else package.CONCURRENCY
+    app.worker_concurrency = settings.worker_concurrency or concurrency
     return app
 
 

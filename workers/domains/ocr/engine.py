@@ -1,6 +1,8 @@
 """PaddleOCR behind one small class: bytes in, ``RecognizeResult`` out. Usable without Celery."""
 
 import io
+import os
+import sys
 import threading
 import time
 import zlib  # noqa: F401  -- before paddle: libpaddle exports zlib symbols that break a later import
@@ -44,9 +46,20 @@ def _use_gpu(device: str) -> bool:
     return device == "cuda" or (device == "auto" and has_cuda)
 
 
+def _keep_training_extras_out() -> None:
+    """paddleocr imports its training augmentations (albumentations) even for inference.
+
+    albumentations then imports torch when it is installed (1+ s, hundreds of MB, in a
+    process that never uses it) and asks the network for updates at import time.
+    """
+    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+    sys.modules.setdefault("albumentations.pytorch", None)  # its import is optional upstream
+
+
 class OcrEngine:
     def __init__(self, settings: OcrSettings) -> None:
         _skip_fuse_pass_without_avx512()
+        _keep_training_extras_out()
         from paddleocr import PaddleOCR
 
         self.use_gpu = _use_gpu(settings.device)

@@ -1,0 +1,1 @@
+"""LLM routes: validate generate and embed requests, queue them."""

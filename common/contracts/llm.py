@@ -1,0 +1,81 @@
+"""LLM domain contract: ``llm.generate`` (text from a prompt or chat) and ``llm.embed``."""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DOMAIN = "llm"
+GENERATE = "generate"
+EMBED = "embed"
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str = Field(min_length=1)
+
+
+class GenerateRequest(BaseModel):
+    """Exactly one of ``prompt`` (raw text) or ``messages`` (the model's chat template applied)."""
+
+    prompt: str | None = Field(None, min_length=1)
+    messages: list[ChatMessage] | None = Field(None, min_length=1)
+    max_new_tokens: int = Field(128, ge=1)
+    temperature: float = Field(0.0, ge=0.0, le=5.0, description="0 means greedy decoding.")
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    stop: list[str] = Field(default_factory=list, max_length=8, description="Stop before any of these strings.")
+    seed: int | None = Field(None, ge=0, description="Makes sampling repeatable (such jobs run unbatched).")
+
+    @model_validator(mode="after")
+    def _one_input(self) -> "GenerateRequest":
+        if (self.prompt is None) == (self.messages is None):
+            raise ValueError("give exactly one of 'prompt' or 'messages'")
+        if any(not s for s in self.stop):
+            raise ValueError("stop strings must not be empty")
+        return self
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class GenerateResult(BaseModel):
+    text: str
+    finish_reason: Literal["stop", "length"]
+    usage: Usage
+    model: str
+    elapsed_ms: float
+    batch_size: int = Field(description="How many jobs shared the model call that produced this one.")
+
+
+class EmbedRequest(BaseModel):
+    texts: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _no_empty_text(self) -> "EmbedRequest":
+        empty = [i for i, text in enumerate(self.texts) if not text.strip()]
+        if empty:
+            raise ValueError(f"texts must not be empty (index {', '.join(map(str, empty))})")
+        return self
+
+
+class EmbedResult(BaseModel):
+    embeddings: list[list[float]] = Field(description="One L2-normalized vector per text, in order.")
+    dim: int
+    model: str
+
+
+class LlmLimits(BaseSettings):
+    """Request caps (``LLM_`` prefix): the API refuses past them, workers check them again."""
+
+    model_config = SettingsConfigDict(env_prefix="LLM_", env_file=".env", extra="ignore")
+
+    max_new_tokens_cap: int = Field(1024, gt=0, description="Largest max_new_tokens a job may ask for.")
+    max_embed_texts: int = Field(256, gt=0, description="Most texts in one embed job.")
+
+
+@lru_cache
+def get_llm_limits() -> LlmLimits:
+    return LlmLimits()

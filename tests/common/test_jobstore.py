@@ -22,11 +22,12 @@ def test_create_writes_a_queued_record_with_its_blobs(store):
     assert 0 < store.client.ttl(f"dq:job:{record['id']}") <= 60
 
 
-def test_start_then_finish_stores_the_result(store):
-    job_id = store.create("ocr", "recognize")["id"]
+def test_start_then_finish_stores_the_result_and_drops_the_inputs(store):
+    job_id = store.create("ocr", "recognize", {"image": b"png"})["id"]
     assert store.start(job_id, "ocr@a") == "queued"
     assert store.running_count("ocr") == 1
-    assert store.finish(job_id, JobStatus.succeeded, {"text": "hi"}) == "running"
+    assert store.finish(job_id, JobStatus.succeeded, {"text": "hi"}, blobs=("image",)) == "running"
+    assert store.blob(job_id, "image") is None
     job = store.get(job_id)
     assert (job["status"], job["result"], job["worker"], job["attempts"]) == ("succeeded", {"text": "hi"}, "ocr@a", 1)
     assert job["finished_at"] and job["started_at"]

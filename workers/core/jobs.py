@@ -88,8 +88,7 @@ def run_job(
     except Exception as exc:  # a failing job fails alone; the worker goes on serving
         log.exception("job raised", extra=ctx_log)
         outcome, payload = JobStatus.failed, {"type": type(exc).__name__, "message": str(exc)}
-    prior = store.finish(job_id, outcome, payload)
-    store.drop_blobs(job_id, spec.blobs)
+    prior = store.finish(job_id, outcome, payload, spec.blobs)
     elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
     if prior != "running":
         log.info("job result dropped: job is %s", prior, extra={**ctx_log, "elapsed_ms": elapsed_ms})

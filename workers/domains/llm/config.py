@@ -18,7 +18,9 @@ class LlmSettings(BaseSettings):
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     dtype: str = Field("auto", pattern="^(auto|float32|bfloat16|float16)$")
     max_batch: int = Field(8, ge=1, le=256, description="Most generate jobs run as one batch (1 = no batching).")
-    batch_wait_ms: float = Field(20, ge=0, description="How long a batch waits for more jobs once one is there.")
+    # Jobs submitted together reach the pool threads over ~30-50 ms (one message per consumer
+    # loop turn): a shorter wait split 8 concurrent jobs into batches of 3+5 or 2+6 here.
+    batch_wait_ms: float = Field(50, ge=0, description="How long a batch waits for more jobs once one is there.")
     progress_interval_ms: float = Field(250, gt=0, description="How often a running job's progress is written.")
     embed_batch_size: int = Field(32, ge=1)
     cache_dir: Path = Field(Path.home() / ".cache" / "domainq", description="Where the default model is converted.")

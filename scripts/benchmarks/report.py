@@ -1,0 +1,60 @@
+"""Figures and their markdown report."""
+
+import os
+import platform
+import statistics
+from dataclasses import dataclass
+
+
+@dataclass
+class Figure:
+    section: str
+    name: str
+    value: str
+    target: str = ""
+    met: bool | None = None  # None: informational, no target
+
+    @property
+    def verdict(self) -> str:
+        return "" if self.met is None else ("met" if self.met else "**missed**")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def markdown(figures: list[Figure], command: str, notes: dict[str, str]) -> str:
+    lines = [
+        "# Performance",
+        "",
+        f"Machine: {machine()}. No GPU: every model runs on the CPU.",
+        "",
+        f"Command: `{command}`",
+        "",
+        "Each section runs the platform and its baseline side by side in one run; the machine is",
+        "shared and noisy, so read ratios rather than absolute numbers.",
+    ]
+    for section in dict.fromkeys(f.section for f in figures):
+        lines += ["", f"## {section}", "", "| figure | value | target | verdict |", "| --- | --- | --- | --- |"]
+        lines += [f"| {f.name} | {f.value} | {f.target} | {f.verdict} |" for f in figures if f.section == section]
+        if notes.get(section):
+            lines += ["", notes[section]]
+    return "\n".join(lines) + "\n"

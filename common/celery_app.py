@@ -40,9 +40,9 @@ def make_celery(settings: CoreSettings, consume: tuple[str, ...] = ()) -> Celery
             "unacked_restore_throttle": 1,
         },
         broker_connection_retry_on_startup=True,
-        # Task events feed Flower: what runs where, for how long.
+        # Task events feed Flower: what runs where, for how long. Workers send them; the API
+        # sends no "task-sent" event, which would double the broker writes of every submit.
         worker_send_task_events=True,
-        task_send_sent_event=True,
         worker_hijack_root_logger=False,
     )
     return app

@@ -1,0 +1,88 @@
+"""What the queue costs on a cheap job (embedding one sentence): the platform (HTTP submit +
+long-poll) against bare Celery (``apply_async`` + ``get``) and a direct in-process call."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from celery import Celery
+
+from scripts.benchmarks.common import private_stack
+from scripts.benchmarks.report import Figure, median, percentile
+
+SECTION = "Queue overhead"
+SENTENCE = "The quick brown fox jumps over the lazy dog."
+
+
+def _timed(call, count: int) -> list[float]:
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def _platform_call(client: httpx.Client):
+    def call():
+        job_id = client.post("/v1/llm/embed", json={"texts": [SENTENCE]}).json()["id"]
+        job = client.get(f"/v1/jobs/{job_id}", params={"wait": 30}).json()
+        assert job["status"] == "succeeded", job
+
+    return call
+
+
+def run(workdir: Path, count: int = 100, rounds: int = 3) -> list[Figure]:
+    from workers.domains.llm import tasks
+
+    embedder = tasks.embedder.get()
+    with private_stack(workdir) as stack:
+        stack.start_worker("llm", wait=180)
+        base = stack.start_api(domain="llm")
+        env = {**os.environ, "REDIS_URL": stack.redis_url, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+        log = open(workdir / "bare-worker.log", "wb")
+        bare_worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "scripts.benchmarks.bare_celery", "worker", "-P", "threads",
+             "-c", "1", "-Q", "bare", "--without-mingle", "--without-gossip", "-l", "WARNING"],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        bare = Celery(broker=stack.redis_url, backend=stack.redis_url)
+        try:
+            with httpx.Client(base_url=base, timeout=60) as client:
+                platform_call = _platform_call(client)
+
+                def bare_call():
+                    bare.send_task("bare.embed", args=[SENTENCE], queue="bare").get(timeout=60)
+
+                def direct_call():
+                    embedder.embed([SENTENCE])
+
+                for call in (platform_call, bare_call, direct_call):
+                    _timed(call, 20)  # warm: models loaded, connections open
+                samples = {"platform": [], "bare": [], "direct": []}
+                for _ in range(rounds):  # interleaved, so noise hits all three alike
+                    samples["platform"] += _timed(platform_call, count)
+                    samples["bare"] += _timed(bare_call, count)
+                    samples["direct"] += _timed(direct_call, count)
+        finally:
+            bare_worker.terminate()
+            bare_worker.wait(30)
+            bare.close()
+    p50 = {k: median(v) for k, v in samples.items()}
+    p99 = {k: percentile(v, 99) for k, v in samples.items()}
+    n = len(samples["platform"])
+    return [
+        Figure(SECTION, f"direct in-process call, p50 / p99 ({n} calls)", f"{p50['direct']:.2f} / {p99['direct']:.2f} ms"),
+        Figure(SECTION, "bare Celery apply_async + get, p50 / p99", f"{p50['bare']:.2f} / {p99['bare']:.2f} ms"),
+        Figure(SECTION, "platform: POST + long-poll GET, p50 / p99", f"{p50['platform']:.2f} / {p99['platform']:.2f} ms"),
+        Figure(
+            SECTION,
+            "platform p50 − bare Celery p50",
+            f"{p50['platform'] - p50['bare']:+.2f} ms",
+            "≤ +3 ms",
+            p50["platform"] - p50["bare"] <= 3,
+        ),
+    ]

@@ -1,33 +1,72 @@
 """The FastAPI application factory: ``python -m api`` or ``uvicorn --factory api.main:create_app``."""
 
+import logging
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from starlette.staticfiles import StaticFiles
 
 from api.core.config import ApiSettings, get_api_settings
 from api.core.errors import install_error_handlers
 from api.core.jobs import JobService
 from api.core.limits import BodySizeLimit
+from api.core.metrics import ApiMetrics, FinishedJobMeter, RequestMetrics, WorkerPresence
+from api.core.metrics import router as metrics_router
 from api.core.router import enabled_domains, include_domain_routers
 from api.core.waiter import JobWaiter
 from common.celery_app import make_celery
 from common.jobstore import JobStore
+from common.logs import configure_logging
+
+
+def serve_docs_offline(app: FastAPI) -> None:
+    """``/docs`` with Swagger UI's files from the swagger-ui-bundle-v2 package, so it works offline."""
+    assets: dict[str, str] = {}
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:  # not installed: FastAPI's page, whose files come from a CDN
+        pass
+    else:
+        app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
+        assets = {
+            "swagger_js_url": "/docs/assets/swagger-ui-bundle.js",
+            "swagger_css_url": "/docs/assets/swagger-ui.css",
+            "swagger_favicon_url": "/docs/assets/favicon-32x32.png",
+        }
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - API docs", **assets)
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or get_api_settings()
+    if not logging.getLogger().handlers:
+        # ``python -m api --workers N``: uvicorn spawns fresh interpreters that never ran the
+        # parent's logging set-up, and would drop every INFO line (job events, access log).
+        configure_logging(settings.log_format, settings.log_level)
     domains = enabled_domains(settings.domain)
+    metrics = ApiMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         reader = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
         waiter = JobWaiter(reader)
         waiter.start()
+        meter = FinishedJobMeter(reader, metrics)
+        meter.start()
         store = JobStore.from_url(settings.redis_url, settings.job_ttl_s)
-        app.state.jobs = JobService(store, reader, waiter, make_celery(settings))
+        app.state.jobs = JobService(store, reader, waiter, make_celery(settings), metrics)
         app.state.redis = reader
+        app.state.workers = WorkerPresence(
+            settings.redis_url, settings.workers_probe_timeout_s, settings.workers_probe_interval_s
+        )
         yield
+        await app.state.workers.close()
+        await meter.stop()
         await waiter.stop()
         await reader.aclose()
 
@@ -36,10 +75,15 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         summary="Asynchronous AI inference jobs, split by domain.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by serve_docs_offline
     )
     app.state.settings = settings
+    app.state.metrics = metrics
     install_error_handlers(app)
     # Base64 JSON bodies are 4/3 of the file; leave room for that and multipart framing.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes * 4 // 3 + 64 * 1024)
+    app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: it times the 413s above too
     app.state.domain_tasks = include_domain_routers(app, domains)
+    app.include_router(metrics_router)
+    serve_docs_offline(app)
     return app

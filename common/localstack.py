@@ -56,6 +56,7 @@ class Proc:
     popen: subprocess.Popen
     log_path: Path
     node: str = ""  # a worker's Celery node name
+    metrics_port: int = 0  # a worker's /metrics port (0: none)
 
     def signal(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -156,16 +157,27 @@ class LocalStack:
                 time.sleep(0.1)
 
     def start_worker(
-        self, domain: str, name: str | None = None, env: dict[str, str] | None = None, wait: float = 60
+        self,
+        domain: str,
+        name: str | None = None,
+        env: dict[str, str] | None = None,
+        wait: float = 60,
+        metrics_port: int | None = None,
     ) -> Proc:
-        """Start ``python -m workers`` for ``domain`` and wait until it answers a ping."""
+        """Start ``python -m workers`` for ``domain`` and wait until it answers a ping.
+
+        Its ``/metrics`` is on ``metrics_port``: a free one by default, so that workers on one
+        machine do not contend for the same port; 0 serves none.
+        """
         node = name or f"{domain}-{free_port()}@{socket.gethostname()}"
+        metrics_port = free_port() if metrics_port is None else metrics_port
         proc = self._spawn(
             f"worker-{node.split('@')[0]}",
             [sys.executable, "-m", "workers"],
-            {"DOMAIN": domain, "WORKER_NAME": node, **(env or {})},
+            {"DOMAIN": domain, "WORKER_NAME": node, "WORKER_METRICS_PORT": str(metrics_port), **(env or {})},
         )
         proc.node = node
+        proc.metrics_port = metrics_port
         if wait:
             self.wait_worker(proc, wait)
         return proc
@@ -181,6 +193,22 @@ class LocalStack:
                     raise RuntimeError(f"worker {proc.node} did not start:\n{proc.log()}")
         finally:
             probe.close()
+
+    def start_flower(self, port: int | None = None, basic_auth: str = "", wait: float = 30) -> str:
+        """Start Flower on this stack's broker behind HTTP basic auth (``user:pass``, comma-separated)."""
+        if not basic_auth:
+            raise ValueError("start_flower needs basic_auth: the dashboard can cancel and inspect jobs")
+        port = port or free_port()
+        argv = [sys.executable, "-m", "celery", f"--broker={self.redis_url}", "flower"]
+        argv += [f"--port={port}", "--address=127.0.0.1", f"--basic-auth={basic_auth}"]
+        proc = self._spawn(f"flower-{port}", argv, {})
+        deadline = time.monotonic() + wait
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                return f"http://127.0.0.1:{port}"
+            if proc.popen.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"flower did not start:\n{proc.log()}")
+            time.sleep(0.1)
 
     def stop(self) -> None:
         for proc in reversed(self.procs):

@@ -4,7 +4,9 @@ import json
 import logging
 import sys
 
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# uvicorn adds a copy of some messages with terminal colour codes: noise in a log file.
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
+_ACCESS_FIELDS = ("client", "method", "path", "http_version", "status")
 
 
 class JsonFormatter(logging.Formatter):
@@ -18,6 +20,9 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         data.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) == 5:
+            # An access line as fields a log search can filter on, not only as text.
+            data.update(zip(_ACCESS_FIELDS, record.args, strict=True))
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
         return json.dumps(data, default=str)
@@ -39,3 +44,8 @@ def configure_logging(fmt: str, level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Model libraries reset the root logger's level as they load (paddle sets WARNING); our own
+    # loggers keep theirs, so job lines logged meanwhile still reach the handler.
+    for name in ("api", "workers", "common"):
+        logging.getLogger(name).setLevel(level.upper())
+    logging.captureWarnings(True)  # warnings too go through the formatter (one JSON object a line)

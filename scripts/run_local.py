@@ -4,6 +4,7 @@ per domain whose extra is installed. ``scripts/dev.sh`` installs everything, the
 import argparse
 import importlib
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -30,6 +31,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workdir", default=".run", help="logs and embedded Redis data")
+    parser.add_argument("--flower-port", type=int, default=5555, help="Flower's port; 0: no Flower")
+    parser.add_argument("--metrics-port", type=int, default=9808, help="first worker's /metrics port; 0: none")
     args = parser.parse_args()
 
     stack = LocalStack(Path(args.workdir))
@@ -38,11 +41,24 @@ def main() -> None:
         redis_url = stack.use_or_start_redis(os.environ.get("REDIS_URL"))
         print(f"redis     {redis_url}", flush=True)
         domains = installed_domains()
-        for domain in domains:
-            proc = stack.start_worker(domain, name=f"{domain}@{socket.gethostname()}", wait=120)
-            print(f"worker    {proc.node} (log {proc.log_path})", flush=True)
+        for i, domain in enumerate(domains):
+            port = args.metrics_port + i if args.metrics_port else 0
+            proc = stack.start_worker(domain, name=f"{domain}@{socket.gethostname()}", wait=120, metrics_port=port)
+            metrics = f"metrics http://127.0.0.1:{port}/metrics, " if port else ""
+            print(f"worker    {proc.node} ({metrics}log {proc.log_path})", flush=True)
         base = stack.start_api(port=args.port, domain=",".join(domains) or "all")
-        print(f"api       {base}  (docs {base}/docs, log {args.workdir}/api-{args.port}.log)", flush=True)
+        print(
+            f"api       {base}  (docs {base}/docs, metrics {base}/metrics, log {args.workdir}/api-{args.port}.log)",
+            flush=True,
+        )
+        if args.flower_port and is_installed("flower"):
+            # Flower can revoke tasks and shows their arguments: never without a password.
+            auth = os.environ.get("FLOWER_BASIC_AUTH") or f"admin:{secrets.token_urlsafe(12)}"
+            flower = stack.start_flower(args.flower_port, basic_auth=auth)
+            user, password = auth.split(",")[0].split(":", 1)
+            print(f"flower    {flower}  (user {user}, password {password})", flush=True)
+        elif args.flower_port:
+            print("flower    not installed: pip install '.[flower]'", flush=True)
         print(
             "\nSubmit an OCR job and wait for its result:\n"
             f"  curl -s -F file=@your-image.png {base}/v1/ocr/recognize\n"

@@ -75,3 +75,24 @@ def llm_worker(redis_stack, tiny_llm_dir):
     """A DOMAIN=llm worker on the tiny model (fast) and the real default embedder."""
     env = {**TEST_CAPS, "LLM_MODEL": str(tiny_llm_dir), "LLM_PROGRESS_INTERVAL_MS": "50"}
     return redis_stack.start_worker("llm", name=f"llm@{socket.gethostname()}", env=env)
+
+
+@pytest.fixture(scope="session")
+def domain_workers(request) -> dict:
+    """The suite's worker of each installed domain that has a ``<domain>_worker`` fixture."""
+    import importlib
+
+    import workers.domains
+    from common.discovery import available_domains
+    from workers.core.bootstrap import is_installed
+
+    running = {}
+    for domain in available_domains(workers.domains):
+        package = importlib.import_module(f"workers.domains.{domain}")
+        if not all(is_installed(m) for m in package.REQUIRES):
+            continue
+        try:
+            running[domain] = request.getfixturevalue(f"{domain}_worker")
+        except pytest.FixtureLookupError:
+            continue
+    return running

@@ -11,6 +11,7 @@ from common.celery_app import make_celery
 from common.contracts.jobs import JobStatus
 from common.jobstore import JobStore
 from common.logs import configure_logging
+from workers.core import metrics
 from workers.core.bootstrap import DomainError, domain_tasks_module, job_specs, resolve_domain
 from workers.core.config import WorkerSettings
 from workers.core.jobs import JobSpec, run_job
@@ -35,6 +36,8 @@ def connect_signals(app: Celery, pool: str, store: JobStore, warmup) -> None:
         # A hard time limit kills the pool process; Celery reports it in the main process.
         if task_id and getattr(sender, "name", None) in own_tasks:
             store.finish(task_id, JobStatus.failed, {"type": type(exception).__name__, "message": str(exception)})
+            domain, verb = sender.name.split(".", 1)
+            metrics.job_handled(domain, verb, JobStatus.failed.value)
 
     def start_warmup(**kw) -> None:
         # Load the model once the serving process exists (no CUDA before fork). Celery kills
@@ -47,6 +50,16 @@ def connect_signals(app: Celery, pool: str, store: JobStore, warmup) -> None:
         # prefork: each pool process loads its own copy; solo and threads load once.
         ready = signals.worker_process_init if pool == "prefork" else signals.worker_ready
         ready.connect(start_warmup, weak=False)
+
+
+def connect_observability(settings: WorkerSettings) -> None:
+    if settings.worker_metrics_port:
+        metrics.enable_multiprocess(settings.prometheus_multiproc_dir)
+        # worker_init runs in the main process, which outlives pool processes and sums their samples.
+        signals.worker_init.connect(lambda **kw: metrics.serve(settings.worker_metrics_port), weak=False)
+    if settings.log_format == "json":
+        # Celery prints its start-up banner as plain text on stdout; log shippers want JSON lines.
+        signals.celeryd_after_setup.connect(lambda instance, **kw: setattr(instance, "quiet", True), weak=False)
 
 
 def build_worker_app() -> Celery:
@@ -67,6 +80,7 @@ def build_worker_app() -> Celery:
             raise DomainError(f"worker: bad {settings.domain} configuration: {exc}") from exc
     pool = settings.worker_pool or package.POOL
     connect_signals(app, pool, store, getattr(tasks, "warmup", None))
+    connect_observability(settings)
     app.worker_settings = settings
     app.worker_pool = pool
     concurrency = package.CONCURRENCY() if callable(package.CONCURRENCY) else package.CONCURRENCY

@@ -11,6 +11,10 @@ class ApiSettings(CoreSettings):
     # One name, a comma list or "all": the seed's DOMAIN, widened so one API can front many.
     domain: str = Field("all", description="Domains whose routes this API serves.")
     max_upload_bytes: int = Field(20 * 1024 * 1024, gt=0, description="Largest input file accepted.")
+    # Workers online (/metrics, /v1/domains) come from a broadcast that always lasts its timeout,
+    # so it is cached: at most one probe per interval, and only when asked.
+    workers_probe_timeout_s: float = Field(0.5, gt=0, le=10, description="How long workers get to answer.")
+    workers_probe_interval_s: float = Field(5, ge=0, description="How old a workers-online count may get.")
 
 
 @lru_cache

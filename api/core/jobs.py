@@ -11,6 +11,7 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 
 from api.core.errors import ApiError
+from api.core.metrics import ApiMetrics
 from api.core.waiter import JobWaiter
 from common.contracts.jobs import FINISHED, JobAccepted, JobStatus, JobView
 from common.contracts.naming import queue_name, task_name
@@ -26,11 +27,19 @@ def _job_not_found(job_id: str) -> ApiError:
 
 
 class JobService:
-    def __init__(self, store: JobStore, reader: aioredis.Redis, waiter: JobWaiter, celery: Celery) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        reader: aioredis.Redis,
+        waiter: JobWaiter,
+        celery: Celery,
+        metrics: ApiMetrics | None = None,
+    ) -> None:
         self.store = store
         self.reader = reader
         self.waiter = waiter
         self.celery = celery
+        self.metrics = metrics or ApiMetrics()
 
     def submit(
         self, domain: str, verb: str, params: dict[str, Any], blobs: dict[str, bytes] | None = None
@@ -49,6 +58,7 @@ class JobService:
             self.store.delete(job_id, tuple(blobs or ()))
             raise ApiError(503, "broker_unavailable", f"could not enqueue the job: {exc}") from exc
         log.info("job queued", extra={"job_id": job_id, "domain": domain, "task": verb})
+        self.metrics.submitted.labels(domain, verb).inc()
         return JobAccepted(
             id=job_id,
             status=JobStatus.queued,

@@ -15,6 +15,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from common.contracts.jobs import JobStatus
 from common.contracts.naming import task_name
 from common.jobstore import JobStore
+from workers.core import metrics
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ def run_job(
     prior = store.start(job_id, worker, max_attempts)
     if prior != "queued":
         log.info("job not run: %s", prior, extra=ctx_log)
+        metrics.job_handled(spec.domain, spec.verb, JobStatus.failed.value if prior == "exhausted" else "skipped")
         return
     log.info("job started", extra={**ctx_log, "worker": worker})
     started = time.perf_counter()
@@ -89,7 +91,11 @@ def run_job(
         log.exception("job raised", extra=ctx_log)
         outcome, payload = JobStatus.failed, {"type": type(exc).__name__, "message": str(exc)}
     prior = store.finish(job_id, outcome, payload, spec.blobs)
-    elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+    elapsed = time.perf_counter() - started
+    elapsed_ms = round(elapsed * 1000, 1)
+    metrics.job_handled(
+        spec.domain, spec.verb, outcome.value if prior == "running" else JobStatus.canceled.value, elapsed
+    )
     if prior != "running":
         log.info("job result dropped: job is %s", prior, extra={**ctx_log, "elapsed_ms": elapsed_ms})
     else:

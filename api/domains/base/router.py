@@ -8,9 +8,9 @@ from fastapi.responses import JSONResponse
 
 from api.core.deps import JobsDep
 from api.core.errors import documented
+from api.core.metrics import queue_stats
 from common.contracts.jobs import JobView
 from common.contracts.naming import queue_name
-from common.jobstore import queue_lists, running_key
 
 router = APIRouter(tags=["base"])
 TASKS: tuple[str, ...] = ()
@@ -38,18 +38,23 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/v1/domains", responses=documented(503))
 async def list_domains(request: Request) -> dict:
-    """The enabled domains, their tasks, queue depth and jobs running now."""
-    client = request.app.state.redis
+    """The enabled domains, their tasks, queue depth, jobs running and workers online now."""
+    state = request.app.state
+    stats = await queue_stats(state.redis, list(state.domain_tasks))
+    online = await state.workers.online()  # a count a few seconds old at most
     domains = []
-    for domain, tasks in request.app.state.domain_tasks.items():
+    for domain, tasks in state.domain_tasks.items():
         queue = queue_name(domain)
-        async with client.pipeline(transaction=False) as pipe:
-            for key in queue_lists(queue):
-                pipe.llen(key)
-            pipe.scard(running_key(domain))
-            *depths, running = await pipe.execute()
+        depth, running = stats[domain]
         domains.append(
-            {"name": domain, "tasks": list(tasks), "queue": queue, "queue_depth": sum(depths), "running": running}
+            {
+                "name": domain,
+                "tasks": list(tasks),
+                "queue": queue,
+                "queue_depth": depth,
+                "running": running,
+                "workers_online": online.get(queue, 0),
+            }
         )
     return {"domains": domains}
 

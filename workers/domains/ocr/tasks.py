@@ -4,6 +4,7 @@ import threading
 
 from common.contracts.ocr import DOMAIN, IMAGE_BLOB, RECOGNIZE
 from workers.core.jobs import JobContext, job_task
+from workers.core.metrics import timed_model_load
 from workers.domains.ocr.config import get_ocr_settings
 from workers.domains.ocr.engine import OcrEngine
 
@@ -16,7 +17,8 @@ def get_engine() -> OcrEngine:
     global _engine
     with _engine_lock:
         if _engine is None:
-            _engine = OcrEngine(get_ocr_settings())
+            with timed_model_load(DOMAIN):
+                _engine = OcrEngine(get_ocr_settings())
         return _engine
 
 

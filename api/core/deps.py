@@ -4,13 +4,19 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.core.config import ApiSettings, get_api_settings
+from api.core.config import ApiSettings
 from api.core.jobs import JobService
 
 
-def get_jobs(request: Request) -> JobService:
+# Dependencies are async on purpose: FastAPI runs plain ``def`` dependencies in its thread
+# pool, a hand-off that cost the submit path more than its Redis round trip.
+async def get_jobs(request: Request) -> JobService:
     return request.app.state.jobs
 
 
+async def get_settings(request: Request) -> ApiSettings:
+    return request.app.state.settings
+
+
 JobsDep = Annotated[JobService, Depends(get_jobs)]
-SettingsDep = Annotated[ApiSettings, Depends(get_api_settings)]
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]

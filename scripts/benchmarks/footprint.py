@@ -106,8 +106,18 @@ def run(workdir: Path) -> list[Figure]:
     sizes = {role: installed_bytes(closure(extras)) for role, extras in ROLES.items()}
     whole = sizes["all-in-one"]
     for role, size in sizes.items():
-        figures.append(Figure(SECTION, f"installed size: {role} environment", f"{size / 2**20:,.0f} MiB ({size / whole:.0%})"))
-    figures.append(Figure(SECTION, "API environment / all-in-one", f"{sizes['API'] / whole:.1%}", "≤ 10%", sizes["API"] / whole <= 0.10))
+        figures.append(
+            Figure(SECTION, f"installed size: {role} environment", f"{size / 2**20:,.0f} MiB ({size / whole:.0%})")
+        )
+    figures.append(
+        Figure(
+            SECTION,
+            "API environment / all-in-one",
+            f"{sizes['API'] / whole:.1%}",
+            "≤ 10%",
+            sizes["API"] / whole <= 0.10,
+        )
+    )
 
     with private_stack(workdir) as stack:
         ocr = stack.start_worker("ocr", wait=120)

@@ -54,7 +54,11 @@ def run(workdir: Path, rounds: int = 3) -> list[Figure]:
     off, batch_off = _platform_rate(workdir / "off", model, max_batch=1, rounds=rounds)
     real, name = _default_model_tokens_per_s()
     return [
-        Figure(SECTION, f"{JOBS} concurrent jobs × {NEW_TOKENS} tokens, batching on (largest batch {batch_on})", f"{on:.2f} jobs/s"),
+        Figure(
+            SECTION,
+            f"{JOBS} concurrent jobs × {NEW_TOKENS} tokens, batching on (largest batch {batch_on})",
+            f"{on:.2f} jobs/s",
+        ),
         Figure(SECTION, f"the same, batching off (LLM_MAX_BATCH=1, largest batch {batch_off})", f"{off:.2f} jobs/s"),
         Figure(SECTION, "on / off", f"{on / off:.2f}x", "≥ 3x", on / off >= 3),
         Figure(SECTION, f"default model {name}, one greedy job, in process", f"{real:.1f} tokens/s"),

@@ -16,7 +16,9 @@ def page(i: int) -> bytes:
     font = ImageFont.load_default(size=40)
     image = Image.new("RGB", (900, 260), "white")
     draw = ImageDraw.Draw(image)
-    for row, text in enumerate((f"Invoice {1000 + i} total {i * 7}.50", "Shipped to Domain Street", f"Order ref QX-{i:04d}")):
+    for row, text in enumerate(
+        (f"Invoice {1000 + i} total {i * 7}.50", "Shipped to Domain Street", f"Order ref QX-{i:04d}")
+    ):
         draw.text((30, 25 + 75 * row), text, fill="black", font=font)
     out = io.BytesIO()
     image.save(out, format="PNG")

@@ -1,9 +1,11 @@
 """Figures and their markdown report."""
 
+import contextlib
 import os
 import platform
 import statistics
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass
@@ -30,13 +32,9 @@ def median(values: list[float]) -> float:
 
 def machine() -> str:
     cpu = "unknown CPU"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):
+        names = [line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")]
+        cpu = names[0].split(":", 1)[1].strip() if names else cpu
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB, {platform.system()} {platform.release()}, Python {platform.python_version()}"
 

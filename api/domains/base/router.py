@@ -70,6 +70,6 @@ async def get_job(
 
 
 @router.delete("/v1/jobs/{job_id}", response_model=JobView, responses=documented(404, 409))
-def cancel_job(job_id: str, jobs: JobsDep) -> JobView:
+async def cancel_job(job_id: str, jobs: JobsDep) -> JobView:
     """Cancel a job: a queued one never runs; a running one stops or its result is dropped."""
-    return jobs.cancel(job_id)
+    return await jobs.cancel(job_id)

@@ -1,7 +1,6 @@
 """``POST /v1/llm/generate`` and ``POST /v1/llm/embed``: validated, then queued."""
 
 from fastapi import APIRouter, status
-from starlette.concurrency import run_in_threadpool
 
 from api.core.deps import JobsDep
 from api.core.errors import ApiError, documented
@@ -20,7 +19,7 @@ async def generate(body: GenerateRequest, jobs: JobsDep) -> JobAccepted:
     cap = get_llm_limits().max_new_tokens_cap
     if body.max_new_tokens > cap:
         raise ApiError(422, "invalid_request", f"max_new_tokens: {body.max_new_tokens} is over the cap of {cap}")
-    return await run_in_threadpool(jobs.submit, DOMAIN, GENERATE, body.model_dump(mode="json"))
+    return await jobs.submit(DOMAIN, GENERATE, body.model_dump(mode="json"))
 
 
 @router.post("/embed", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted, responses=documented(422, 503))
@@ -29,4 +28,4 @@ async def embed(body: EmbedRequest, jobs: JobsDep) -> JobAccepted:
     cap = get_llm_limits().max_embed_texts
     if len(body.texts) > cap:
         raise ApiError(422, "invalid_request", f"texts: {len(body.texts)} texts is over the cap of {cap}")
-    return await run_in_threadpool(jobs.submit, DOMAIN, EMBED, body.model_dump(mode="json"))
+    return await jobs.submit(DOMAIN, EMBED, body.model_dump(mode="json"))

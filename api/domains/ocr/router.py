@@ -47,4 +47,4 @@ async def recognize(request: Request, jobs: JobsDep, settings: SettingsDep) -> J
     """Queue OCR of one image (PNG, JPEG, WebP, TIFF, BMP); poll the job for its text."""
     image = await read_image(request, settings.max_upload_bytes)
     image_format = await run_in_threadpool(check_image, image, get_ocr_api_settings().max_pixels)
-    return await run_in_threadpool(jobs.submit, DOMAIN, RECOGNIZE, {"format": image_format}, {IMAGE_BLOB: image})
+    return await jobs.submit(DOMAIN, RECOGNIZE, {"format": image_format}, {IMAGE_BLOB: image})

@@ -7,6 +7,7 @@ from typing import Generic, TypeVar
 
 from common.contracts.llm import DOMAIN, EMBED, GENERATE, EmbedRequest, GenerateRequest, get_llm_limits
 from workers.core.jobs import JobContext, JobInputError, job_task
+from workers.core.metrics import timed_model_load
 from workers.domains.llm import models
 from workers.domains.llm.config import LlmSettings, get_llm_settings
 
@@ -46,10 +47,11 @@ def _build_generator():
     _hub_policy(settings)
     from workers.domains.llm.generator import TextGenerator
 
-    source = models.generator_source(settings.model, settings.cache_dir)
-    device = models.pick_device(settings.device)
-    dtype = models.pick_dtype(settings.dtype, device)
-    return TextGenerator(source.path, source.name, device, dtype, settings.progress_interval_ms / 1000)
+    with timed_model_load(DOMAIN):
+        source = models.generator_source(settings.model, settings.cache_dir)
+        device = models.pick_device(settings.device)
+        dtype = models.pick_dtype(settings.dtype, device)
+        return TextGenerator(source.path, source.name, device, dtype, settings.progress_interval_ms / 1000)
 
 
 def _build_embedder():
@@ -57,8 +59,9 @@ def _build_embedder():
     _hub_policy(settings)
     from workers.domains.llm.embedder import Embedder
 
-    source = models.embedder_source(settings.embed_model)
-    return Embedder(source.path, source.name, models.pick_device(settings.device), settings.embed_batch_size)
+    with timed_model_load(DOMAIN):
+        source = models.embedder_source(settings.embed_model)
+        return Embedder(source.path, source.name, models.pick_device(settings.device), settings.embed_batch_size)
 
 
 def _build_batcher():

@@ -60,7 +60,13 @@ class OcrEngine:
     def __init__(self, settings: OcrSettings) -> None:
         _skip_fuse_pass_without_avx512()
         _keep_training_extras_out()
+        import paddle
         from paddleocr import PaddleOCR
+
+        # paddle installs its own SIGTERM/SIGSEGV handlers, which dump a C++ trace and kill the
+        # pool process: a `docker stop` would lose the running job instead of letting Celery's
+        # warm shutdown finish it. Celery handles signals; paddle must not.
+        paddle.disable_signal_handler()
 
         self.use_gpu = _use_gpu(settings.device)
         self.use_angle_cls = settings.use_angle_cls

@@ -12,21 +12,8 @@ from common.contracts.jobs import JobStatus
 from common.jobstore import JobStore
 from common.logs import configure_logging
 from workers.core import metrics
-from workers.core.bootstrap import DomainError, domain_tasks_module, job_specs, resolve_domain
+from workers.core.bootstrap import DomainError, domain_tasks_module, job_specs, register_job_tasks, resolve_domain
 from workers.core.config import WorkerSettings
-from workers.core.jobs import JobSpec, run_job
-
-
-def register_job_tasks(app: Celery, specs: list[JobSpec], store: JobStore, max_attempts: int) -> None:
-    """Register each spec as a Celery task named ``<domain>.<verb>``; names must be unique."""
-    for spec in specs:
-        if spec.name in app.tasks:
-            raise DomainError(f"worker: task {spec.name} is registered twice")
-
-        def run(task, job_id: str, params: dict, _spec: JobSpec = spec) -> None:
-            run_job(_spec, store, task.request.hostname, job_id, params, max_attempts)
-
-        app.task(name=spec.name, bind=True)(run)
 
 
 def connect_signals(app: Celery, pool: str, store: JobStore, warmup) -> None:

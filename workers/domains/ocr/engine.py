@@ -1,5 +1,7 @@
 """PaddleOCR behind one small class: bytes in, ``RecognizeResult`` out. Usable without Celery."""
 
+import contextlib
+import ctypes
 import io
 import os
 import sys
@@ -46,6 +48,19 @@ def _use_gpu(device: str) -> bool:
     return device == "cuda" or (device == "auto" and has_cuda)
 
 
+def _use_gnu_openmp() -> None:
+    """Load GNU OpenMP before paddle: its CPU kernels then use the threads they are given.
+
+    Without it they ran on one core here; with it the same images gave identical lines and
+    confidences 1.4x faster (9.8 -> 13.8 images/s on 2 cores). Idle threads sleep (PASSIVE)
+    instead of spinning: two spinning workers on one host fell to 0.4 images/s each.
+    The Docker image installs libgomp1; without it paddle keeps its own threading.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libgomp.so.1", mode=os.RTLD_GLOBAL)
+
+
 def _keep_training_extras_out() -> None:
     """paddleocr imports its training augmentations (albumentations) even for inference.
 
@@ -58,6 +73,7 @@ def _keep_training_extras_out() -> None:
 
 class OcrEngine:
     def __init__(self, settings: OcrSettings) -> None:
+        _use_gnu_openmp()
         _skip_fuse_pass_without_avx512()
         _keep_training_extras_out()
         import paddle
@@ -81,6 +97,7 @@ class OcrEngine:
             lang="ch",
             use_gpu=self.use_gpu,
             gpu_id=settings.gpu_id,
+            cpu_threads=settings.cpu_threads,
             show_log=False,
         )
         # Paddle predictors are not safe to call from two threads at once.

@@ -53,9 +53,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         reader = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
         waiter = JobWaiter(reader)
+        waiter.on_finish(FinishedJobMeter(reader, metrics).observe)
         waiter.start()
-        meter = FinishedJobMeter(reader, metrics)
-        meter.start()
         store = AsyncJobStore(reader, settings.job_ttl_s)
         app.state.jobs = JobService(store, TaskMessages(make_celery(settings)), waiter, metrics)
         app.state.redis = reader
@@ -64,7 +63,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         )
         yield
         await app.state.workers.close()
-        await meter.stop()
         await waiter.stop()
         await reader.aclose()
 

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.contracts.jobs import JobStatus
 from common.contracts.naming import queue_name
-from common.jobstore import EVENTS_CHANNEL, PREFIX, job_key, queue_lists, running_key
+from common.jobstore import PREFIX, job_key, queue_lists, running_key
 
 log = logging.getLogger(__name__)
 
@@ -152,45 +152,25 @@ class WorkerPresence:
 
 
 class FinishedJobMeter:
-    """Counts finished jobs from the workers' finish events, once across all API processes."""
+    """Counts finished jobs from the workers' finish events (``JobWaiter.on_finish``), once
+    across all API processes."""
 
     def __init__(self, client: aioredis.Redis, metrics: ApiMetrics) -> None:
         self._client, self._metrics = client, metrics
-        self._task: asyncio.Task | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._listen_forever(), name="finished-job-meter")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
 
     async def observe(self, job_id: str) -> None:
-        # The timings only, not the result: every API process reads this for every job.
-        record = dict(zip(_RECORD_FIELDS, await self._client.hmget(job_key(job_id), _RECORD_FIELDS), strict=True))
-        # Redis channels span databases: a stack on another database publishes here too, and
-        # its ids have no record in ours.
-        if record["domain"] is None:
-            return
-        if await self._client.set(f"{PREFIX}metered:{job_id}", "1", nx=True, ex=_CLAIM_TTL_S):
-            self._metrics.job_finished(record)
-
-    async def _listen_forever(self) -> None:
-        delay = 0.1
-        while True:
-            try:
-                async with self._client.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(EVENTS_CHANNEL)
-                    delay = 0.1
-                    async for message in pubsub.listen():
-                        await self.observe(message["data"].split(" ", 1)[0])
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # jobs finishing while Redis is away are not counted
-                log.warning("finished-job metering interrupted: %s; retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        try:
+            # The timings only, not the result: every API process reads this for every job.
+            fields = await self._client.hmget(job_key(job_id), _RECORD_FIELDS)
+            record = dict(zip(_RECORD_FIELDS, fields, strict=True))
+            # Redis channels span databases: a stack on another database publishes here too,
+            # and its ids have no record in ours.
+            if record["domain"] is None:
+                return
+            if await self._client.set(f"{PREFIX}metered:{job_id}", "1", nx=True, ex=_CLAIM_TTL_S):
+                self._metrics.job_finished(record)
+        except Exception as exc:  # Redis away for a moment: this job goes uncounted here
+            log.warning("finished job %s not metered: %s", job_id, exc)
 
 
 class RequestMetrics:

@@ -1,13 +1,16 @@
-"""Long-poll wake-ups: one Redis subscription per API process, shared by all waiting requests.
+"""Finish events: one Redis subscription per API process, shared by long-polls and metrics.
 
 Workers publish ``<id> <status>`` on ``dq:jobs:events`` when a job finishes; this listener
-sets the events of requests waiting on that id. A waiter always re-reads the record after
-registering, so a finish that lands before the subscription sees it is never missed.
+sets the events of requests waiting on that id and hands the id to each ``on_finish``
+callback (as a task of its own, so a slow callback never delays a wake-up). A waiter always
+re-reads the record after registering, so a finish that lands before the subscription sees
+it is never missed.
 """
 
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
 
@@ -20,7 +23,13 @@ class JobWaiter:
     def __init__(self, client: aioredis.Redis) -> None:
         self._client = client
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._callbacks: list[Callable[[str], Awaitable[None]]] = []
+        self._pending: set[asyncio.Task] = set()
         self._task: asyncio.Task | None = None
+
+    def on_finish(self, callback: Callable[[str], Awaitable[None]]) -> None:
+        """Call ``callback(job_id)`` for every finish event this process hears."""
+        self._callbacks.append(callback)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._listen_forever(), name="job-waiter")
@@ -56,7 +65,12 @@ class JobWaiter:
                     await pubsub.subscribe(EVENTS_CHANNEL)
                     delay = 0.1
                     async for message in pubsub.listen():
-                        self._wake(message["data"].split(" ", 1)[0])
+                        job_id = message["data"].split(" ", 1)[0]
+                        self._wake(job_id)
+                        for callback in self._callbacks:
+                            task = asyncio.create_task(callback(job_id))
+                            self._pending.add(task)  # a reference, so the task is not collected
+                            task.add_done_callback(self._pending.discard)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis went away: wake everyone to re-read, retry.

@@ -59,7 +59,7 @@ def platform_rate(base_url: str, images: list[bytes]) -> float:
     return len(images) / elapsed
 
 
-def run(workdir: Path, count: int = 40, rounds: int = 3) -> list[Figure]:
+def run(workdir: Path, count: int = 30, rounds: int = 5) -> list[Figure]:
     images = [page(i) for i in range(count)]
     warm = [{"path": "/v1/ocr/recognize", "files": {"file": ("w.png", images[0])}}] * 4
     with private_stack(workdir) as stack:

@@ -37,6 +37,8 @@ def main() -> None:
 
     stack = LocalStack(Path(args.workdir))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # A shell that starts us in the background makes us ignore SIGINT: take Ctrl-C back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         redis_url = stack.use_or_start_redis(os.environ.get("REDIS_URL"))
         print(f"redis     {redis_url}", flush=True)

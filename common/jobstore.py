@@ -182,9 +182,6 @@ class JobStore:
         """Record progress of a running job; ``False`` once it is no longer running."""
         return bool(self._progress(keys=[job_key(job_id)], args=[json.dumps(progress)]))
 
-    def status(self, job_id: str) -> str | None:
-        return self.client.hget(job_key(job_id), "status")
-
     def blob(self, job_id: str, name: str) -> bytes | None:
         return self.raw_client.get(blob_key(job_id, name))
 

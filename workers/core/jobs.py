@@ -38,9 +38,6 @@ class JobContext:
         """Publish progress; ``False`` means the job was canceled and should stop."""
         return self.store.set_progress(self.job_id, progress)
 
-    def canceled(self) -> bool:
-        return self.store.status(self.job_id) == JobStatus.canceled
-
 
 JobFunction = Callable[[JobContext, dict[str, Any]], dict[str, Any]]
 

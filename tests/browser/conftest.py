@@ -30,7 +30,8 @@ CHROMIUM_FLAGS = (
 @pytest.fixture(scope="session")
 def browser():
     if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
-        pytest.skip(f"no {CHROMIUM} or {CHROMEDRIVER}: run scripts/install-browser.sh")
+        # A failure, not a skip: a skipped browser test would pass for a feature never checked.
+        pytest.fail(f"no {CHROMIUM} or {CHROMEDRIVER}: run scripts/install-browser.sh (scripts/test.sh does)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

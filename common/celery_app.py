@@ -42,7 +42,7 @@ def make_celery(settings: CoreSettings, consume: tuple[str, ...] = ()) -> Celery
         broker_connection_retry_on_startup=True,
         # Task events feed Flower: what runs where, for how long. Workers send them; the API
         # sends no "task-sent" event, which would double the broker writes of every submit.
-        worker_send_task_events=True,
+        worker_send_task_events=settings.worker_send_task_events,
         worker_hijack_root_logger=False,
     )
     return app

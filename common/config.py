@@ -21,6 +21,8 @@ class CoreSettings(BaseSettings):
     broker_visibility_timeout_s: int = Field(3600, gt=0)
     # How often a worker sweeps for messages whose worker died (unacked past the timeout).
     broker_restore_interval_s: int = Field(10, gt=0)
+    # Task events feed Flower (what runs where, for how long): a few extra Redis writes per job.
+    worker_send_task_events: bool = True
     log_format: str = Field("text", pattern="^(text|json)$")
     log_level: str = "INFO"
 

@@ -90,8 +90,9 @@ NOTE = (
     "one's start on the worker, ~4 ms measured from job records (Celery's ack, fetch and hand-off "
     "to the pool process, our record updates), against ~85 ms of OCR; on this 2-core machine "
     "the API's image check, Redis and the load client also take CPU from paddle's threads, which "
-    "the direct loop does not pay. A solo pool shortened the gap by ~1-2 ms and a prefetch of 2 "
-    "by ~0.3 ms (measured, not adopted: prefork isolates paddle crashes, and a prefetch of one "
-    "keeps long jobs free for idle workers). Two workers share the two cores: they add ~40%, "
+    "the direct loop does not pay. A solo pool shortened the gap by ~1-2 ms, a prefetch of 2 by "
+    "~0.3 ms and turning off Flower's task events (`WORKER_SEND_TASK_EVENTS=false`) by ~0.4 ms "
+    "(measured; the first two not adopted: prefork isolates paddle crashes, and a prefetch of "
+    "one keeps long jobs free for idle workers). Two workers share the two cores: they add ~40%, "
     "not 100%, because one worker's paddle already uses both."
 )

@@ -116,6 +116,16 @@ def new_record(domain: str, task: str) -> dict[str, Any]:
     }
 
 
+def queue_record(pipe, record: dict[str, Any], blobs: dict[str, bytes] | None, ttl_s: int) -> None:
+    """Queue the writes of a new job (record and input blobs, with their TTL) on a pipeline,
+    sync or async: redis-py queues commands the same way on both."""
+    key = job_key(record["id"])
+    pipe.hset(key, mapping=record)
+    pipe.expire(key, ttl_s)
+    for name, data in (blobs or {}).items():
+        pipe.set(blob_key(record["id"], name), data, ex=ttl_s)
+
+
 class JobStore:
     """Synchronous access to job records, for the workers (and tests)."""
 
@@ -136,12 +146,8 @@ class JobStore:
     def create(self, domain: str, task: str, blobs: dict[str, bytes] | None = None) -> dict:
         """Write a queued job record (and its input blobs) and return it; publishes nothing."""
         record = new_record(domain, task)
-        job_id = record["id"]
         with self.client.pipeline() as pipe:
-            pipe.hset(job_key(job_id), mapping=record)
-            pipe.expire(job_key(job_id), self.ttl_s)
-            for name, data in (blobs or {}).items():
-                pipe.set(blob_key(job_id, name), data, ex=self.ttl_s)
+            queue_record(pipe, record, blobs, self.ttl_s)
             pipe.execute()
         return record
 
@@ -199,12 +205,8 @@ class AsyncJobStore:
 
     async def enqueue(self, record: dict, blobs: dict[str, bytes] | None, queue: str, message: str) -> None:
         """Write the record, its input blobs and its Celery message atomically, in one round trip."""
-        job_id = record["id"]
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(job_key(job_id), mapping=record)
-            pipe.expire(job_key(job_id), self.ttl_s)
-            for name, data in (blobs or {}).items():
-                pipe.set(blob_key(job_id, name), data, ex=self.ttl_s)
+            queue_record(pipe, record, blobs, self.ttl_s)
             pipe.lpush(queue, message)
             await pipe.execute()
 

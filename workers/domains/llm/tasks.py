@@ -1,30 +1,13 @@
 """``llm.generate`` (through the micro-batcher) and ``llm.embed``: thin edges over the engines."""
 
 import os
-import threading
-from collections.abc import Callable
-from typing import Generic, TypeVar
 
 from common.contracts.llm import DOMAIN, EMBED, GENERATE, EmbedRequest, GenerateRequest, get_llm_limits
 from workers.core.jobs import JobContext, JobInputError, job_task
+from workers.core.lazy import Lazy
 from workers.core.metrics import timed_model_load
 from workers.domains.llm import models
 from workers.domains.llm.config import LlmSettings, get_llm_settings
-
-T = TypeVar("T")
-
-
-class _Lazy(Generic[T]):
-    """A value built once per process, on first use, whichever thread asks first."""
-
-    def __init__(self, build: Callable[[], T]) -> None:
-        self._build, self._lock, self._value = build, threading.Lock(), None
-
-    def get(self) -> T:
-        with self._lock:
-            if self._value is None:
-                self._value = self._build()
-            return self._value
 
 
 def _hub_policy(settings: LlmSettings) -> None:
@@ -71,9 +54,9 @@ def _build_batcher():
     return MicroBatcher(generator.get().generate, settings.max_batch, settings.batch_wait_ms / 1000)
 
 
-generator = _Lazy(_build_generator)
-embedder = _Lazy(_build_embedder)
-batcher = _Lazy(_build_batcher)
+generator = Lazy(_build_generator)
+embedder = Lazy(_build_embedder)
+batcher = Lazy(_build_batcher)
 
 
 def warmup() -> None:

@@ -1,6 +1,7 @@
 """The FastAPI application factory: ``python -m api`` or ``uvicorn --factory api.main:create_app``."""
 
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
@@ -12,11 +13,14 @@ from swagger_ui_bundle import swagger_ui_path
 
 from api.core.config import ApiSettings, get_api_settings
 from api.core.errors import install_error_handlers
+from api.core.finished_meter import FinishedJobMeter
+from api.core.http_metrics import RequestMetrics
 from api.core.jobs import JobService
 from api.core.limits import BodySizeLimit
-from api.core.metrics import ApiMetrics, FinishedJobMeter, RequestMetrics, WorkerPresence
-from api.core.metrics import router as metrics_router
+from api.core.metrics import ApiMetrics
+from api.core.presence import WorkerPresence
 from api.core.router import enabled_domains, include_domain_routers
+from api.core.scrape import router as metrics_router
 from api.core.waiter import JobWaiter
 from common.celery_app import make_celery
 from common.enqueue import TaskMessages
@@ -32,7 +36,7 @@ def serve_docs_offline(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(
-            openapi_url=app.openapi_url,
+            openapi_url=app.openapi_url or "/openapi.json",
             title=f"{app.title} - API docs",
             swagger_js_url="/docs/assets/swagger-ui-bundle.js",
             swagger_css_url="/docs/assets/swagger-ui.css",
@@ -50,13 +54,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     metrics = ApiMetrics()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         reader = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
         waiter = JobWaiter(reader)
         waiter.on_finish(FinishedJobMeter(reader, metrics).observe)
         waiter.start()
-        store = AsyncJobStore(reader, settings.job_ttl_s)
-        app.state.jobs = JobService(store, TaskMessages(make_celery(settings)), waiter, metrics)
+        messages = TaskMessages(make_celery(settings))
+        app.state.jobs = JobService(AsyncJobStore(reader), messages, waiter, metrics, settings.job_ttl_s)
         app.state.redis = reader
         app.state.workers = WorkerPresence(
             settings.redis_url, settings.workers_probe_timeout_s, settings.workers_probe_interval_s

@@ -1,7 +1,5 @@
 """Core settings shared by the API and the workers, read from the environment."""
 
-from functools import lru_cache
-
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -36,9 +34,3 @@ class CoreSettings(BaseSettings):
                 "else Redis redelivers jobs that are still running"
             )
         return self
-
-
-@lru_cache
-def get_core_settings() -> CoreSettings:
-    """The process-wide core settings; tests call ``get_core_settings.cache_clear()``."""
-    return CoreSettings()

@@ -14,6 +14,7 @@ Celery or kombu upgrade that changes the format fails there, not in production.
 import base64
 import json
 import uuid
+from typing import Any
 
 from celery import Celery
 from kombu.serialization import dumps
@@ -25,7 +26,7 @@ class TaskMessages:
     def __init__(self, app: Celery) -> None:
         self.app = app
 
-    def build(self, name: str, task_id: str, args: list, queue: str) -> str:
+    def build(self, name: str, task_id: str, args: list[Any], queue: str) -> str:
         """The JSON entry to LPUSH on the Redis list ``queue`` to run task ``name``."""
         headers, properties, body, _ = self.app.amqp.create_task_message(
             task_id, name, args, {}, reply_to=self.app.thread_oid, ignore_result=None

@@ -6,6 +6,18 @@ import time
 import httpx
 from PIL import Image, ImageDraw, ImageFont
 
+from common import lifecycle
+from common.celery_app import make_celery
+from common.config import CoreSettings
+from common.contracts.jobs import JobStatus
+from common.contracts.naming import queue_for, task_name
+from common.enqueue import TaskMessages
+from common.jobstore import JobStore
+from common.records import JobRecord
+
+# A queue no worker consumes: a job sent there stays queued.
+UNSERVED_QUEUE = "test-unserved"
+
 
 def text_image(lines: list[str], fmt: str = "PNG", size: tuple[int, int] | None = None) -> bytes:
     """An image of black text lines on white, in ``fmt``."""
@@ -28,10 +40,31 @@ def wait_for_job(client: httpx.Client, job_id: str, timeout: float = 90) -> dict
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = client.get(f"/v1/jobs/{job_id}", params={"wait": 20}).json()
-        if job["status"] in ("succeeded", "failed", "canceled"):
+        if JobStatus(job["status"]).finished:
             return job
     raise AssertionError(f"job {job_id} still {job['status']} after {timeout}s")
 
 
 def submit_image(client: httpx.Client, data: bytes, name: str = "page.png") -> httpx.Response:
     return client.post("/v1/ocr/recognize", files={"file": (name, data)})
+
+
+def enqueue_direct(
+    store: JobStore,
+    redis_url: str,
+    domain: str,
+    verb: str,
+    params: dict | None = None,
+    blobs: dict[str, bytes] | None = None,
+    queue: str | None = None,
+) -> str:
+    """Submit a job the way the API does, minus its input checks (e.g. a garbage image);
+    ``queue=UNSERVED_QUEUE`` records it with a message no worker will take."""
+    record = JobRecord.new(domain, verb)
+    name = task_name(domain, verb)
+    queue = queue or queue_for(name)
+    message = TaskMessages(make_celery(CoreSettings(redis_url=redis_url))).build(
+        name, record.id, [record.id, params or {}], queue
+    )
+    store.run(lifecycle.submit(record, blobs or {}, queue, message, ttl_s=600))
+    return record.id

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import redis
 
-from common.localstack import LocalStack
+from devtools.localstack import LocalStack
 
 # Keep test processes off any hub and quiet about it.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -60,12 +60,12 @@ def redis_client(redis_stack) -> redis.Redis:
 def job_store(redis_stack):
     from common.jobstore import JobStore
 
-    return JobStore.from_url(redis_stack.redis_url, ttl_s=600)
+    return JobStore.from_url(redis_stack.redis_url)
 
 
 @pytest.fixture(scope="session")
 def tiny_llm_dir(tmp_path_factory):
-    from tests.llm_models import build_tiny_llm
+    from devtools.tiny_llm import build_tiny_llm
 
     return build_tiny_llm(tmp_path_factory.mktemp("tiny-llm"))
 
@@ -80,17 +80,10 @@ def llm_worker(redis_stack, tiny_llm_dir):
 @pytest.fixture(scope="session")
 def domain_workers(request) -> dict:
     """The suite's worker of each installed domain that has a ``<domain>_worker`` fixture."""
-    import importlib
-
-    import workers.domains
-    from common.discovery import available_domains
-    from workers.core.bootstrap import is_installed
+    from workers.core.bootstrap import installed_domains
 
     running = {}
-    for domain in available_domains(workers.domains):
-        package = importlib.import_module(f"workers.domains.{domain}")
-        if not all(is_installed(m) for m in package.REQUIRES):
-            continue
+    for domain in installed_domains():
         try:
             running[domain] = request.getfixturevalue(f"{domain}_worker")
         except pytest.FixtureLookupError:

@@ -1,8 +1,8 @@
 """Submitting, reading and canceling jobs: the one service every domain route calls.
 
 Everything here is async and talks to Redis directly: a submission writes the job's record,
-its input blobs and its Celery message in one transaction (``common.enqueue``), so there is
-no thread hop, one round trip, and never a record without its message or the reverse.
+its input blobs and its Celery message in one script (``common.lifecycle.submit``), so there
+is no thread hop, one round trip, and never a record without its message or the reverse.
 """
 
 import asyncio
@@ -15,10 +15,12 @@ import redis
 from api.core.errors import ApiError
 from api.core.metrics import ApiMetrics
 from api.core.waiter import JobWaiter
-from common.contracts.jobs import FINISHED, JobAccepted, JobStatus, JobView
-from common.contracts.naming import queue_name, task_name
+from common import lifecycle
+from common.contracts.jobs import JobAccepted, JobLinks, JobStatus, JobView
+from common.contracts.naming import queue_for, task_name
 from common.enqueue import TaskMessages
-from common.jobstore import AsyncJobStore, new_record
+from common.jobstore import AsyncJobStore
+from common.records import JobRecord
 
 log = logging.getLogger(__name__)
 
@@ -34,35 +36,39 @@ def _unavailable(exc: Exception) -> ApiError:
 
 
 class JobService:
-    def __init__(self, store: AsyncJobStore, messages: TaskMessages, waiter: JobWaiter, metrics: ApiMetrics) -> None:
+    def __init__(
+        self, store: AsyncJobStore, messages: TaskMessages, waiter: JobWaiter, metrics: ApiMetrics, ttl_s: int
+    ):
         self.store = store
         self.messages = messages
         self.waiter = waiter
         self.metrics = metrics
+        self.ttl_s = ttl_s
 
     async def submit(
         self, domain: str, verb: str, params: dict[str, Any], blobs: dict[str, bytes] | None = None
     ) -> JobAccepted:
         """Record the job and queue its message, atomically."""
-        record = new_record(domain, verb)
-        job_id, queue = record["id"], queue_name(domain)
-        message = self.messages.build(task_name(domain, verb), job_id, [job_id, params], queue)
+        record = JobRecord.new(domain, verb)
+        name = task_name(domain, verb)
+        queue = queue_for(name)
+        message = self.messages.build(name, record.id, [record.id, params], queue)
         try:
-            await self.store.enqueue(record, blobs, queue, message)
+            await self.store.run(lifecycle.submit(record, blobs or {}, queue, message, self.ttl_s))
         except _REDIS_DOWN as exc:
             raise _unavailable(exc) from exc
-        log.info("job queued", extra={"job_id": job_id, "domain": domain, "task": verb})
+        log.info("job queued", extra={"job_id": record.id, "domain": domain, "task": verb})
         self.metrics.submitted.labels(domain, verb).inc()
         return JobAccepted(
-            id=job_id,
-            status=JobStatus.queued,
+            id=record.id,
+            status=record.status,
             domain=domain,
             task=verb,
-            created_at=record["created_at"],
-            links={"self": f"/v1/jobs/{job_id}"},
+            created_at=record.created_at,
+            links=JobLinks(self=f"/v1/jobs/{record.id}"),
         )
 
-    async def _read(self, job_id: str) -> dict[str, Any] | None:
+    async def _read(self, job_id: str) -> JobRecord | None:
         try:
             return await self.store.get(job_id)
         except _REDIS_DOWN as exc:
@@ -76,7 +82,7 @@ class JobService:
             event = self.waiter.register(job_id)
             try:
                 record = await self._read(job_id)
-                if record is not None and record["status"] not in FINISHED:
+                if record is not None and not record.status.finished:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(event.wait(), wait_s)
                     record = await self._read(job_id)
@@ -84,17 +90,17 @@ class JobService:
                 self.waiter.unregister(job_id, event)
         if record is None:
             raise _job_not_found(job_id)
-        return JobView.model_validate(record)
+        return record.view()
 
     async def cancel(self, job_id: str) -> JobView:
         """Cancel a queued or running job; a finished one is a conflict."""
         try:
-            prior = await self.store.cancel(job_id)
+            prior = await self.store.run(lifecycle.cancel(job_id))
         except _REDIS_DOWN as exc:
             raise _unavailable(exc) from exc
         if prior == "missing":
             raise _job_not_found(job_id)
-        if prior not in (JobStatus.queued, JobStatus.running):
+        if JobStatus(prior).finished:
             raise ApiError(409, "job_finished", f"job {job_id} already {prior}; nothing to cancel")
         log.info("job canceled", extra={"job_id": job_id, "was": prior})
-        return JobView.model_validate(await self._read(job_id))
+        return await self.get(job_id)

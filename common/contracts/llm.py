@@ -3,7 +3,8 @@
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DOMAIN = "llm"
@@ -26,6 +27,11 @@ class GenerateRequest(BaseModel):
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     stop: list[str] = Field(default_factory=list, max_length=8, description="Stop before any of these strings.")
     seed: int | None = Field(None, ge=0, description="Makes sampling repeatable (such jobs run unbatched).")
+
+    @field_validator("max_new_tokens")
+    @classmethod
+    def _under_the_cap(cls, value: int) -> int:
+        return _capped(value, get_llm_limits().max_new_tokens_cap)
 
     @model_validator(mode="after")
     def _one_input(self) -> "GenerateRequest":
@@ -53,6 +59,12 @@ class GenerateResult(BaseModel):
 class EmbedRequest(BaseModel):
     texts: list[str] = Field(min_length=1)
 
+    @field_validator("texts")
+    @classmethod
+    def _under_the_cap(cls, texts: list[str]) -> list[str]:
+        _capped(len(texts), get_llm_limits().max_embed_texts, "texts")
+        return texts
+
     @model_validator(mode="after")
     def _no_empty_text(self) -> "EmbedRequest":
         empty = [i for i, text in enumerate(self.texts) if not text.strip()]
@@ -67,8 +79,16 @@ class EmbedResult(BaseModel):
     model: str
 
 
+def _capped(value: int, cap: int, unit: str = "") -> int:
+    if value > cap:
+        what = f"{value} {unit}".rstrip()
+        raise PydanticCustomError("over_cap", "{what} is over the cap of {cap}", {"what": what, "cap": cap})
+    return value
+
+
 class LlmLimits(BaseSettings):
-    """Request caps (``LLM_`` prefix): the API refuses past them, workers check them again."""
+    """Request caps (``LLM_`` prefix), checked by the request models: the API refuses past
+    them, and workers, which validate every job's params with the same models, again."""
 
     model_config = SettingsConfigDict(env_prefix="LLM_", env_file=".env", extra="ignore")
 

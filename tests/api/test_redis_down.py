@@ -2,7 +2,7 @@
 
 import httpx
 
-from common.localstack import free_port
+from devtools.localstack import free_port
 
 
 def test_an_api_without_redis_is_alive_not_ready_and_answers_503(isolated_stack):

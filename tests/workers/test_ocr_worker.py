@@ -9,7 +9,7 @@ import time
 import httpx
 from celery import Celery
 
-from tests.builders import submit_image, text_image, wait_for_job
+from tests.builders import enqueue_direct, submit_image, text_image, wait_for_job
 
 
 def _inspect(redis_url: str, node: str):
@@ -26,13 +26,9 @@ def test_registers_only_ocr_tasks_and_consumes_only_the_ocr_queue(redis_stack, o
 
 
 def test_a_failing_job_fails_alone_and_the_worker_keeps_serving(client, redis_stack, job_store, ocr_worker):
-    from common.celery_app import make_celery
-    from common.config import CoreSettings
-
     # Bypass the API's checks: a job whose stored image is garbage makes the engine raise.
-    job_id = job_store.create("ocr", "recognize", {"image": b"definitely not an image"})["id"]
-    celery = make_celery(CoreSettings(redis_url=redis_stack.redis_url))
-    celery.send_task("ocr.recognize", args=[job_id, {}], task_id=job_id)
+    blobs = {"image": b"definitely not an image"}
+    job_id = enqueue_direct(job_store, redis_stack.redis_url, "ocr", "recognize", blobs=blobs)
     failed = wait_for_job(client, job_id)
     assert failed["status"] == "failed"
     assert failed["error"]["type"] == "UnidentifiedImageError" and failed["error"]["message"]
@@ -96,10 +92,15 @@ def _worker_exit(env: dict[str, str], extra_path: str | None = None) -> subproce
     return subprocess.run([sys.executable, "-m", "workers"], env=env, capture_output=True, text=True, timeout=60)
 
 
+def test_a_worker_serves_exactly_one_domain():
+    done = _worker_exit({"DOMAIN": "all", "REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert done.returncode != 0 and "a worker serves exactly one domain; valid: llm, ocr" in done.stderr
+
+
 def test_an_unknown_domain_stops_the_worker_naming_the_valid_ones():
     done = _worker_exit({"DOMAIN": "vision", "REDIS_URL": "redis://127.0.0.1:1/0"})
     assert done.returncode != 0
-    assert "unknown DOMAIN='vision'" in done.stderr and "valid domains:" in done.stderr and "ocr" in done.stderr
+    assert "DOMAIN='vision': unknown domain(s) vision; valid: llm, ocr" in done.stderr
 
 
 def test_a_missing_domain_setting_stops_the_worker():

@@ -1,14 +1,14 @@
 """Health, readiness, the domains listing and the job endpoints shared by all domains."""
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.core.deps import JobsDep
 from api.core.errors import documented
-from api.core.metrics import queue_stats
+from api.core.queues import queue_stats
 from common.contracts.jobs import JobView
 from common.contracts.naming import queue_name
 
@@ -17,7 +17,7 @@ TASKS: tuple[str, ...] = ()
 
 
 @router.get("/healthz")
-async def healthz() -> dict:
+async def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
@@ -37,7 +37,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/v1/domains", responses=documented(503))
-async def list_domains(request: Request) -> dict:
+async def list_domains(request: Request) -> dict[str, Any]:
     """The enabled domains, their tasks, queue depth, jobs running and workers online now."""
     state = request.app.state
     stats = await queue_stats(state.redis, list(state.domain_tasks))

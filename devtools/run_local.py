@@ -1,8 +1,8 @@
 """Run the whole platform on this machine until Ctrl-C: Redis, the API on :8000, one worker
-per domain whose extra is installed. ``scripts/dev.sh`` installs everything, then runs this."""
+per domain whose extra is installed. ``scripts/dev.sh`` installs everything, then runs this
+(``python -m devtools.run_local`` from the repository root)."""
 
 import argparse
-import importlib
 import os
 import secrets
 import signal
@@ -11,20 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-import workers.domains
-from common.discovery import available_domains
-from common.localstack import LocalStack
-from workers.core.bootstrap import is_installed
-
-
-def installed_domains() -> list[str]:
-    """The worker domains whose extra is installed here."""
-    ready = []
-    for name in available_domains(workers.domains):
-        package = importlib.import_module(f"workers.domains.{name}")
-        if all(is_installed(m) for m in package.REQUIRES):
-            ready.append(name)
-    return ready
+from devtools.localstack import LocalStack
+from workers.core.bootstrap import installed_domains, is_installed
 
 
 def main() -> None:

@@ -1,0 +1,46 @@
+"""Every Redis key and channel the platform writes: the one layout, in one place.
+
+Prefix ``dq:`` (job records and everything kept beside them):
+- ``dq:job:<id>``: the job's record, a hash (``common.records.JobRecord``);
+- ``dq:job:<id>:blob:<name>``: a large input (an image) kept beside the message, not in it;
+- ``dq:running:<domain>``: a set of the ids running now;
+- ``dq:metered:<id>``: which API process counted the job's finish in its metrics (a claim
+  that expires; ``api.core.finished_meter``);
+- channel ``dq:jobs:events``: ``<id> <status>`` when a job finishes, for long-polls and meters.
+
+Not ours, listed so nothing else takes the names: kombu's Redis transport keeps a Celery queue
+as a list named after the queue (the domain), one list per priority step
+(``<queue>\\x06\\x16<step>``), and ``unacked`` / ``unacked_index`` for delivered messages.
+"""
+
+PREFIX = "dq:"
+EVENTS_CHANNEL = PREFIX + "jobs:events"
+# The prefix of the per-domain running sets, for Lua scripts that append the domain themselves.
+RUNNING_PREFIX = PREFIX + "running:"
+
+
+def job(job_id: str) -> str:
+    return f"{PREFIX}job:{job_id}"
+
+
+def blob(job_id: str, name: str) -> str:
+    return f"{PREFIX}job:{job_id}:blob:{name}"
+
+
+def running(domain: str) -> str:
+    return RUNNING_PREFIX + domain
+
+
+def metered(job_id: str) -> str:
+    return f"{PREFIX}metered:{job_id}"
+
+
+# kombu's Redis transport: a queue is a list under its name, plus one list per priority step
+# for messages sent with a priority.
+_PRIORITY_SEP = "\x06\x16"
+_PRIORITY_STEPS = (3, 6, 9)
+
+
+def queue_lists(queue: str) -> list[str]:
+    """The Redis lists holding the waiting messages of a Celery queue."""
+    return [queue] + [f"{queue}{_PRIORITY_SEP}{step}" for step in _PRIORITY_STEPS]

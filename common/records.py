@@ -1,0 +1,62 @@
+"""The job record: one typed model of what ``dq:job:<id>`` holds (layout in ``common.keys``).
+
+The API writes it at submit time, workers move it along (``common.lifecycle``), and the API
+shows it as a ``JobView``. Redis stores every field as text: JSON for the structured ones.
+"""
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from common.contracts.jobs import JobError, JobStatus, JobView
+
+# Fields stored as JSON text in the hash.
+_JSON_FIELDS = ("result", "error", "progress")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class JobRecord(BaseModel):
+    id: str
+    domain: str
+    task: str
+    status: JobStatus
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    worker: str | None = None
+    attempts: int = 0
+    result: dict[str, Any] | None = None
+    error: JobError | None = None
+    progress: dict[str, Any] | None = None
+
+    @classmethod
+    def new(cls, domain: str, task: str) -> "JobRecord":
+        """A queued job's record, as written at submit time."""
+        return cls(id=uuid.uuid4().hex, domain=domain, task=task, status=JobStatus.queued, created_at=now_iso())
+
+    @classmethod
+    def from_hash(cls, raw: dict[str, str]) -> "JobRecord | None":
+        """The record from its Redis hash; ``None`` when there is none."""
+        if not raw:
+            return None
+        fields: dict[str, Any] = dict(raw)
+        for name in _JSON_FIELDS:
+            fields[name] = json.loads(fields[name]) if fields.get(name) else None
+        return cls.model_validate(fields)
+
+    def to_hash(self) -> dict[str, str]:
+        """The fields to write, as text; unset ones are left out."""
+        out: dict[str, str] = {}
+        for name, value in self.model_dump(mode="json", exclude_none=True).items():
+            out[name] = json.dumps(value) if name in _JSON_FIELDS else str(value)
+        return out
+
+    def view(self) -> JobView:
+        """What ``GET /v1/jobs/{id}`` shows of it."""
+        return JobView.model_validate(self.model_dump())

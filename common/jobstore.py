@@ -10,9 +10,9 @@ from typing import TypeVar, cast
 import redis
 import redis.asyncio as aioredis
 
-from common import keys, lifecycle
-from common.lifecycle import Call
+from common import keys
 from common.records import JobRecord
+from common.scripts import AsyncScripts, Call, SyncScripts
 
 T = TypeVar("T")
 
@@ -24,14 +24,14 @@ class JobStore:
         # Records are text; blobs (images) are bytes and need a client that does not decode.
         self.client = client
         self.raw_client = raw_client
-        self._scripts = {name: client.register_script(lifecycle.script_source(name)) for name in lifecycle.SCRIPTS}
+        self._scripts = SyncScripts(client)
 
     @classmethod
     def from_url(cls, url: str) -> "JobStore":
         return cls(redis.Redis.from_url(url, decode_responses=True), redis.Redis.from_url(url))
 
     def run(self, call: Call[T]) -> T:
-        return call.parse(self._scripts[call.script](keys=call.keys, args=call.args))
+        return self._scripts.run(call)
 
     def get(self, job_id: str) -> JobRecord | None:
         return JobRecord.from_hash(cast(dict[str, str], self.client.hgetall(keys.job(job_id))))
@@ -45,10 +45,10 @@ class AsyncJobStore:
 
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client  # decode_responses=True; blobs go in as bytes all the same
-        self._scripts = {name: client.register_script(lifecycle.script_source(name)) for name in lifecycle.SCRIPTS}
+        self._scripts = AsyncScripts(client)
 
     async def run(self, call: Call[T]) -> T:
-        return call.parse(await self._scripts[call.script](keys=call.keys, args=call.args))
+        return await self._scripts.run(call)
 
     async def get(self, job_id: str) -> JobRecord | None:
         return JobRecord.from_hash(cast(dict[str, str], await self.client.hgetall(keys.job(job_id))))

@@ -8,6 +8,12 @@ Prefix ``dq:`` (job records and everything kept beside them):
   that expires; ``api.core.finished_meter``);
 - channel ``dq:jobs:events``: ``<id> <status>`` when a job finishes, for long-polls and meters.
 
+API keys (``common.apikeys``):
+- ``dq:apikey:<sha256 of the secret>``: a key's record, a hash (the secret itself is never stored);
+- ``dq:apikeys``: a hash from key id to that sha256, to list and revoke keys by id;
+- ``dq:rate:<key id>``: the key's rate limiter state (GCRA: the theoretical arrival time, ms);
+- ``dq:inflight:<key id>``: a set of the key's jobs that are queued or running.
+
 Not ours, listed so nothing else takes the names: kombu's Redis transport keeps a Celery queue
 as a list named after the queue (the domain), one list per priority step
 (``<queue>\\x06\\x16<step>``), and ``unacked`` / ``unacked_index`` for delivered messages.
@@ -15,8 +21,10 @@ as a list named after the queue (the domain), one list per priority step
 
 PREFIX = "dq:"
 EVENTS_CHANNEL = PREFIX + "jobs:events"
-# The prefix of the per-domain running sets, for Lua scripts that append the domain themselves.
+# Prefixes for Lua scripts that append the domain or owner they read from a record.
 RUNNING_PREFIX = PREFIX + "running:"
+INFLIGHT_PREFIX = PREFIX + "inflight:"
+APIKEYS = PREFIX + "apikeys"
 
 
 def job(job_id: str) -> str:
@@ -33,6 +41,18 @@ def running(domain: str) -> str:
 
 def metered(job_id: str) -> str:
     return f"{PREFIX}metered:{job_id}"
+
+
+def apikey(secret_hash: str) -> str:
+    return f"{PREFIX}apikey:{secret_hash}"
+
+
+def rate(key_id: str) -> str:
+    return f"{PREFIX}rate:{key_id}"
+
+
+def inflight(key_id: str) -> str:
+    return INFLIGHT_PREFIX + key_id
 
 
 # kombu's Redis transport: a queue is a list under its name, plus one list per priority step

@@ -7,7 +7,9 @@
                  │                 └─┘ progress (answers "stop" once canceled)
                  └──── cancel ─────┴──▶ canceled
 
-A worker that dies mid-job leaves it ``running``; its message comes back (late acks) and
+A submit is admitted first (the key still exists, is under its rate and in-flight limits, the
+queue under its cap); every end (finished, canceled, exhausted) takes the job out of its key's
+jobs in flight. A worker that dies mid-job leaves it ``running``; its message comes back (late acks) and
 ``start`` runs it again, until workers have died on it ``max_attempts`` times: then it fails.
 
 Each change is one Lua script (``common/lua/<name>.lua``), so a cancel and a worker finishing
@@ -17,47 +19,66 @@ only say what to run (a ``Call``); ``common.jobstore`` runs it on a sync (worker
 """
 
 import json
-from collections.abc import Callable
+import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from common import keys
 from common.contracts.jobs import JobStatus
 from common.records import JobRecord, now_iso
-
-T = TypeVar("T")
-
-SCRIPTS = ("submit", "start", "progress", "finish", "cancel")
-_LUA = Path(__file__).with_name("lua")
-
-
-def script_source(name: str) -> str:
-    return (_LUA / f"{name}.lua").read_text()
-
-
-def _text(answer: Any) -> str:
-    return answer.decode() if isinstance(answer, bytes) else str(answer)
+from common.scripts import Call, text
 
 
 @dataclass(frozen=True)
-class Call(Generic[T]):
-    """One script run: its name, keys and arguments, and how to read its answer."""
+class Admission:
+    """Who submits and under which limits (0: none); ``key_hash`` is re-checked atomically, so a
+    key revoked a moment ago cannot submit. ``None``: no key to check (``AUTH=off``)."""
 
-    script: str
-    keys: list[str]
-    args: list[Any]
-    parse: Callable[[Any], T]
+    owner: str
+    key_hash: str | None
+    rate_limit_per_minute: int
+    max_jobs_in_flight: int
+    max_queue_depth: int
 
 
-def submit(record: JobRecord, blobs: dict[str, bytes], queue: str, message: str, ttl_s: int) -> Call[str]:
-    """Write the record, its input blobs (with the record's TTL) and its Celery message at once."""
+def _admission_answer(answer: list[Any]) -> tuple[str, int | None]:
+    status = text(answer[0])
+    return status, int(answer[1]) if len(answer) > 1 else None
+
+
+def submit(
+    record: JobRecord, blobs: dict[str, bytes], queue: str, message: str, ttl_s: int, admission: Admission
+) -> Call[tuple[str, int | None]]:
+    """Admit the job, then write its record, input blobs (with the record's TTL) and Celery
+    message at once. Answers ``("queued", None)`` or why not, with a retry hint in ms for
+    ``rate_limited``: ``unauthorized``, ``rate_limited``, ``too_many_jobs``, ``queue_full``."""
     fields = [item for pair in record.to_hash().items() for item in pair]
+    owner = admission.owner
     return Call(
         "submit",
-        [keys.job(record.id), queue, *(keys.blob(record.id, name) for name in blobs)],
-        [ttl_s, message, len(fields), *fields, *blobs.values()],
-        _text,
+        [
+            keys.job(record.id),
+            queue,
+            keys.apikey(admission.key_hash or "-"),
+            keys.rate(owner),
+            keys.inflight(owner),
+            *(keys.blob(record.id, name) for name in blobs),
+        ],
+        [
+            ttl_s,
+            message,
+            int(time.time() * 1000),
+            1 if admission.key_hash else 0,
+            admission.rate_limit_per_minute,
+            admission.max_jobs_in_flight,
+            admission.max_queue_depth,
+            record.id,
+            now_iso(),
+            len(fields),
+            *fields,
+            *blobs.values(),
+        ],
+        _admission_answer,
     )
 
 
@@ -72,8 +93,8 @@ def start(job_id: str, worker: str, max_attempts: int) -> Call[str]:
     return Call(
         "start",
         [keys.job(job_id)],
-        [now_iso(), worker, keys.RUNNING_PREFIX, max_attempts, lost, keys.EVENTS_CHANNEL, job_id],
-        _text,
+        [now_iso(), worker, keys.RUNNING_PREFIX, max_attempts, lost, keys.EVENTS_CHANNEL, job_id, keys.INFLIGHT_PREFIX],
+        text,
     )
 
 
@@ -89,11 +110,26 @@ def finish(job_id: str, status: JobStatus, payload: dict[str, Any], blobs: tuple
     return Call(
         "finish",
         [keys.job(job_id), *(keys.blob(job_id, name) for name in blobs)],
-        [status.value, now_iso(), field, json.dumps(payload), keys.RUNNING_PREFIX, job_id, keys.EVENTS_CHANNEL],
-        _text,
+        [
+            status.value,
+            now_iso(),
+            field,
+            json.dumps(payload),
+            keys.RUNNING_PREFIX,
+            job_id,
+            keys.EVENTS_CHANNEL,
+            keys.INFLIGHT_PREFIX,
+        ],
+        text,
     )
 
 
-def cancel(job_id: str) -> Call[str]:
-    """Cancel a queued or running job; answers its prior status (or ``missing``)."""
-    return Call("cancel", [keys.job(job_id)], [now_iso(), keys.RUNNING_PREFIX, job_id, keys.EVENTS_CHANNEL], _text)
+def cancel(job_id: str, owner: str | None) -> Call[str]:
+    """Cancel a queued or running job; answers its prior status, ``missing`` for no record and
+    for a job ``owner`` (a key id; ``None`` for an admin) does not own."""
+    return Call(
+        "cancel",
+        [keys.job(job_id)],
+        [now_iso(), keys.RUNNING_PREFIX, job_id, keys.EVENTS_CHANNEL, owner or "", keys.INFLIGHT_PREFIX],
+        text,
+    )

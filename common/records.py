@@ -5,6 +5,7 @@ shows it as a ``JobView``. Redis stores every field as text: JSON for the struct
 """
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,8 @@ from pydantic import BaseModel
 
 from common.contracts.jobs import JobError, JobStatus, JobView
 
+# A job id as ``new`` makes it: anything else is no job, answered without asking Redis.
+JOB_ID = re.compile(r"[0-9a-f]{32}")
 # Fields stored as JSON text in the hash.
 _JSON_FIELDS = ("result", "error", "progress")
 
@@ -26,6 +29,7 @@ class JobRecord(BaseModel):
     domain: str
     task: str
     status: JobStatus
+    owner: str | None = None  # the id of the API key that submitted it
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -36,9 +40,11 @@ class JobRecord(BaseModel):
     progress: dict[str, Any] | None = None
 
     @classmethod
-    def new(cls, domain: str, task: str) -> "JobRecord":
+    def new(cls, domain: str, task: str, owner: str) -> "JobRecord":
         """A queued job's record, as written at submit time."""
-        return cls(id=uuid.uuid4().hex, domain=domain, task=task, status=JobStatus.queued, created_at=now_iso())
+        return cls(
+            id=uuid.uuid4().hex, domain=domain, task=task, status=JobStatus.queued, owner=owner, created_at=now_iso()
+        )
 
     @classmethod
     def from_hash(cls, raw: dict[str, str]) -> "JobRecord | None":
@@ -59,4 +65,8 @@ class JobRecord(BaseModel):
 
     def view(self) -> JobView:
         """What ``GET /v1/jobs/{id}`` shows of it."""
-        return JobView.model_validate(self.model_dump())
+        return JobView.model_validate(self.model_dump(exclude={"owner"}))
+
+    def visible_to(self, key_id: str, is_admin: bool) -> bool:
+        """Owner isolation: a key sees its own jobs; an admin key sees every job."""
+        return is_admin or self.owner == key_id

@@ -17,6 +17,11 @@ from common.records import JobRecord
 
 # A queue no worker consumes: a job sent there stays queued.
 UNSERVED_QUEUE = "test-unserved"
+# Jobs submitted around the API belong to no API key: only admin keys see them.
+DIRECT_OWNER = "key_direct_test"
+NO_LIMITS = lifecycle.Admission(
+    owner=DIRECT_OWNER, key_hash=None, rate_limit_per_minute=0, max_jobs_in_flight=0, max_queue_depth=0
+)
 
 
 def text_image(lines: list[str], fmt: str = "PNG", size: tuple[int, int] | None = None) -> bytes:
@@ -60,11 +65,12 @@ def enqueue_direct(
 ) -> str:
     """Submit a job the way the API does, minus its input checks (e.g. a garbage image);
     ``queue=UNSERVED_QUEUE`` records it with a message no worker will take."""
-    record = JobRecord.new(domain, verb)
+    record = JobRecord.new(domain, verb, owner=DIRECT_OWNER)
     name = task_name(domain, verb)
     queue = queue or queue_for(name)
     message = TaskMessages(make_celery(CoreSettings(redis_url=redis_url))).build(
         name, record.id, [record.id, params or {}], queue
     )
-    store.run(lifecycle.submit(record, blobs or {}, queue, message, ttl_s=600))
+    status, _ = store.run(lifecycle.submit(record, blobs or {}, queue, message, 600, NO_LIMITS))
+    assert status == "queued", status
     return record.id

@@ -42,12 +42,19 @@ def ocr_worker(redis_stack):
 @pytest.fixture(scope="session")
 def api_url(redis_stack) -> str:
     # Small caps so the limit tests need no large files; the defaults have their own test.
-    return redis_stack.start_api(env={**TEST_CAPS, "MAX_UPLOAD_BYTES": "1000000", "OCR_MAX_PIXELS": "4000000"})
+    return redis_stack.start_api(
+        env={
+            **TEST_CAPS,
+            "MAX_UPLOAD_BYTES": "1000000",
+            "OCR_MAX_PIXELS": "4000000",
+            "DEFAULT_RATE_LIMIT_PER_MINUTE": "0",
+        }
+    )
 
 
 @pytest.fixture
-def client(api_url) -> httpx.Client:
-    with httpx.Client(base_url=api_url, timeout=90) as http:
+def client(api_url, redis_stack) -> httpx.Client:
+    with httpx.Client(base_url=api_url, timeout=90, headers=redis_stack.auth_headers) as http:
         yield http
 
 

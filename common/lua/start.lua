@@ -3,7 +3,7 @@
 -- duplicate) or 'exhausted' (failed now: workers died on it ARGV[4] times already).
 -- A redelivered message finds its job 'running' when the worker that had it died: run it again.
 -- KEYS: the record.  ARGV: now, worker, running-set prefix, max attempts, WorkerLost error JSON,
--- events channel, job id.
+-- events channel, job id, in-flight prefix.
 local s = redis.call('HGET', KEYS[1], 'status')
 if not s then return 'missing' end
 if s ~= 'queued' and s ~= 'running' then return s end
@@ -11,6 +11,8 @@ local running = ARGV[3] .. redis.call('HGET', KEYS[1], 'domain')
 if tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') >= tonumber(ARGV[4]) then
   redis.call('HSET', KEYS[1], 'status', 'failed', 'finished_at', ARGV[1], 'error', ARGV[5])
   redis.call('SREM', running, ARGV[7])
+  local owner = redis.call('HGET', KEYS[1], 'owner')
+  if owner then redis.call('SREM', ARGV[8] .. owner, ARGV[7]) end
   redis.call('PUBLISH', ARGV[6], ARGV[7] .. ' failed')
   return 'exhausted'
 end

@@ -126,7 +126,7 @@ def test_domains_lists_the_workers_online(client, api_url, ocr_worker):
 def test_a_finished_job_is_counted_once_over_several_api_processes(isolated_stack):
     fast_probe = {"WORKERS_PROBE_INTERVAL_S": "0.2"}
     first, second = (isolated_stack.start_api(domain="ocr", env=fast_probe) for _ in range(2))
-    with httpx.Client(base_url=first, timeout=90) as client:
+    with httpx.Client(base_url=first, timeout=90, headers=isolated_stack.auth_headers) as client:
         ids = [submit_image(client, text_image([f"Queued {i}"])).json()["id"] for i in range(3)]
 
         # No worker yet: the jobs wait, every API process reads the same queue.

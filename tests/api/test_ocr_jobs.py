@@ -78,7 +78,7 @@ def test_health_and_readiness(client):
 
 def test_domains_lists_tasks_and_queue_depth(isolated_stack):
     api = isolated_stack.start_api(domain="ocr")  # no worker: the jobs wait in the queue
-    with httpx.Client(base_url=api, timeout=30) as client:
+    with httpx.Client(base_url=api, timeout=30, headers=isolated_stack.auth_headers) as client:
         for i in range(2):
             assert submit_image(client, text_image([f"Waiting {i}"])).status_code == 202
         (ocr,) = client.get("/v1/domains").json()["domains"]

@@ -15,9 +15,17 @@ def store() -> JobStore:
     return JobStore(fakeredis.FakeRedis(server=server, decode_responses=True), fakeredis.FakeRedis(server=server))
 
 
+OWNER = "key_a"
+
+
+def _admission(**limits: int) -> lifecycle.Admission:
+    values = {"rate_limit_per_minute": 0, "max_jobs_in_flight": 0, "max_queue_depth": 0, **limits}
+    return lifecycle.Admission(owner=OWNER, key_hash=None, **values)
+
+
 def _submit(store: JobStore, domain: str = "ocr", task: str = "recognize", blobs: dict | None = None) -> str:
-    record = JobRecord.new(domain, task)
-    assert store.run(lifecycle.submit(record, blobs or {}, domain, "message", ttl_s=60)) == "queued"
+    record = JobRecord.new(domain, task, owner=OWNER)
+    assert store.run(lifecycle.submit(record, blobs or {}, domain, "message", 60, _admission())) == ("queued", None)
     return record.id
 
 
@@ -50,7 +58,7 @@ def test_start_then_finish_stores_the_result_and_drops_the_inputs(store):
 
 def test_a_canceled_queued_job_is_not_started(store):
     job_id = _submit(store)
-    assert store.run(lifecycle.cancel(job_id)) == "queued"
+    assert store.run(lifecycle.cancel(job_id, None)) == "queued"
     assert store.run(lifecycle.start(job_id, "ocr@a", max_attempts=3)) == "canceled"
     assert store.get(job_id).attempts == 0
 
@@ -58,7 +66,7 @@ def test_a_canceled_queued_job_is_not_started(store):
 def test_cancel_while_running_drops_the_late_result(store):
     job_id = _submit(store)
     store.run(lifecycle.start(job_id, "ocr@a", max_attempts=3))
-    assert store.run(lifecycle.cancel(job_id)) == "running"
+    assert store.run(lifecycle.cancel(job_id, None)) == "running"
     assert store.run(lifecycle.finish(job_id, JobStatus.succeeded, {"text": "late"})) == "canceled"
     job = store.get(job_id)
     assert job.status is JobStatus.canceled and job.result is None
@@ -69,7 +77,7 @@ def test_finished_jobs_cannot_be_canceled_or_restarted(store):
     job_id = _submit(store)
     store.run(lifecycle.start(job_id, "ocr@a", max_attempts=3))
     store.run(lifecycle.finish(job_id, JobStatus.failed, {"type": "ValueError", "message": "bad"}))
-    assert store.run(lifecycle.cancel(job_id)) == "failed"
+    assert store.run(lifecycle.cancel(job_id, None)) == "failed"
     assert store.run(lifecycle.start(job_id, "ocr@b", max_attempts=3)) == "failed"  # a redelivered duplicate
     assert store.get(job_id).error.type == "ValueError"
 
@@ -93,11 +101,11 @@ def test_progress_is_kept_only_while_running(store):
 
 def test_unknown_ids_are_missing(store):
     assert store.get("nope") is None
-    assert store.run(lifecycle.cancel("nope")) == "missing"
+    assert store.run(lifecycle.cancel("nope", None)) == "missing"
     assert store.run(lifecycle.start("nope", "w", max_attempts=3)) == "missing"
 
 
 def test_a_record_reads_back_as_it_was_written():
-    record = JobRecord.new("llm", "generate")
+    record = JobRecord.new("llm", "generate", owner=OWNER)
     record.progress = {"completion_tokens": 2, "text": "é"}
     assert JobRecord.from_hash(record.to_hash()) == record

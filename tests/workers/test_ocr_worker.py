@@ -40,7 +40,7 @@ def test_a_failing_job_fails_alone_and_the_worker_keeps_serving(client, redis_st
 
 def test_a_canceled_queued_job_never_runs(isolated_stack):
     api = isolated_stack.start_api(domain="ocr")
-    with httpx.Client(base_url=api, timeout=90) as client:
+    with httpx.Client(base_url=api, timeout=90, headers=isolated_stack.auth_headers) as client:
         canceled_id = submit_image(client, text_image(["Never read"])).json()["id"]
         answer = client.delete(f"/v1/jobs/{canceled_id}")
         assert answer.status_code == 200 and answer.json()["status"] == "canceled"
@@ -66,7 +66,7 @@ def test_a_job_survives_sigkill_of_its_worker(isolated_stack):
     api = isolated_stack.start_api(domain="ocr")
     first = isolated_stack.start_worker("ocr")
     lines = [f"Line {i} of a long page of text" for i in range(40)]
-    with httpx.Client(base_url=api, timeout=90) as client:
+    with httpx.Client(base_url=api, timeout=90, headers=isolated_stack.auth_headers) as client:
         # Warm the model so the next job's run time is the OCR itself.
         wait_for_job(client, submit_image(client, text_image(["warm up"])).json()["id"])
         job_id = submit_image(client, text_image(lines)).json()["id"]

@@ -60,7 +60,7 @@ def _wait_running_on_one(store: JobStore, ids: list[str], procs: list[Proc]) -> 
 def test_three_ocr_workers_share_the_queue_and_a_sigtermed_one_finishes_its_job(isolated_stack):
     api = isolated_stack.start_api(domain="ocr")
     procs = _start_workers(isolated_stack, WORKERS)
-    with httpx.Client(base_url=api, timeout=90) as client:
+    with httpx.Client(base_url=api, timeout=90, headers=isolated_stack.auth_headers) as client:
         # Warm-up: workers load their model in the background at start; these jobs wait for it.
         warm = _submit_burst(client, "Warm", WORKERS * 2)
         assert all(wait_for_job(client, job_id)["status"] == "succeeded" for job_id in warm)

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from api.core.auth import PrincipalDep
 from api.core.deps import JobsDep
 from api.core.errors import documented
 from api.core.queues import queue_stats
@@ -63,13 +64,14 @@ async def list_domains(request: Request) -> dict[str, Any]:
 async def get_job(
     job_id: str,
     jobs: JobsDep,
+    principal: PrincipalDep,
     wait: Annotated[float, Query(ge=0, le=60, description="Seconds to wait for the job to finish.")] = 0,
 ) -> JobView:
     """A job's status and result; with ``wait`` it answers as soon as the job finishes."""
-    return await jobs.get(job_id, wait)
+    return await jobs.get(job_id, principal, wait)
 
 
 @router.delete("/v1/jobs/{job_id}", response_model=JobView, responses=documented(404, 409))
-async def cancel_job(job_id: str, jobs: JobsDep) -> JobView:
+async def cancel_job(job_id: str, jobs: JobsDep, principal: PrincipalDep) -> JobView:
     """Cancel a job: a queued one never runs; a running one stops or its result is dropped."""
-    return await jobs.cancel(job_id)
+    return await jobs.cancel(job_id, principal)

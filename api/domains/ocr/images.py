@@ -34,9 +34,11 @@ async def read_image(request: Request, max_bytes: int) -> bytes:
         data = await upload.read()
     elif content_type.startswith("application/json"):
         try:
-            body = RecognizeBase64Request.model_validate(json.loads(await request.body()))
-        except json.JSONDecodeError as exc:
+            parsed = json.loads(await request.body())
+        except ValueError as exc:  # not JSON, or not even UTF-8
             raise ApiError(422, "invalid_json", f"request body is not valid JSON: {exc}") from exc
+        try:
+            body = RecognizeBase64Request.model_validate(parsed)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "body"

@@ -1,0 +1,52 @@
+"""After a mixed run (succeeded, failed, canceled, a worker killed mid-job), Redis holds the
+job records and nothing else of them: no blobs, no live-set members, no unacked messages."""
+
+import signal
+import time
+
+import httpx
+import redis
+
+from common import keys
+from tests.builders import enqueue_direct, submit_image, text_image, wait_for_job
+
+# What may stay: records (they expire JOB_TTL_S after their end), keys and their state, the
+# reconciler's lock and domain list, the metrics claims, kombu's own bindings.
+ALLOWED = ("dq:job:", "dq:apikey", "dq:rate:", "dq:domains", "dq:reconciler", "dq:metered:", "_kombu.binding")
+
+
+def test_a_mixed_run_leaves_nothing_but_the_records(isolated_stack, job_store):
+    isolated_stack.env.update({"JOB_LEASE_S": "5", "RECONCILE_INTERVAL_S": "0.5", "JOB_TTL_S": "3600"})
+    api = isolated_stack.start_api(domain="ocr")
+    first = isolated_stack.start_worker("ocr")
+    r = redis.Redis.from_url(isolated_stack.redis_url, decode_responses=True)
+    with httpx.Client(base_url=api, timeout=90, headers=isolated_stack.auth_headers) as client:
+        ok = submit_image(client, text_image(["Fine"])).json()["id"]
+        bad = enqueue_direct(job_store.__class__.from_url(isolated_stack.redis_url), isolated_stack.redis_url, "ocr",
+                             "recognize", blobs={"image": b"not an image"})  # fmt: skip
+        assert wait_for_job(client, ok)["status"] == "succeeded"
+        assert wait_for_job(client, bad)["status"] == "failed"
+
+        first.signal(signal.SIGSTOP)  # hold the queue still: a job to cancel, a job to kill
+        canceled = submit_image(client, text_image(["Never"])).json()["id"]
+        assert client.delete(f"/v1/jobs/{canceled}").status_code == 200
+        first.signal(signal.SIGCONT)
+        lines = [f"Line {i} of a page whose worker is killed" for i in range(30)]
+        killed = submit_image(client, text_image(lines)).json()["id"]
+        deadline = time.monotonic() + 30
+        while client.get(f"/v1/jobs/{killed}").json()["status"] != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        first.signal(signal.SIGKILL)
+        first.popen.wait(10)
+        isolated_stack.start_worker("ocr")
+        assert wait_for_job(client, killed, timeout=120)["status"] == "succeeded"
+        assert wait_for_job(client, canceled)["status"] == "canceled"
+
+    left = sorted(k for k in r.scan_iter("*") if not k.startswith(ALLOWED) and r.type(k) != "none")
+    empty_queue = ["ocr"] if r.llen("ocr") == 0 else []
+    assert [k for k in left if k not in empty_queue] == [], left
+    assert all(":blob:" not in k for k in r.scan_iter("dq:job:*"))
+    assert r.hlen(keys.UNACKED) == 0 and r.zcard(keys.LEASES) == 0 and r.zcard(keys.queued("ocr")) == 0
+    for job_id in (ok, bad, canceled, killed):
+        assert 0 < r.ttl(keys.job(job_id)) <= 3600

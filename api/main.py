@@ -7,6 +7,8 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
@@ -51,7 +53,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        reader = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+        # A client from a URL retries nothing: after a Redis restart every pooled connection would
+        # fail one request. Retry connection errors briefly, on a fresh connection.
+        retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3)
+        reader = aioredis.Redis.from_url(settings.redis_url, decode_responses=True, retry=retry)
         waiter = JobWaiter(reader)
         waiter.on_finish(FinishedJobMeter(reader, metrics).observe)
         waiter.start()

@@ -33,6 +33,11 @@ def _unavailable(exc: Exception) -> ApiError:
     return ApiError(503, "broker_unavailable", f"Redis (broker and job store) unreachable: {exc}")
 
 
+def _full(exc: Exception) -> ApiError:
+    # Redis runs with maxmemory and noeviction: it refuses writes rather than drop job records.
+    return ApiError(503, "broker_full", f"Redis (broker and job store) is full, new jobs are refused for now: {exc}")
+
+
 class JobService:
     def __init__(self, store: AsyncJobStore, messages: TaskMessages, waiter: JobWaiter, metrics: ApiMetrics) -> None:
         self.store = store
@@ -51,6 +56,8 @@ class JobService:
             await self.store.enqueue(record, blobs, queue, message)
         except _REDIS_DOWN as exc:
             raise _unavailable(exc) from exc
+        except redis.OutOfMemoryError as exc:
+            raise _full(exc) from exc
         log.info("job queued", extra={"job_id": job_id, "domain": domain, "task": verb})
         self.metrics.submitted.labels(domain, verb).inc()
         return JobAccepted(

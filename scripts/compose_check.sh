@@ -382,12 +382,13 @@ step_warm_stop() {
     # shellcheck disable=SC2046
     others=$(probe submit-ocr "$work/page.b64" 8)
     node=$(probe running 120 "$long")
-    ctr=${node#ocr@}
-    containers worker-ocr | grep -q "^$ctr" || die "job ran on $node, not one of the worker-ocr containers"
+    ctr=${node#ocr@} # the container's hostname: its short id
     t0=$(date +%s)
     sent=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)
     # Like `docker stop`: SIGTERM, then the container's grace period (compose's stop_grace_period).
     podman stop "$ctr" >/dev/null
+    podman inspect --format '{{index .Config.Labels "com.docker.compose.service"}}' "$ctr" | grep -qx worker-ocr ||
+        die "job ran on $node, not one of the worker-ocr containers"
     now=$(probe status "$long")
     printf '%s\n' "$now" >&2
     case "$now" in *'"status": "succeeded"'*"\"worker\": \"$node\""*'"attempts": 1'*) ;;
@@ -436,27 +437,28 @@ step_down() {
     [ -z "$left$volumes$networks" ] || die "left behind: $left $volumes $networks"
 }
 
-# Pages to read: one line (what the jobs check) and a 40-line page (~1 s of work, for the stop).
+# Pages to read: one line (what the jobs check), and 180 short words in 45 rows of 4 columns
+# (1.5 s of work on one core, more under load: the job a worker is stopped in the middle of).
 render_pages() {
-    for lines in 1 40; do
-        podman run --rm -i "$prefix/worker-ocr:$tag" python - "$lines" >"$work/page-$lines.b64" <<'EOF'
+    for page in page long; do
+        podman run --rm -i "$prefix/worker-ocr:$tag" python - "$page" >"$work/$page.b64" <<'EOF'
 import base64, io, sys
 from PIL import Image, ImageDraw, ImageFont
 
-n = int(sys.argv[1])
-lines = ["Invoice 2026 total 42.50"] if n == 1 else [f"Line {i} of a long page {i * 7}" for i in range(n)]
-font = ImageFont.load_default(size=48)
-image = Image.new("RGB", (60 + 30 * max(map(len, lines)), 40 + 90 * len(lines)), "white")
+if sys.argv[1] == "page":
+    font, size, cells = ImageFont.load_default(size=48), (780, 130), [((30, 30), "Invoice 2026 total 42.50")]
+else:
+    font, size = ImageFont.load_default(size=20), (980, 985)
+    cells = [((20 + 235 * c, 20 + 21 * r), f"w{r}x{c} {r * 7 + c}") for r in range(45) for c in range(4)]
+image = Image.new("RGB", size, "white")
 draw = ImageDraw.Draw(image)
-for i, line in enumerate(lines):
-    draw.text((30, 30 + 90 * i), line, fill="black", font=font)
+for xy, text in cells:
+    draw.text(xy, text, fill="black", font=font)
 out = io.BytesIO()
 image.save(out, format="PNG")
 print(base64.b64encode(out.getvalue()).decode())
 EOF
     done
-    mv "$work/page-1.b64" "$work/page.b64"
-    mv "$work/page-40.b64" "$work/long.b64"
 }
 
 # --- report and cleanup --------------------------------------------------------------------------

@@ -7,7 +7,7 @@
 # a busy OCR container, Redis recreated with jobs queued, down -v. Prints a report; exits non-zero
 # on any failure. Needs root (apt, rootful podman). See docs/deploy.md, "The compose check".
 #
-#   scripts/compose_check.sh             # ~4 minutes on a fresh machine, ~1.5 once images are cached
+#   scripts/compose_check.sh             # 4-11 minutes on a fresh machine (by load), ~1.5 once images are cached
 #   KEEP=1 scripts/compose_check.sh      # leave the stack up afterwards (then: see the last lines)
 #
 # Settings: CHECK_DIR (/var/tmp/domainq-check: logs, env file, report), CHECK_API_PORT (18000),

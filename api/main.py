@@ -1,29 +1,43 @@
 """The FastAPI application factory: ``python -m api`` or ``uvicorn --factory api.main:create_app``."""
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import redis.asyncio as aioredis
+import redis
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from api.core.auth import Authentication, KeyCache, open_paths
 from api.core.config import ApiSettings, get_api_settings
 from api.core.errors import install_error_handlers
+from api.core.finished_meter import FinishedJobMeter
+from api.core.http_metrics import RequestMetrics
 from api.core.jobs import JobService
 from api.core.limits import BodySizeLimit
-from api.core.metrics import ApiMetrics, FinishedJobMeter, RequestMetrics, WorkerPresence
-from api.core.metrics import router as metrics_router
+from api.core.metrics import ApiMetrics
+from api.core.openapi import install_openapi
+from api.core.presence import WorkerPresence
+from api.core.request_id import RequestId
 from api.core.router import enabled_domains, include_domain_routers
+from api.core.scrape import router as metrics_router
 from api.core.waiter import JobWaiter
+from api.keys.routes import router as keys_router
+from common import apikeys
 from common.celery_app import make_celery
 from common.enqueue import TaskMessages
-from common.jobstore import AsyncJobStore
+from common.jobstore import AsyncJobStore, async_client, sync_client
 from common.logs import configure_logging
+from common.reconciler import Reconciler
+from common.scripts import AsyncScripts
+
+log = logging.getLogger(__name__)
 
 
 def serve_docs_offline(app: FastAPI) -> None:
@@ -34,12 +48,25 @@ def serve_docs_offline(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(
-            openapi_url=app.openapi_url,
+            openapi_url=app.openapi_url or "/openapi.json",
             title=f"{app.title} - API docs",
             swagger_js_url="/docs/assets/swagger-ui-bundle.js",
             swagger_css_url="/docs/assets/swagger-ui.css",
             swagger_favicon_url="/docs/assets/favicon-32x32.png",
         )
+
+
+async def _ensure_bootstrap_admin(scripts: AsyncScripts, secret: str) -> None:
+    """Store ``ADMIN_API_KEY``'s record (once; an existing one is kept), retrying while Redis is away."""
+    delay = 0.5
+    while True:
+        try:
+            await scripts.run(apikeys.create(apikeys.bootstrap_admin(secret), secret, keep_existing=True))
+            return
+        except redis.RedisError as exc:
+            log.warning("bootstrap admin key not stored yet (%s); retrying in %.1fs", type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10)
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -48,25 +75,39 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         # ``python -m api --workers N``: uvicorn spawns fresh interpreters that never ran the
         # parent's logging set-up, and would drop every INFO line (job events, access log).
         configure_logging(settings.log_format, settings.log_level)
+    if not settings.auth:
+        log.warning("AUTH=off: every caller is an admin and sees every job; only for a trusted single-user box")
     domains = enabled_domains(settings.domain)
     metrics = ApiMetrics()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        # A client from a URL retries nothing: after a Redis restart every pooled connection would
-        # fail one request. Retry connection errors briefly, on a fresh connection.
-        retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3)
-        reader = aioredis.Redis.from_url(settings.redis_url, decode_responses=True, retry=retry)
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        reader = async_client(settings.redis_url)
+        scripts = AsyncScripts(reader)
+        bootstrap = None
+        if settings.auth and settings.admin_api_key is not None:
+            bootstrap = asyncio.create_task(_ensure_bootstrap_admin(scripts, settings.admin_api_key.get_secret_value()))
+            with contextlib.suppress(TimeoutError):  # Redis away: it goes on in the background
+                await asyncio.wait_for(asyncio.shield(bootstrap), 2)
         waiter = JobWaiter(reader)
         waiter.on_finish(FinishedJobMeter(reader, metrics).observe)
         waiter.start()
-        store = AsyncJobStore(reader, settings.job_ttl_s)
-        app.state.jobs = JobService(store, TaskMessages(make_celery(settings)), waiter, metrics)
+        messages = TaskMessages(make_celery(settings))
+        # Jobs are reconciled from every API process too, so they finish (or fail with a
+        # reason) even while no worker of their domain runs.
+        reconciler = Reconciler(sync_client(settings.redis_url), messages, settings)
+        reconciler.start()
+        app.state.jobs = JobService(AsyncJobStore(reader), messages, waiter, metrics, settings)
         app.state.redis = reader
+        app.state.scripts = scripts
+        app.state.keys = KeyCache(scripts)
         app.state.workers = WorkerPresence(
             settings.redis_url, settings.workers_probe_timeout_s, settings.workers_probe_interval_s
         )
         yield
+        reconciler.stop()
+        if bootstrap is not None:
+            bootstrap.cancel()
         await app.state.workers.close()
         await waiter.stop()
         await reader.aclose()
@@ -81,10 +122,25 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
-    # Base64 JSON bodies are 4/3 of the file; leave room for that and multipart framing.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes * 4 // 3 + 64 * 1024)
-    app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: it times the 413s above too
-    app.state.domain_tasks = include_domain_routers(app, domains)
+    routes = include_domain_routers(app, domains)
+    app.state.domain_tasks = routes.tasks
+    app.include_router(keys_router)
     app.include_router(metrics_router)
     serve_docs_offline(app)
+    open_exact, _ = open_paths(settings)
+    install_openapi(app, open_exact)
+    # Middleware, innermost first: body caps, then the key, CORS (its preflights need no key),
+    # the request id, and the request metrics outermost (they time the 401s and 413s too).
+    app.add_middleware(BodySizeLimit, caps=routes.body_caps)
+    app.add_middleware(Authentication, settings=settings)
+    if settings.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.allowed_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["Retry-After", "X-Request-ID"],
+        )
+    app.add_middleware(RequestId)
+    app.add_middleware(RequestMetrics, metrics=metrics)
     return app

@@ -4,16 +4,18 @@ The API publishes with ``send_task`` by name and never imports task code; a work
 domain's tasks to the same app (``workers.app``).
 """
 
+from typing import Any
+
 from celery import Celery
-from kombu import Queue
+from kombu.entity import Queue
 
 from common.config import CoreSettings
-from common.contracts.naming import domain_of, queue_name
+from common.contracts.naming import queue_for, queue_name
 
 
-def route_by_domain(name: str, args, kwargs, options, task=None, **kw) -> dict:
+def route_by_domain(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **kw: Any) -> dict[str, str]:
     """Route ``<domain>.<verb>`` to the queue of its domain."""
-    return {"queue": queue_name(domain_of(name))}
+    return {"queue": queue_for(name)}
 
 
 def make_celery(settings: CoreSettings, consume: tuple[str, ...] = ()) -> Celery:

@@ -16,18 +16,21 @@ def available_domains(package: ModuleType) -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.ispkg)
 
 
-def parse_domains(value: str, available: list[str]) -> list[str]:
-    """Turn ``DOMAIN`` (one name, a comma list or ``all``) into domain names, or raise."""
+def parse_domains(value: str, available: list[str], *, one: bool = False) -> list[str]:
+    """Turn ``DOMAIN`` into domain names, or raise ``ValueError`` naming the valid ones.
+
+    The API takes one name, a comma list or ``all``; a worker (``one=True``) serves one domain.
+    """
     served = [d for d in available if d != BASE]
+    valid = ", ".join(served) if one else f"{', '.join(served)} or 'all'"
     names = [n.strip() for n in value.split(",") if n.strip()]
+    if one and (names == ["all"] or len(names) > 1):
+        raise ValueError(f"DOMAIN={value!r}: a worker serves exactly one domain; valid: {valid}")
     if names == ["all"]:
         return served
     unknown = sorted(set(names) - set(served))
     if unknown or not names:
-        raise ValueError(
-            f"DOMAIN={value!r}: unknown domain(s) {', '.join(unknown) or '(none given)'}; "
-            f"valid: {', '.join(served)} or 'all'"
-        )
+        raise ValueError(f"DOMAIN={value!r}: unknown domain(s) {', '.join(unknown) or '(none given)'}; valid: {valid}")
     return [d for d in served if d in names]
 
 

@@ -3,6 +3,7 @@
 import json
 import logging
 import sys
+from typing import Any
 
 # uvicorn adds a copy of some messages with terminal colour codes: noise in a log file.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
@@ -13,7 +14,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per record; ``extra=`` fields (job_id, domain, ...) become keys."""
 
     def format(self, record: logging.LogRecord) -> str:
-        data = {
+        data: dict[str, Any] = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
             "level": record.levelname,
             "logger": record.name,

@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `scripts.benchmarks` from anywhere
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from scripts.benchmarks import report  # noqa: E402
+from scripts.benchmarks import report
 
 SECTIONS = ("footprint", "overhead", "ocr", "llm", "submit")
 

@@ -4,4 +4,4 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install.sh
-exec .venv/bin/python scripts/run_local.py "$@"
+exec .venv/bin/python -m devtools.run_local "$@"

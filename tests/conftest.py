@@ -8,7 +8,7 @@ import httpx
 import pytest
 import redis
 
-from common.localstack import LocalStack
+from devtools.localstack import LocalStack
 
 # Keep test processes off any hub and quiet about it.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -42,12 +42,19 @@ def ocr_worker(redis_stack):
 @pytest.fixture(scope="session")
 def api_url(redis_stack) -> str:
     # Small caps so the limit tests need no large files; the defaults have their own test.
-    return redis_stack.start_api(env={**TEST_CAPS, "MAX_UPLOAD_BYTES": "1000000", "OCR_MAX_PIXELS": "4000000"})
+    return redis_stack.start_api(
+        env={
+            **TEST_CAPS,
+            "MAX_UPLOAD_BYTES": "1000000",
+            "OCR_MAX_PIXELS": "4000000",
+            "DEFAULT_RATE_LIMIT_PER_MINUTE": "0",
+        }
+    )
 
 
 @pytest.fixture
-def client(api_url) -> httpx.Client:
-    with httpx.Client(base_url=api_url, timeout=90) as http:
+def client(api_url, redis_stack) -> httpx.Client:
+    with httpx.Client(base_url=api_url, timeout=90, headers=redis_stack.auth_headers) as http:
         yield http
 
 
@@ -60,12 +67,12 @@ def redis_client(redis_stack) -> redis.Redis:
 def job_store(redis_stack):
     from common.jobstore import JobStore
 
-    return JobStore.from_url(redis_stack.redis_url, ttl_s=600)
+    return JobStore.from_url(redis_stack.redis_url)
 
 
 @pytest.fixture(scope="session")
 def tiny_llm_dir(tmp_path_factory):
-    from tests.llm_models import build_tiny_llm
+    from devtools.tiny_llm import build_tiny_llm
 
     return build_tiny_llm(tmp_path_factory.mktemp("tiny-llm"))
 
@@ -80,17 +87,10 @@ def llm_worker(redis_stack, tiny_llm_dir):
 @pytest.fixture(scope="session")
 def domain_workers(request) -> dict:
     """The suite's worker of each installed domain that has a ``<domain>_worker`` fixture."""
-    import importlib
-
-    import workers.domains
-    from common.discovery import available_domains
-    from workers.core.bootstrap import is_installed
+    from workers.core.bootstrap import installed_domains
 
     running = {}
-    for domain in available_domains(workers.domains):
-        package = importlib.import_module(f"workers.domains.{domain}")
-        if not all(is_installed(m) for m in package.REQUIRES):
-            continue
+    for domain in installed_domains():
         try:
             running[domain] = request.getfixturevalue(f"{domain}_worker")
         except pytest.FixtureLookupError:

@@ -10,25 +10,24 @@ from common.contracts.naming import queue_name
 
 
 def main() -> None:
-    from workers.app import app  # builds the app: exits with a message on bad configuration
+    from workers.app import worker  # builds the worker: exits with a message on bad configuration
 
-    settings = app.worker_settings
     argv = [
         "worker",
         "--queues",
-        queue_name(settings.domain),
+        queue_name(worker.settings.domain),
         "--hostname",
-        settings.worker_name or f"{settings.domain}@%h",
+        worker.node,
         "--pool",
-        app.worker_pool,
+        worker.pool,
         "--concurrency",
-        str(app.worker_concurrency),
+        str(worker.concurrency),
         "--loglevel",
-        settings.log_level,
+        worker.settings.log_level,
         "--without-mingle",  # workers of other domains have nothing to sync with this one
         *sys.argv[1:],
     ]
-    app.worker_main(argv)
+    worker.app.worker_main(argv)
 
 
 if __name__ == "__main__":

@@ -1,38 +1,62 @@
-"""The worker's Celery app: only ``DOMAIN``'s tasks registered, only its queue consumed.
+"""The worker: only ``DOMAIN``'s tasks registered, only its queue consumed.
 
-``python -m workers`` (and ``celery -A workers.app ...``) use the ``app`` built here.
+``python -m workers`` runs the ``worker`` built here; ``celery -A workers.app ...`` finds its
+Celery ``app``.
 """
 
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from celery import Celery, signals
 
 from common.celery_app import make_celery
-from common.contracts.jobs import JobStatus
-from common.jobstore import JobStore
+from common.enqueue import TaskMessages
+from common.jobstore import JobStore, sync_client
 from common.logs import configure_logging
+from common.reconciler import Reconciler
 from workers.core import metrics
 from workers.core.bootstrap import DomainError, domain_tasks_module, job_specs, register_job_tasks, resolve_domain
 from workers.core.config import WorkerSettings
+from workers.core.jobs import JobSpec
+from workers.core.runner import Runner, fail_killed_job
 
 
-def connect_signals(app: Celery, pool: str, store: JobStore, warmup) -> None:
-    own_tasks = set(app.tasks)
+@dataclass(frozen=True)
+class Worker:
+    """A configured worker: its Celery app and how it runs (node, pool, concurrency)."""
 
-    def fail_killed_job(sender=None, task_id=None, exception=None, **kw) -> None:
-        # A hard time limit kills the pool process; Celery reports it in the main process.
-        if task_id and getattr(sender, "name", None) in own_tasks:
-            store.finish(task_id, JobStatus.failed, {"type": type(exception).__name__, "message": str(exception)})
-            domain, verb = sender.name.split(".", 1)
-            metrics.job_handled(domain, verb, JobStatus.failed.value)
+    app: Celery
+    settings: WorkerSettings
+    pool: str
+    concurrency: int
 
-    def start_warmup(**kw) -> None:
+    @property
+    def node(self) -> str:
+        return self.settings.worker_name or f"{self.settings.domain}@%h"
+
+
+def connect_signals(
+    app: Celery, settings: WorkerSettings, store: JobStore, specs: dict[str, JobSpec], pool: str,
+    warmup: Callable[[], None] | None,
+) -> None:  # fmt: skip
+    def on_failure(sender: Any = None, task_id: str | None = None, exception: Any = None, **kw: Any) -> None:
+        fail_killed_job(store, settings, specs, sender, task_id, exception)
+
+    def start_reconciler(**kw: Any) -> None:
+        # In the main process, which outlives pool processes: one reconciler per worker, and
+        # the lock lets one of all of them act at a time.
+        Reconciler(sync_client(settings.redis_url), TaskMessages(app), settings).start()
+
+    def start_warmup(**kw: Any) -> None:
         # Load the model once the serving process exists (no CUDA before fork). Celery kills
         # worker_process_init handlers after 4 s, so the load runs in a thread; the first
         # job waits for it on the engine's own lock.
         threading.Thread(target=warmup, name="model-warmup", daemon=True).start()
 
-    signals.task_failure.connect(fail_killed_job, weak=False)
+    signals.task_failure.connect(on_failure, weak=False)
+    signals.worker_ready.connect(start_reconciler, weak=False)
     if warmup is not None:
         # prefork: each pool process loads its own copy; solo and threads load once.
         ready = signals.worker_process_init if pool == "prefork" else signals.worker_ready
@@ -49,16 +73,17 @@ def connect_observability(settings: WorkerSettings) -> None:
         signals.celeryd_after_setup.connect(lambda instance, **kw: setattr(instance, "quiet", True), weak=False)
 
 
-def build_worker_app() -> Celery:
+def build_worker() -> Worker:
     try:
         settings = WorkerSettings()
     except Exception as exc:
         raise DomainError(f"worker: bad configuration (set DOMAIN to the domain to serve): {exc}") from exc
     configure_logging(settings.log_format, settings.log_level)
     package = resolve_domain(settings.domain)
-    store = JobStore.from_url(settings.redis_url, settings.job_ttl_s)
+    store = JobStore.from_url(settings.redis_url)
     app = make_celery(settings, consume=(settings.domain,))
-    register_job_tasks(app, job_specs(settings.domain), store, settings.job_max_attempts)
+    specs = job_specs(settings.domain)
+    register_job_tasks(app, specs, Runner(store, settings))
     tasks = domain_tasks_module(settings.domain)
     if hasattr(tasks, "check_config"):
         try:
@@ -66,13 +91,11 @@ def build_worker_app() -> Celery:
         except ValueError as exc:  # pydantic's ValidationError is one
             raise DomainError(f"worker: bad {settings.domain} configuration: {exc}") from exc
     pool = settings.worker_pool or package.POOL
-    connect_signals(app, pool, store, getattr(tasks, "warmup", None))
+    connect_signals(app, settings, store, {spec.name: spec for spec in specs}, pool, getattr(tasks, "warmup", None))
     connect_observability(settings)
-    app.worker_settings = settings
-    app.worker_pool = pool
     concurrency = package.CONCURRENCY() if callable(package.CONCURRENCY) else package.CONCURRENCY
-    app.worker_concurrency = settings.worker_concurrency or concurrency
-    return app
+    return Worker(app, settings, pool, settings.worker_concurrency or concurrency)
 
 
-app = build_worker_app()
+worker = build_worker()
+app = worker.app

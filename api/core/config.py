@@ -1,8 +1,8 @@
-"""API settings: the core ones plus which domains this process serves and upload caps."""
+"""API settings: the core ones plus which domains this process serves, access and quotas."""
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 
 from common.config import CoreSettings
 
@@ -15,6 +15,35 @@ class ApiSettings(CoreSettings):
     # so it is cached: at most one probe per interval, and only when asked.
     workers_probe_timeout_s: float = Field(0.5, gt=0, le=10, description="How long workers get to answer.")
     workers_probe_interval_s: float = Field(5, ge=0, description="How old a workers-online count may get.")
+
+    # Access: a Bearer API key on every route but /healthz and /readyz.
+    auth: bool = Field(True, description="Require API keys (AUTH=off: only for a trusted single-user box).")
+    admin_api_key: SecretStr | None = Field(None, description="A bootstrap admin key, e.g. from a deployment secret.")
+    metrics_require_key: bool = Field(False, description="Put /metrics behind a key too.")
+    docs_require_key: bool = Field(False, description="Put /docs and /openapi.json behind a key too.")
+    cors_origins: str = Field("", description="Comma list of browser origins allowed to call the API; empty: none.")
+
+    # Quotas: per key (its record overrides the defaults; 0 means no limit) and per domain.
+    default_rate_limit_per_minute: int = Field(600, ge=0, description="Submissions a minute per key.")
+    default_max_jobs_in_flight: int = Field(1000, ge=0, description="Jobs queued or running at once per key.")
+    max_queue_depth: int = Field(10_000, ge=0, description="Jobs waiting in a domain's queue before 503 queue_full.")
+    max_queue_depth_by_domain: dict[str, int] = Field(
+        default_factory=dict, description='Per-domain caps as JSON, e.g. {"ocr": 500}.'
+    )
+
+    @field_validator("admin_api_key")
+    @classmethod
+    def _strong_enough(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(key.get_secret_value()) < 32:
+            raise ValueError("ADMIN_API_KEY must be at least 32 random characters (e.g. python -m api.keys new-secret)")
+        return key
+
+    def queue_cap(self, domain: str) -> int:
+        return self.max_queue_depth_by_domain.get(domain, self.max_queue_depth)
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
 
 @lru_cache

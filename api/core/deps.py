@@ -1,6 +1,6 @@
 """Request dependencies as ``Annotated`` aliases."""
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Request
 
@@ -11,11 +11,11 @@ from api.core.jobs import JobService
 # Dependencies are async on purpose: FastAPI runs plain ``def`` dependencies in its thread
 # pool, a hand-off that cost the submit path more than its Redis round trip.
 async def get_jobs(request: Request) -> JobService:
-    return request.app.state.jobs
+    return cast(JobService, request.app.state.jobs)
 
 
 async def get_settings(request: Request) -> ApiSettings:
-    return request.app.state.settings
+    return cast(ApiSettings, request.app.state.settings)
 
 
 JobsDep = Annotated[JobService, Depends(get_jobs)]

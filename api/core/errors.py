@@ -1,15 +1,23 @@
 """One error envelope for every failure: ``{"error": {"code", "message", "details"?}}``.
 
-Codes are stable strings clients can branch on; messages are for people.
+Codes are stable strings clients can branch on; messages are for people. Nothing escapes as
+plain text: Redis errors answer ``503 redis_unavailable`` (with ``Retry-After``) on every route,
+and anything unexpected ``500 internal``, logged with the request id and never shown.
 """
 
+import logging
 from typing import Any
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+REDIS_RETRY_AFTER_S = 5
 
 
 class ErrorBody(BaseModel):
@@ -25,14 +33,28 @@ class ErrorEnvelope(BaseModel):
 class ApiError(Exception):
     """An error the API answers with; raise it from routes and services."""
 
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details
+        self.headers = headers
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body = ErrorBody(code=code, message=message, details=details)
-    return JSONResponse({"error": body.model_dump(exclude_none=True)}, status_code=status)
+    return JSONResponse({"error": body.model_dump(exclude_none=True)}, status_code=status, headers=headers)
+
+
+def redis_unavailable(exc: Exception) -> JSONResponse:
+    """Redis is away (or full): the same answer wherever it is noticed."""
+    if isinstance(exc, redis.ResponseError) and str(exc).startswith("OOM"):
+        message = "Redis (broker and job store) is out of memory; nothing was recorded"
+    else:
+        message = f"Redis (broker and job store) unreachable: {type(exc).__name__}"
+    return error_response(503, "redis_unavailable", message, headers={"Retry-After": str(REDIS_RETRY_AFTER_S)})
 
 
 # For ``responses=`` on routes, so the OpenAPI schema shows the envelope.
@@ -41,6 +63,7 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+_UNPARSABLE = "There was an error parsing the body"  # FastAPI's 400 for an undecodable body
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -50,7 +73,7 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -61,5 +84,20 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == _UNPARSABLE:
+            # A body FastAPI could not even decode (not UTF-8): the same answer as malformed JSON.
+            return error_response(422, "invalid_request", "body: the request body is not valid JSON (UTF-8)")
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-        return error_response(exc.status_code, code, str(exc.detail))
+        return error_response(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
+
+    @app.exception_handler(redis.RedisError)
+    async def _redis(request: Request, exc: redis.RedisError) -> JSONResponse:
+        log.warning("redis error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return redis_unavailable(exc)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        request_id = getattr(request.state, "request_id", "-")
+        log.exception("unexpected error", extra={"request_id": request_id})
+        message = f"internal error; quote request id {request_id} when reporting it"
+        return error_response(500, "internal", message, headers={"X-Request-ID": request_id})

@@ -5,6 +5,7 @@ costs the process nothing.
 """
 
 import logging
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 
@@ -19,15 +20,23 @@ def enabled_domains(domain_setting: str) -> list[str]:
     return parse_domains(domain_setting, available_domains(api.domains))
 
 
-def include_domain_routers(app: FastAPI, domains: list[str]) -> dict[str, tuple[str, ...]]:
-    """Include ``base`` and each domain's router; returns each domain's task verbs."""
-    tasks: dict[str, tuple[str, ...]] = {}
+@dataclass(frozen=True)
+class DomainRoutes:
+    tasks: dict[str, tuple[str, ...]]  # each enabled domain's task verbs
+    body_caps: dict[str, int]  # a router's path prefix -> its MAX_BODY_BYTES, where it declares one
+
+
+def include_domain_routers(app: FastAPI, domains: list[str]) -> DomainRoutes:
+    """Include ``base`` and each enabled domain's router."""
+    routes = DomainRoutes({}, {})
     for name in available_domains(api.domains):
         if name != BASE and name not in domains:
             continue
         module = load_domain(api.domains, name, "router")
         app.include_router(module.router)
         if name != BASE:
-            tasks[name] = tuple(module.TASKS)
-    log.info("domains enabled: %s", ", ".join(tasks) or "(none)")
-    return tasks
+            routes.tasks[name] = tuple(module.TASKS)
+        if hasattr(module, "MAX_BODY_BYTES"):
+            routes.body_caps[module.router.prefix + "/"] = module.MAX_BODY_BYTES
+    log.info("domains enabled: %s", ", ".join(routes.tasks) or "(none)")
+    return routes

@@ -10,11 +10,12 @@ it is never missed.
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import redis.asyncio as aioredis
 
-from common.jobstore import EVENTS_CHANNEL
+from common.keys import EVENTS_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +24,11 @@ class JobWaiter:
     def __init__(self, client: aioredis.Redis) -> None:
         self._client = client
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
-        self._callbacks: list[Callable[[str], Awaitable[None]]] = []
-        self._pending: set[asyncio.Task] = set()
-        self._task: asyncio.Task | None = None
+        self._callbacks: list[Callable[[str], Coroutine[Any, Any, None]]] = []
+        self._pending: set[asyncio.Task[None]] = set()
+        self._task: asyncio.Task[None] | None = None
 
-    def on_finish(self, callback: Callable[[str], Awaitable[None]]) -> None:
+    def on_finish(self, callback: Callable[[str], Coroutine[Any, Any, None]]) -> None:
         """Call ``callback(job_id)`` for every finish event this process hears."""
         self._callbacks.append(callback)
 

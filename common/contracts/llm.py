@@ -3,7 +3,8 @@
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DOMAIN = "llm"
@@ -15,6 +16,11 @@ class ChatMessage(BaseModel):
     role: Literal["system", "user", "assistant"]
     content: str = Field(min_length=1)
 
+    @field_validator("content")
+    @classmethod
+    def _bounded(cls, content: str) -> str:
+        return _bounded_text(content, get_llm_limits().max_message_chars)
+
 
 class GenerateRequest(BaseModel):
     """Exactly one of ``prompt`` (raw text) or ``messages`` (the model's chat template applied)."""
@@ -24,8 +30,34 @@ class GenerateRequest(BaseModel):
     max_new_tokens: int = Field(128, ge=1)
     temperature: float = Field(0.0, ge=0.0, le=5.0, description="0 means greedy decoding.")
     top_p: float = Field(1.0, gt=0.0, le=1.0)
-    stop: list[str] = Field(default_factory=list, max_length=8, description="Stop before any of these strings.")
-    seed: int | None = Field(None, ge=0, description="Makes sampling repeatable (such jobs run unbatched).")
+    stop: list[str] = Field(default_factory=list, description="Stop before any of these strings.")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Makes sampling repeatable.")
+
+    @field_validator("max_new_tokens")
+    @classmethod
+    def _under_the_cap(cls, value: int) -> int:
+        return _capped(value, get_llm_limits().max_new_tokens_cap)
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_bounded(cls, prompt: str | None) -> str | None:
+        return None if prompt is None else _bounded_text(prompt, get_llm_limits().max_prompt_chars)
+
+    @field_validator("messages")
+    @classmethod
+    def _few_enough_messages(cls, messages: list[ChatMessage] | None) -> list[ChatMessage] | None:
+        if messages is not None:
+            _capped(len(messages), get_llm_limits().max_messages, "messages")
+        return messages
+
+    @field_validator("stop")
+    @classmethod
+    def _stops_bounded(cls, stop: list[str]) -> list[str]:
+        limits = get_llm_limits()
+        _capped(len(stop), limits.max_stop_strings, "stop strings")
+        for text in stop:
+            _bounded_text(text, limits.max_stop_chars)
+        return stop
 
     @model_validator(mode="after")
     def _one_input(self) -> "GenerateRequest":
@@ -53,6 +85,15 @@ class GenerateResult(BaseModel):
 class EmbedRequest(BaseModel):
     texts: list[str] = Field(min_length=1)
 
+    @field_validator("texts")
+    @classmethod
+    def _under_the_cap(cls, texts: list[str]) -> list[str]:
+        limits = get_llm_limits()
+        _capped(len(texts), limits.max_embed_texts, "texts")
+        for text in texts:
+            _bounded_text(text, limits.max_text_chars)
+        return texts
+
     @model_validator(mode="after")
     def _no_empty_text(self) -> "EmbedRequest":
         empty = [i for i, text in enumerate(self.texts) if not text.strip()]
@@ -67,13 +108,36 @@ class EmbedResult(BaseModel):
     model: str
 
 
+def _bounded_text(text: str, cap: int) -> str:
+    if len(text) > cap:
+        raise PydanticCustomError(
+            "too_long", "{size} characters is over the limit of {cap}", {"size": len(text), "cap": cap}
+        )
+    return text
+
+
+def _capped(value: int, cap: int, unit: str = "") -> int:
+    if value > cap:
+        what = f"{value} {unit}".rstrip()
+        raise PydanticCustomError("over_cap", "{what} is over the cap of {cap}", {"what": what, "cap": cap})
+    return value
+
+
 class LlmLimits(BaseSettings):
-    """Request caps (``LLM_`` prefix): the API refuses past them, workers check them again."""
+    """Request caps (``LLM_`` prefix), checked by the request models: the API refuses past
+    them, and workers, which validate every job's params with the same models, again."""
 
     model_config = SettingsConfigDict(env_prefix="LLM_", env_file=".env", extra="ignore")
 
     max_new_tokens_cap: int = Field(1024, gt=0, description="Largest max_new_tokens a job may ask for.")
     max_embed_texts: int = Field(256, gt=0, description="Most texts in one embed job.")
+    max_prompt_chars: int = Field(32_768, gt=0, description="Longest prompt, in characters.")
+    max_messages: int = Field(64, gt=0, description="Most chat messages in one job.")
+    max_message_chars: int = Field(32_768, gt=0, description="Longest chat message content, in characters.")
+    max_text_chars: int = Field(8_192, gt=0, description="Longest text to embed, in characters.")
+    max_stop_strings: int = Field(8, gt=0, description="Most stop strings in one job.")
+    max_stop_chars: int = Field(64, gt=0, description="Longest stop string, in characters.")
+    max_body_bytes: int = Field(1024 * 1024, gt=0, description="Largest JSON body of an LLM request.")
 
 
 @lru_cache

@@ -21,3 +21,8 @@ def queue_name(domain: str) -> str:
 def domain_of(name: str) -> str:
     """The domain a task name belongs to (``ocr.recognize`` -> ``ocr``)."""
     return name.split(".", 1)[0]
+
+
+def queue_for(task: str) -> str:
+    """The queue a task's messages go to: the one way to pick it (Celery's router and the API)."""
+    return queue_name(domain_of(task))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from common.localstack import LocalStack
+from devtools.localstack import LocalStack
 
 FINISHED = {"succeeded", "failed", "canceled"}
 

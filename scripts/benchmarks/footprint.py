@@ -11,14 +11,14 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from common.procinfo import group_pids, loaded_libraries, rss_bytes
+from devtools.procinfo import group_pids, loaded_libraries, rss_bytes
 from scripts.benchmarks.common import jobs_sync, private_stack
 from scripts.benchmarks.report import Figure
 
 SECTION = "Footprint per role"
 # What each role installs: the extras of its image (CPU builds here; see the note).
 ROLES = {
-    "API": (),
+    "API": ("flower",),  # the API image carries the flower extra (it also runs Flower)
     "ocr worker": ("ocr-cpu",),
     "llm worker": ("llm",),
     "all-in-one": ("ocr-cpu", "llm", "flower"),
@@ -92,7 +92,7 @@ from workers.domains.ocr.tasks import get_engine
 from workers.domains.llm import tasks
 from common.contracts.llm import GenerateRequest
 from workers.domains.llm.generator import GenerationJob
-from common.procinfo import loaded_libraries, rss_bytes
+from devtools.procinfo import loaded_libraries, rss_bytes
 import scripts.benchmarks.ocr_throughput as ocr
 get_engine().recognize(ocr.page(1))
 tasks.generator.get().generate([GenerationJob(GenerateRequest(prompt="hi", max_new_tokens=2))])

@@ -4,6 +4,7 @@ import contextlib
 import os
 import platform
 import statistics
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,11 +40,22 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB, {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 
+def gpus() -> str:
+    """The GPUs ``nvidia-smi`` lists, or that there are none (then every model ran on the CPU)."""
+    try:
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        listed = ""
+    if not listed:
+        return "No GPU: every model runs on the CPU."
+    return "GPUs: " + "; ".join(line.split(" (UUID")[0] for line in listed.splitlines()) + "."
+
+
 def markdown(figures: list[Figure], command: str, notes: dict[str, str]) -> str:
     lines = [
         "# Performance",
         "",
-        f"Machine: {machine()}. No GPU: every model runs on the CPU.",
+        f"Machine: {machine()}. {gpus()}",
         "",
         f"Command: `{command}`",
         "",

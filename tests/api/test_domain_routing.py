@@ -29,7 +29,9 @@ def _probe(domain: str) -> dict:
 def test_an_ocr_api_serves_base_and_ocr_routes_only_and_imports_no_model_library():
     probe = _probe("ocr")
     assert "/v1/ocr/recognize" in probe["paths"] and "/v1/jobs/{job_id}" in probe["paths"]
-    assert all(p.startswith(("/v1/ocr/", "/v1/jobs", "/v1/domains", "/healthz", "/readyz")) for p in probe["paths"])
+    assert all(
+        p.startswith(("/v1/ocr/", "/v1/jobs", "/v1/domains", "/v1/keys", "/healthz", "/readyz")) for p in probe["paths"]
+    )
     loaded = probe["modules"]
     assert not [m for m in loaded if m.split(".")[0] in ("torch", "paddle", "paddleocr", "transformers", "workers")]
     assert {m.split(".")[2] for m in loaded if m.startswith("api.domains.")} == {"base", "ocr"}
@@ -44,6 +46,6 @@ def test_an_unknown_domain_stops_the_api_with_the_valid_names(redis_stack):
 
 def test_a_running_ocr_api_answers_404_for_other_domains(isolated_stack):
     base = isolated_stack.start_api(domain="ocr")
-    with httpx.Client(base_url=base) as client:
+    with httpx.Client(base_url=base, headers=isolated_stack.auth_headers) as client:
         assert client.post("/v1/llm/generate", json={"prompt": "hi"}).status_code == 404
         assert [d["name"] for d in client.get("/v1/domains").json()["domains"]] == ["ocr"]

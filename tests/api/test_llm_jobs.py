@@ -137,7 +137,7 @@ def test_the_default_model_knows_the_capital_of_france(isolated_stack):
     """The real default model (SmolLM2-135M-Instruct from its wheel), end to end."""
     api = isolated_stack.start_api(domain="llm")
     isolated_stack.start_worker("llm", wait=300)
-    with httpx.Client(base_url=api, timeout=90) as client:
+    with httpx.Client(base_url=api, timeout=90, headers=isolated_stack.auth_headers) as client:
         body = {"messages": [{"role": "user", "content": "What is the capital of France?"}], "max_new_tokens": 24}
         job = wait_for_job(client, _submit(client, "/v1/llm/generate", body), timeout=300)
     assert job["status"] == "succeeded", job

@@ -31,7 +31,7 @@ def test_api_and_worker_write_json_lines_with_job_id_and_domain(isolated_stack):
     api = isolated_stack.start_api(domain="ocr")
     # Submitted at once: the job starts while the worker still loads its model (which is when
     # paddle used to silence the worker's INFO lines).
-    with httpx.Client(base_url=api, timeout=90) as client:
+    with httpx.Client(base_url=api, timeout=90, headers=isolated_stack.auth_headers) as client:
         job_id = submit_image(client, text_image(["Logged as JSON"])).json()["id"]
         assert wait_for_job(client, job_id)["status"] == "succeeded"
     api_proc = next(p for p in isolated_stack.procs if p.name.startswith("api-"))

@@ -6,9 +6,7 @@ from datetime import datetime
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from common.celery_app import make_celery
-from common.config import CoreSettings
-from tests.builders import submit_image, text_image, wait_for_job
+from tests.builders import enqueue_direct, submit_image, text_image, wait_for_job
 
 JOB = {"domain": "ocr", "task": "recognize"}
 
@@ -58,8 +56,7 @@ def test_counters_and_histograms_move_by_the_jobs_run(client, api_url, redis_sta
 
     ids = [submit_image(client, text_image([f"Metered job {i}"])).json()["id"] for i in range(3)]
     # One failing job that bypasses the API: finished and failed, but never submitted through it.
-    bad = job_store.create("ocr", "recognize", {"image": b"not an image"})["id"]
-    make_celery(CoreSettings(redis_url=redis_stack.redis_url)).send_task("ocr.recognize", args=[bad, {}], task_id=bad)
+    bad = enqueue_direct(job_store, redis_stack.redis_url, "ocr", "recognize", blobs={"image": b"not an image"})
     jobs = [wait_for_job(client, job_id) for job_id in ids]
     assert [j["status"] for j in jobs] == ["succeeded"] * 3 and wait_for_job(client, bad)["status"] == "failed"
 
@@ -129,7 +126,7 @@ def test_domains_lists_the_workers_online(client, api_url, ocr_worker):
 def test_a_finished_job_is_counted_once_over_several_api_processes(isolated_stack):
     fast_probe = {"WORKERS_PROBE_INTERVAL_S": "0.2"}
     first, second = (isolated_stack.start_api(domain="ocr", env=fast_probe) for _ in range(2))
-    with httpx.Client(base_url=first, timeout=90) as client:
+    with httpx.Client(base_url=first, timeout=90, headers=isolated_stack.auth_headers) as client:
         ids = [submit_image(client, text_image([f"Queued {i}"])).json()["id"] for i in range(3)]
 
         # No worker yet: the jobs wait, every API process reads the same queue.

@@ -2,9 +2,10 @@
 
 import time
 
+import httpx
 import pytest
 
-from tests.builders import submit_image, text_image, wait_for_job
+from tests.builders import UNSERVED, enqueue_direct, submit_image, text_image, wait_for_job
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "TIFF", "BMP"])
@@ -48,8 +49,8 @@ def test_long_poll_returns_as_soon_as_the_job_finishes(client, ocr_worker):
     assert time.monotonic() - started < 10  # answered on the finish event, not after 30 s
 
 
-def test_long_poll_of_an_unfinished_job_answers_when_the_wait_runs_out(client, job_store):
-    job_id = job_store.create("ocr", "recognize")["id"]  # recorded but never published: stays queued
+def test_long_poll_of_an_unfinished_job_answers_when_the_wait_runs_out(client, job_store, redis_stack):
+    job_id = enqueue_direct(job_store, redis_stack.redis_url, UNSERVED, "wait")
     started = time.monotonic()
     job = client.get(f"/v1/jobs/{job_id}", params={"wait": 1.5}).json()
     assert job["status"] == "queued"
@@ -75,8 +76,11 @@ def test_health_and_readiness(client):
     assert client.get("/readyz").json() == {"status": "ready"}
 
 
-def test_domains_lists_tasks_and_queue_depth(client):
-    domains = {d["name"]: d for d in client.get("/v1/domains").json()["domains"]}
-    assert domains["ocr"]["tasks"] == ["recognize"]
-    assert domains["ocr"]["queue"] == "ocr"
-    assert domains["ocr"]["queue_depth"] >= 0 and domains["ocr"]["running"] >= 0
+def test_domains_lists_tasks_and_queue_depth(isolated_stack):
+    api = isolated_stack.start_api(domain="ocr")  # no worker: the jobs wait in the queue
+    with httpx.Client(base_url=api, timeout=30, headers=isolated_stack.auth_headers) as client:
+        for i in range(2):
+            assert submit_image(client, text_image([f"Waiting {i}"])).status_code == 202
+        (ocr,) = client.get("/v1/domains").json()["domains"]
+    assert (ocr["name"], ocr["tasks"], ocr["queue"]) == ("ocr", ["recognize"], "ocr")
+    assert (ocr["queue_depth"], ocr["running"], ocr["workers_online"]) == (2, 0, 0)

@@ -1,56 +1,70 @@
-"""With Redis unreachable, restarted or full, the API stays up, says why, and refuses jobs clearly."""
+"""With Redis unreachable the API stays up, says why it is not ready, and every route answers
+the error envelope (503 redis_unavailable with Retry-After), never a plain-text 500."""
 
 import httpx
-import redis
+import pytest
 
-from common.localstack import LocalStack, free_port
+from devtools.localstack import free_port
+from tests.builders import text_image
+
+JOB_ID = "0123456789abcdef0123456789abcdef"
+# Every operation of the API, with a request that passes its input checks (so it reaches
+# Redis). A new route fails test_every_route_is_listed until it is added here.
+REQUESTS = {
+    ("GET", "/healthz"): {},
+    ("GET", "/readyz"): {},
+    ("GET", "/v1/domains"): {},
+    ("GET", "/v1/jobs/{job_id}"): {},
+    ("DELETE", "/v1/jobs/{job_id}"): {},
+    ("POST", "/v1/llm/generate"): {"json": {"prompt": "hi"}},
+    ("POST", "/v1/llm/embed"): {"json": {"texts": ["hi"]}},
+    ("POST", "/v1/ocr/recognize"): {"files": {"file": ("page.png", text_image(["Hi"]))}},
+    ("POST", "/v1/keys"): {"json": {"name": "ci"}},
+    ("GET", "/v1/keys"): {},
+    ("DELETE", "/v1/keys/{key_id}"): {},
+}
 
 
-def test_an_api_without_redis_is_alive_not_ready_and_answers_503(isolated_stack):
+@pytest.fixture
+def api_without_redis(isolated_stack):
     isolated_stack.redis_url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
-    base = isolated_stack.start_api(domain="llm")
-    with httpx.Client(base_url=base, timeout=30) as client:
-        assert client.get("/healthz").status_code == 200
-        ready = client.get("/readyz")
-        assert ready.status_code == 503
-        assert (
-            ready.json()["error"]["code"] == "redis_unavailable"
-            and "redis unreachable" in ready.json()["error"]["message"]
-        )
-
-        for answer in (
-            client.post("/v1/llm/embed", json={"texts": ["hello"]}),
-            client.get("/v1/jobs/0123456789abcdef"),
-            client.delete("/v1/jobs/0123456789abcdef"),
-        ):
-            assert answer.status_code == 503, answer.text
-            assert answer.json()["error"]["code"] == "broker_unavailable"
+    return isolated_stack
 
 
-def test_the_api_answers_normally_as_soon_as_a_restarted_redis_is_back(tmp_path):
-    # Found by scripts/compose_check.sh: after Redis restarted, each pooled connection of the
-    # API's asyncio client failed one request (503, "Connection closed by server").
-    with LocalStack(tmp_path) as stack:
-        stack.start_redis(persist=True)
-        redis_server, port = stack.procs[-1], int(stack.redis_url.rsplit(":", 1)[1].split("/")[0])
-        base = stack.start_api(domain="llm")
-        with httpx.Client(base_url=base, timeout=30) as client:
-            job = client.post("/v1/llm/embed", json={"texts": ["hello"]}).json()["id"]
-            assert client.get("/readyz").status_code == 200
-            redis_server.stop()
-            stack.start_redis(port=port, persist=True)
-            answers = [client.get("/readyz"), client.get(f"/v1/jobs/{job}"), client.get(f"/v1/jobs/{job}?wait=1")]
-            assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
-            assert answers[1].json()["status"] == "queued"  # kept in the append-only file
+def _operations(base: str) -> list[tuple[str, str]]:
+    paths = httpx.get(f"{base}/openapi.json", timeout=10).json()["paths"]
+    return sorted((method.upper(), path) for path, ops in paths.items() for method in ops)
 
 
-def test_a_full_redis_refuses_new_jobs_with_503_broker_full(tmp_path):
-    # Compose runs Redis with maxmemory and noeviction: past the cap, writes fail.
-    with LocalStack(tmp_path) as stack:
-        stack.start_redis(persist=False)
-        base = stack.start_api(domain="llm")
-        redis.Redis.from_url(stack.redis_url).config_set("maxmemory", 1)  # below what Redis itself uses
-        with httpx.Client(base_url=base, timeout=30) as client:
-            answer = client.post("/v1/llm/embed", json={"texts": ["hello"]})
-    assert answer.status_code == 503, answer.text
-    assert answer.json()["error"]["code"] == "broker_full"
+def _call(client: httpx.Client, method: str, path: str) -> httpx.Response:
+    url = path.format(job_id=JOB_ID, key_id="key_0123456789abcdef")
+    return client.request(method, url, **REQUESTS[(method, path)])
+
+
+def test_every_route_is_listed(api_without_redis):
+    base = api_without_redis.start_api(domain="all")
+    assert set(_operations(base)) == set(REQUESTS)
+
+
+@pytest.mark.parametrize("auth", ["on", "off"])
+def test_every_route_answers_503_with_the_envelope(api_without_redis, auth):
+    # AUTH=off: no key lookup stands in front, so each route meets the outage itself.
+    base = api_without_redis.start_api(domain="all", env={"AUTH": auth})
+    with httpx.Client(base_url=base, timeout=30, headers=api_without_redis.auth_headers) as client:
+        for method, path in _operations(base):
+            answer = _call(client, method, path)
+            if path == "/healthz":
+                assert answer.status_code == 200
+                continue
+            assert answer.status_code == 503, (method, path, answer.text)
+            assert answer.headers["content-type"] == "application/json"
+            error = answer.json()["error"]
+            assert error["code"] == "redis_unavailable" and error["message"], (method, path, error)
+            if path != "/readyz":
+                assert answer.headers["retry-after"] == "5"
+
+
+def test_readiness_says_why(api_without_redis):
+    base = api_without_redis.start_api(domain="llm")
+    ready = httpx.get(f"{base}/readyz", timeout=10)
+    assert ready.status_code == 503 and "redis unreachable" in ready.json()["error"]["message"]

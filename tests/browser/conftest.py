@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from common.localstack import free_port
+from devtools.localstack import free_port
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "img"

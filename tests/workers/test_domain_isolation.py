@@ -2,7 +2,7 @@
 
 from celery import Celery
 
-from common.procinfo import group_pids, loaded_libraries
+from devtools.procinfo import group_pids, loaded_libraries
 from tests.builders import submit_image, text_image, wait_for_job
 
 

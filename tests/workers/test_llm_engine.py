@@ -75,7 +75,7 @@ def test_progress_is_reported_and_a_false_answer_cancels_the_row(generator):
         seen.append(progress["completion_tokens"])
         return len(seen) < 3  # the third report finds the job canceled
 
-    result = generator.generate([GenerationJob(GenerateRequest(prompt="x", max_new_tokens=1500), report)])[0]
+    result = generator.generate([GenerationJob(GenerateRequest(prompt="x", max_new_tokens=1000), report)])[0]
     assert len(seen) == 3 and seen == sorted(seen)
     assert result.usage.completion_tokens < 1500  # stopped early
 

@@ -30,10 +30,14 @@ def test_cpu_runs_in_float32_and_an_explicit_dtype_wins():
     assert models.pick_dtype("bfloat16", cpu) == torch.bfloat16
 
 
-def test_asking_for_cuda_without_one_fails_with_the_setting_named():
-    if torch.cuda.is_available():  # a GPU machine: auto picks it
-        assert models.pick_device("auto").type == "cuda"
-        return
-    assert models.pick_device("auto").type == "cpu"
+def test_auto_picks_cuda_where_torch_sees_a_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert models.pick_device("auto") == torch.device("cuda")
+    assert models.pick_device("cuda:1") == torch.device("cuda", 1)
+
+
+def test_auto_picks_the_cpu_and_asking_for_cuda_without_one_names_the_setting(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert models.pick_device("auto") == torch.device("cpu")
     with pytest.raises(ValueError, match="LLM_DEVICE=cuda"):
         models.pick_device("cuda")

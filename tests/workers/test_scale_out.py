@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from common.jobstore import JobStore
-from common.localstack import LocalStack, Proc
+from devtools.localstack import LocalStack, Proc
 from tests.builders import submit_image, text_image, wait_for_job
 
 WORKERS = 3
@@ -50,8 +50,8 @@ def _wait_running_on_one(store: JobStore, ids: list[str], procs: list[Proc]) -> 
     while time.monotonic() < deadline:
         for job_id in ids:
             job = store.get(job_id)
-            if job["status"] == "running" and job["worker"] in by_node:
-                return job_id, by_node[job["worker"]]
+            if job is not None and job.status == "running" and job.worker in by_node:
+                return job_id, by_node[job.worker]
         time.sleep(0.002)
     raise AssertionError("no job of the burst was seen running")
 
@@ -60,7 +60,7 @@ def _wait_running_on_one(store: JobStore, ids: list[str], procs: list[Proc]) -> 
 def test_three_ocr_workers_share_the_queue_and_a_sigtermed_one_finishes_its_job(isolated_stack):
     api = isolated_stack.start_api(domain="ocr")
     procs = _start_workers(isolated_stack, WORKERS)
-    with httpx.Client(base_url=api, timeout=90) as client:
+    with httpx.Client(base_url=api, timeout=90, headers=isolated_stack.auth_headers) as client:
         # Warm-up: workers load their model in the background at start; these jobs wait for it.
         warm = _submit_burst(client, "Warm", WORKERS * 2)
         assert all(wait_for_job(client, job_id)["status"] == "succeeded" for job_id in warm)
@@ -80,7 +80,7 @@ def test_three_ocr_workers_share_the_queue_and_a_sigtermed_one_finishes_its_job(
         # it (paddle aborts on SIGTERM; the job would be requeued and run again elsewhere).
         # Longer pages, so the job is still running when the signal lands.
         burst = _submit_burst(client, "Drain", 9, lines=16)
-        store = JobStore.from_url(isolated_stack.redis_url, ttl_s=600)
+        store = JobStore.from_url(isolated_stack.redis_url)
         running_id, stopped = _wait_running_on_one(store, list(burst), procs)
         signaled_at = datetime.now(UTC)
         os.kill(stopped.popen.pid, signal.SIGTERM)

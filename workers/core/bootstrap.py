@@ -1,14 +1,16 @@
 """Pick the worker's domain from ``DOMAIN`` and refuse to start when it cannot serve it."""
 
+import importlib
 import importlib.util
 from types import ModuleType
+from typing import Any
 
 from celery import Celery
 
 import workers.domains
-from common.discovery import available_domains, load_domain
-from common.jobstore import JobStore
-from workers.core.jobs import JobSpec, run_job
+from common.discovery import available_domains, load_domain, parse_domains
+from workers.core.jobs import JobSpec
+from workers.core.runner import Runner
 
 
 class DomainError(SystemExit):
@@ -23,13 +25,29 @@ def is_installed(module: str) -> bool:
         return False
 
 
-def resolve_domain(name: str) -> ModuleType:
-    """The domain package for ``name``, after checking its extra is installed."""
-    valid = available_domains(workers.domains)
-    if name not in valid:
-        raise DomainError(f"worker: unknown DOMAIN={name!r}; valid domains: {', '.join(valid)}")
-    package = importlib.import_module(f"{workers.domains.__name__}.{name}")
-    missing = [m for m in package.REQUIRES if not is_installed(m)]
+def domain_package(name: str) -> ModuleType:
+    """``workers.domains.<name>``: its declarations only (EXTRA, REQUIRES, POOL, CONCURRENCY)."""
+    return importlib.import_module(f"{workers.domains.__name__}.{name}")
+
+
+def missing_modules(name: str) -> list[str]:
+    """The modules of the domain's extra that are not installed here."""
+    return [m for m in domain_package(name).REQUIRES if not is_installed(m)]
+
+
+def installed_domains() -> list[str]:
+    """The worker domains whose extra is installed here."""
+    return [name for name in available_domains(workers.domains) if not missing_modules(name)]
+
+
+def resolve_domain(value: str) -> ModuleType:
+    """The domain package ``DOMAIN`` names, after checking its extra is installed."""
+    try:
+        (name,) = parse_domains(value, available_domains(workers.domains), one=True)
+    except ValueError as exc:
+        raise DomainError(f"worker: {exc}") from None
+    package = domain_package(name)
+    missing = missing_modules(name)
     if missing:
         raise DomainError(
             f"worker: DOMAIN={name} needs {', '.join(missing)}, which the '{package.EXTRA}' extra installs: "
@@ -52,13 +70,13 @@ def job_specs(name: str) -> list[JobSpec]:
     return specs
 
 
-def register_job_tasks(app: Celery, specs: list[JobSpec], store: JobStore, max_attempts: int) -> None:
+def register_job_tasks(app: Celery, specs: list[JobSpec], runner: Runner) -> None:
     """Register each spec as a Celery task named ``<domain>.<verb>``; names must be unique."""
     for spec in specs:
         if spec.name in app.tasks:
             raise DomainError(f"worker: task {spec.name} is registered twice")
 
-        def run(task, job_id: str, params: dict, _spec: JobSpec = spec) -> None:
-            run_job(_spec, store, task.request.hostname, job_id, params, max_attempts)
+        def run(task: Any, job_id: str, params: dict[str, Any], _spec: JobSpec = spec) -> None:
+            runner.run(_spec, task.request.hostname, job_id, params)
 
         app.task(name=spec.name, bind=True)(run)

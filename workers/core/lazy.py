@@ -13,7 +13,8 @@ T = TypeVar("T")
 
 class Lazy(Generic[T]):
     def __init__(self, build: Callable[[], T]) -> None:
-        self._build, self._lock, self._value = build, threading.Lock(), None
+        self._build, self._lock = build, threading.Lock()
+        self._value: T | None = None
 
     def get(self) -> T:
         with self._lock:

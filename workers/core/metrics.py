@@ -39,7 +39,12 @@ def enable_multiprocess(directory: str | None) -> str:
         stale.unlink()
     if not directory:
         owner = os.getpid()  # pool processes inherit atexit handlers; only the owner cleans up
-        atexit.register(lambda: os.getpid() == owner and shutil.rmtree(path, ignore_errors=True))
+
+        def remove() -> None:
+            if os.getpid() == owner:
+                shutil.rmtree(path, ignore_errors=True)
+
+        atexit.register(remove)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
     # prometheus_client picks its value store when it is imported; pick again now the directory is set.
     values.ValueClass = values.get_value_class()

@@ -1,14 +1,15 @@
 """Health, readiness, the domains listing and the job endpoints shared by all domains."""
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from api.core.auth import PrincipalDep
 from api.core.deps import JobsDep
 from api.core.errors import documented
-from api.core.metrics import queue_stats
+from api.core.queues import queue_stats
 from common.contracts.jobs import JobView
 from common.contracts.naming import queue_name
 
@@ -17,7 +18,7 @@ TASKS: tuple[str, ...] = ()
 
 
 @router.get("/healthz")
-async def healthz() -> dict:
+async def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
@@ -37,7 +38,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/v1/domains", responses=documented(503))
-async def list_domains(request: Request) -> dict:
+async def list_domains(request: Request) -> dict[str, Any]:
     """The enabled domains, their tasks, queue depth, jobs running and workers online now."""
     state = request.app.state
     stats = await queue_stats(state.redis, list(state.domain_tasks))
@@ -63,13 +64,14 @@ async def list_domains(request: Request) -> dict:
 async def get_job(
     job_id: str,
     jobs: JobsDep,
+    principal: PrincipalDep,
     wait: Annotated[float, Query(ge=0, le=60, description="Seconds to wait for the job to finish.")] = 0,
 ) -> JobView:
     """A job's status and result; with ``wait`` it answers as soon as the job finishes."""
-    return await jobs.get(job_id, wait)
+    return await jobs.get(job_id, principal, wait)
 
 
 @router.delete("/v1/jobs/{job_id}", response_model=JobView, responses=documented(404, 409))
-async def cancel_job(job_id: str, jobs: JobsDep) -> JobView:
+async def cancel_job(job_id: str, jobs: JobsDep, principal: PrincipalDep) -> JobView:
     """Cancel a job: a queued one never runs; a running one stops or its result is dropped."""
-    return await jobs.cancel(job_id)
+    return await jobs.cancel(job_id, principal)

@@ -1,8 +1,13 @@
 """``POST /v1/ocr/recognize``: an image in, a job out."""
 
+import asyncio
+import functools
+
 from fastapi import APIRouter, Request, status
 from starlette.concurrency import run_in_threadpool
 
+from api.core.auth import PrincipalDep
+from api.core.config import get_api_settings
 from api.core.deps import JobsDep, SettingsDep
 from api.core.errors import documented
 from api.domains.ocr.config import get_ocr_api_settings
@@ -12,6 +17,8 @@ from common.contracts.ocr import DOMAIN, IMAGE_BLOB, RECOGNIZE
 
 router = APIRouter(prefix=f"/v1/{DOMAIN}", tags=[DOMAIN])
 TASKS = (RECOGNIZE,)
+# The image, base64 in JSON (4/3 of the file), and room for the multipart framing.
+MAX_BODY_BYTES = get_api_settings().max_upload_bytes * 4 // 3 + 64 * 1024
 
 _BODY = {
     "requestBody": {
@@ -40,11 +47,18 @@ _BODY = {
     "/recognize",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobAccepted,
-    responses=documented(413, 415, 422, 503),
+    responses=documented(413, 415, 422, 429, 503),
     openapi_extra=_BODY,
 )
-async def recognize(request: Request, jobs: JobsDep, settings: SettingsDep) -> JobAccepted:
+async def recognize(request: Request, jobs: JobsDep, settings: SettingsDep, principal: PrincipalDep) -> JobAccepted:
     """Queue OCR of one image (PNG, JPEG, WebP, TIFF, BMP); poll the job for its text."""
-    image = await read_image(request, settings.max_upload_bytes)
-    image_format = await run_in_threadpool(check_image, image, get_ocr_api_settings().max_pixels)
-    return await jobs.submit(DOMAIN, RECOGNIZE, {"format": image_format}, {IMAGE_BLOB: image})
+    async with _uploads():
+        image = await read_image(request, settings.max_upload_bytes)
+        image_format = await run_in_threadpool(check_image, image, get_ocr_api_settings().max_pixels)
+        return await jobs.submit(principal, DOMAIN, RECOGNIZE, {"format": image_format}, {IMAGE_BLOB: image})
+
+
+@functools.cache
+def _uploads() -> asyncio.Semaphore:
+    """Bounds the images held in memory at once (multipart bodies wait spooled to disk)."""
+    return asyncio.Semaphore(get_ocr_api_settings().max_concurrent_uploads)

@@ -6,7 +6,7 @@ REQUIRES = ("torch", "transformers")
 POOL = "threads"
 
 
-def CONCURRENCY() -> int:  # noqa: N802 -- the same name other domains give a constant
+def CONCURRENCY() -> int:  # the same name other domains give a constant
     """One thread per job that can share a batch (``LLM_MAX_BATCH``), plus one for embeddings."""
     from workers.domains.llm.config import get_llm_settings
 

@@ -21,17 +21,17 @@ class MicroBatcher(Generic[Item, Result]):
         self.run_batch = run_batch
         self.max_batch = max_batch
         self.wait_s = wait_s
-        self._queue: queue.Queue[tuple[Item, Future]] = queue.Queue()
+        self._queue: queue.Queue[tuple[Item, Future[Result]]] = queue.Queue()
         self._thread = threading.Thread(target=self._serve, name="micro-batcher", daemon=True)
         self._thread.start()
 
     def submit(self, item: Item) -> Result:
         """Run ``item`` in the next batch; blocks until its result (or raises its error)."""
-        future: Future = Future()
+        future: Future[Result] = Future()
         self._queue.put((item, future))
         return future.result()
 
-    def _gather(self) -> list[tuple[Item, Future]]:
+    def _gather(self) -> list[tuple[Item, Future[Result]]]:
         batch = [self._queue.get()]
         until = time.monotonic() + self.wait_s
         while len(batch) < self.max_batch:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import groupby
+from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
@@ -17,7 +18,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, 
 from common.contracts.llm import GenerateRequest, GenerateResult, Usage
 from workers.core.jobs import JobInputError
 
-ProgressFn = Callable[[dict], bool]  # returns False once the job was canceled
+ProgressFn = Callable[[dict[str, Any]], bool]  # returns False once the job was canceled
 
 
 @dataclass
@@ -30,7 +31,9 @@ class GenerationJob:
 class _RowStops(StoppingCriteria):
     """Per-row stopping, plus throttled progress reports (which also notice cancels)."""
 
-    def __init__(self, jobs: list[GenerationJob], prompt_len: int, tokenizer, eos_ids: set[int], interval_s: float):
+    def __init__(
+        self, jobs: list[GenerationJob], prompt_len: int, tokenizer: Any, eos_ids: set[int], interval_s: float
+    ) -> None:
         self.jobs, self.prompt_len, self.tokenizer, self.eos_ids = jobs, prompt_len, tokenizer, eos_ids
         self.interval_s = interval_s
         self.finished: list[tuple[int, str] | None] = [None] * len(jobs)  # (tokens, reason)
@@ -40,17 +43,15 @@ class _RowStops(StoppingCriteria):
     def _text(self, row: torch.Tensor, n: int) -> str:
         return self.tokenizer.decode(row[self.prompt_len : self.prompt_len + n], skip_special_tokens=True)
 
-    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
+    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
         n = input_ids.shape[1] - self.prompt_len
         report = time.monotonic() >= self.next_report
         for i, job in enumerate(self.jobs):
             if self.finished[i] is not None:
                 continue
             request = job.request
-            if (
-                int(input_ids[i, -1]) in self.eos_ids
-                or request.stop
-                and any(s in self._text(input_ids[i], n) for s in request.stop)
+            if int(input_ids[i, -1]) in self.eos_ids or (
+                request.stop and any(s in self._text(input_ids[i], n) for s in request.stop)
             ):
                 self.finished[i] = (n, "stop")
             elif n >= request.max_new_tokens:
@@ -66,7 +67,7 @@ class _RowStops(StoppingCriteria):
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
-def _group_key(job: GenerationJob) -> tuple:
+def _group_key(job: GenerationJob) -> tuple[Any, ...]:
     r = job.request
     if r.temperature == 0:
         return ("greedy",)
@@ -118,8 +119,8 @@ class TextGenerator:
             except Exception as exc:
                 results[index] = exc
         ready.sort(key=lambda pair: _group_key(pair[1]))
-        for _, group in groupby(ready, key=lambda pair: _group_key(pair[1])):
-            group = list(group)
+        for _, grouped in groupby(ready, key=lambda pair: _group_key(pair[1])):
+            group = list(grouped)
             try:
                 outputs = self._run([job for _, job in group])
             except Exception as exc:  # e.g. out of memory: fail this group's jobs, not the worker
@@ -134,7 +135,7 @@ class TextGenerator:
         prompt_len = batch["input_ids"].shape[1]
         first = jobs[0].request
         stops = _RowStops(jobs, prompt_len, self.tokenizer, self.eos_ids, self.progress_interval_s)
-        sampling = {"do_sample": False}
+        sampling: dict[str, Any] = {"do_sample": False}
         if first.temperature > 0:
             sampling = {"do_sample": True, "temperature": first.temperature, "top_p": first.top_p}
             if first.seed is not None:
@@ -152,7 +153,9 @@ class TextGenerator:
             for i, job in enumerate(jobs)
         ]
 
-    def _result(self, job: GenerationJob, new_ids, finished, elapsed_ms: float, batch_size: int) -> GenerateResult:
+    def _result(
+        self, job: GenerationJob, new_ids: Any, finished: tuple[int, str] | None, elapsed_ms: float, batch_size: int
+    ) -> GenerateResult:
         n, reason = finished or (len(new_ids), "length")
         text = self.tokenizer.decode(new_ids[:n], skip_special_tokens=True)
         for stop in job.request.stop:

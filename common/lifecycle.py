@@ -1,0 +1,169 @@
+"""A job's life, top to bottom: every change to its record, in the order a job lives them.
+
+::
+
+    submit ──▶ queued ──start──▶ running ──finish──▶ succeeded | failed
+                 │  ▲               │ ▲ progress, renew (the worker's heartbeat)
+                 │  └── requeue ────┤ (its lease ran out: the worker died)
+                 └──── cancel ──────┴──▶ canceled
+
+- ``submit`` admits the job first (the key still exists, is under its rate and in-flight
+  limits, the queue under its cap), then writes its record (params included, so it can be
+  published again), input blobs and Celery message at once.
+- ``start`` gives the run a number (``attempt``) and a lease; the worker renews the lease while
+  it runs. ``progress`` and ``finish`` carry the attempt: a run that was taken for dead and
+  superseded by a later one can neither report nor overwrite.
+- ``requeue`` is the reconciler's (``common.reconciler``): a job whose lease ran out, or whose
+  message went missing, gets a new message; a job whose runs were lost ``max_attempts`` times
+  fails with ``WorkerLost``.
+- every end (finished, canceled, failed by the platform) takes the job out of every set of live
+  jobs, deletes its input blobs and keeps the record ``ttl_s`` from then.
+
+Each change is one Lua script (``common/lua/<name>.lua``), so a cancel and a worker finishing
+at once cannot both win, and a record never exists without its message. The functions below
+only say what to run (a ``Call``); ``common.scripts`` runs it on a sync or async Redis client.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from common import keys
+from common.contracts.jobs import JobStatus
+from common.records import JobRecord, now_iso
+from common.scripts import Call, text
+
+
+@dataclass(frozen=True)
+class Admission:
+    """Who submits and under which limits (0: none); ``key_hash`` is re-checked atomically, so a
+    key revoked a moment ago cannot submit. ``None``: no key to check (``AUTH=off``)."""
+
+    owner: str
+    key_hash: str | None
+    rate_limit_per_minute: int
+    max_jobs_in_flight: int
+    max_queue_depth: int
+
+
+@dataclass(frozen=True)
+class Started:
+    """What ``start`` answers: ``queued`` (run it, as run number ``attempt``) or why not."""
+
+    status: str
+    attempt: int = 0
+
+    @property
+    def run(self) -> bool:
+        return self.status == "queued"
+
+
+def _pair(answer: list[Any]) -> tuple[str, int | None]:
+    return text(answer[0]), int(answer[1]) if len(answer) > 1 else None
+
+
+def _lost(max_attempts: int) -> str:
+    return json.dumps({"type": "WorkerLost", "message": f"the worker running this job was lost {max_attempts} times"})
+
+
+def submit(
+    record: JobRecord, blobs: dict[str, bytes], queue: str, message: str, ttl_s: int, admission: Admission
+) -> Call[tuple[str, int | None]]:
+    """Admit the job, then write its record, input blobs (with the record's TTL) and Celery
+    message at once. Answers ``("queued", None)`` or why not, with a retry hint in ms for
+    ``rate_limited``: ``unauthorized``, ``rate_limited``, ``too_many_jobs``, ``queue_full``."""
+    fields = [item for pair in record.to_hash().items() for item in pair]
+    owner = admission.owner
+    return Call(
+        "submit",
+        [
+            keys.job(record.id),
+            queue,
+            keys.apikey(admission.key_hash or "-"),
+            keys.rate(owner),
+            keys.inflight(owner),
+            *(keys.blob(record.id, name) for name in blobs),
+        ],
+        [
+            ttl_s,
+            message,
+            record.domain,
+            1 if admission.key_hash else 0,
+            admission.rate_limit_per_minute,
+            admission.max_jobs_in_flight,
+            admission.max_queue_depth,
+            record.id,
+            now_iso(),
+            len(fields),
+            *fields,
+            *blobs.values(),
+        ],
+        _pair,
+    )
+
+
+def start(job_id: str, worker: str, max_attempts: int, lease_s: float, ttl_s: int) -> Call[Started]:
+    """Mark the job running on ``worker`` under a lease of ``lease_s``."""
+
+    def parse(answer: list[Any]) -> Started:
+        status, attempt = _pair(answer)
+        return Started(status, attempt or 0)
+
+    return Call(
+        "start",
+        [keys.job(job_id)],
+        [now_iso(), worker, max_attempts, _lost(max_attempts), job_id, int(lease_s * 1000), ttl_s],
+        parse,
+    )
+
+
+def renew(runs: list[tuple[str, int]], lease_s: float) -> Call[list[str]]:
+    """Extend the leases of ``(job id, attempt)`` runs; answers the ids no longer theirs."""
+    flat = [item for job_id, attempt in runs for item in (job_id, attempt)]
+    return Call("renew", [], [int(lease_s * 1000), *flat], lambda answer: [text(a) for a in answer])
+
+
+def progress(job_id: str, attempt: int, report: dict[str, Any]) -> Call[bool]:
+    """Record a run's progress; ``False`` once it should stop (canceled, or superseded)."""
+    return Call("progress", [keys.job(job_id)], [json.dumps(report), attempt], lambda answer: bool(answer))
+
+
+def finish(job_id: str, attempt: int, status: JobStatus, payload: dict[str, Any], ttl_s: int) -> Call[str]:
+    """Store a result (``succeeded``) or an error (``failed``); answers the prior status:
+    anything but ``running`` means the payload was dropped. ``attempt`` 0: whichever run."""
+    field = "result" if status is JobStatus.succeeded else "error"
+    return Call(
+        "finish",
+        [keys.job(job_id)],
+        [status.value, now_iso(), field, json.dumps(payload), job_id, attempt, ttl_s],
+        text,
+    )
+
+
+def cancel(job_id: str, owner: str | None, ttl_s: int) -> Call[str]:
+    """Cancel a queued or running job; answers its prior status, ``missing`` for no record and
+    for a job ``owner`` (a key id; ``None`` for an admin) does not own."""
+    return Call("cancel", [keys.job(job_id)], [now_iso(), job_id, owner or "", ttl_s], text)
+
+
+def requeue(
+    job_id: str, reason: str, message: str, delivery_tag: str, queue: str, max_attempts: int, ttl_s: int
+) -> Call[str]:
+    """Publish a job again (``reason``: ``lease``, ``lost`` or ``stuck``; see requeue.lua)."""
+    return Call(
+        "requeue",
+        [],
+        [job_id, reason, message, delivery_tag, queue, max_attempts, _lost(max_attempts), now_iso(), ttl_s],
+        text,
+    )
+
+
+def scan_queued(
+    domain: str, queue: str, min_age_s: float, stuck_s: float, limit: int
+) -> Call[tuple[list[str], list[str]]]:
+    """A domain's queued jobs whose message may be gone: ``(lost, stuck)`` ids."""
+
+    def parse(answer: list[list[Any]]) -> tuple[list[str], list[str]]:
+        return [text(a) for a in answer[0]], [text(a) for a in answer[1]]
+
+    return Call("scan_queued", [], [domain, queue, int(min_age_s * 1000), int(stuck_s * 1000), limit], parse)

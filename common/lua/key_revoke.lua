@@ -1,0 +1,9 @@
+-- key_revoke: delete an API key by id; answers its record's fields ({} when there is none).
+-- KEYS: the id index.  ARGV: key id, the record key prefix.
+local sha = redis.call('HGET', KEYS[1], ARGV[1])
+if not sha then return {} end
+local record = ARGV[2] .. sha
+local fields = redis.call('HGETALL', record)
+redis.call('DEL', record)
+redis.call('HDEL', KEYS[1], ARGV[1])
+return fields

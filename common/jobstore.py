@@ -9,6 +9,7 @@ from typing import TypeVar, cast
 
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
@@ -34,6 +35,13 @@ def _retry() -> Retry:
     return Retry(ExponentialBackoff(cap=1.0, base=0.05), 3)
 
 
+def _async_retry() -> AsyncRetry:
+    # The asyncio client needs redis.asyncio's Retry: given the synchronous one it retries nothing
+    # (its call_with_retry returns the coroutine unawaited), so a Redis restart failed one request
+    # per pooled connection.
+    return AsyncRetry(ExponentialBackoff(cap=1.0, base=0.05), 3)
+
+
 def sync_client(url: str, decode_responses: bool = True) -> redis.Redis:
     return redis.Redis.from_url(url, decode_responses=decode_responses, retry=_retry(), **_RESILIENT)
 
@@ -42,7 +50,7 @@ def async_client(url: str, max_connections: int = 512, wait_s: float = 10) -> ai
     """The API's client: a pool that waits (up to ``wait_s``) for a free connection instead of
     failing at ``max_connections`` (a burst of requests must not answer false 503s)."""
     pool = aioredis.BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=wait_s, decode_responses=True, retry=_retry(), **_RESILIENT
+        url, max_connections=max_connections, timeout=wait_s, decode_responses=True, retry=_async_retry(), **_RESILIENT
     )
     return aioredis.Redis(connection_pool=pool)
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Regenerate the images' exact pins: constraints/api.txt, ocr.txt and llm.txt.
+# Regenerate the images' exact pins: constraints/api.txt, ocr.txt, ocr-cpu.txt and llm.txt.
 # They carry names and versions only (uv.lock records download addresses, so it is never
 # committed); the Dockerfiles hand them to `uv sync` as [tool.uv] constraint-dependencies.
 # Existing pins are kept; pass uv options to move them, e.g. scripts/pin.sh --upgrade
@@ -22,7 +22,7 @@ target="--python-platform x86_64-manylinux_2_28 --python-version 3.11"
 joint=$(mktemp)
 trap 'rm -f "$joint"' EXIT
 # The current pins seed the joint file: uv keeps an output file's versions unless told to upgrade.
-cat constraints/api.txt constraints/ocr.txt constraints/llm.txt 2>/dev/null | grep '==' | sort -u >"$joint" || true
+cat constraints/api.txt constraints/ocr.txt constraints/ocr-cpu.txt constraints/llm.txt 2>/dev/null | grep '==' | sort -u >"$joint" || true
 # constraints/cpu.txt holds torch at the version the CPU test runs use: the images ship the same
 # version (PyPI's CUDA build of it), so what the tests ran is what the GPU workers run.
 # shellcheck disable=SC2086 # $target is two options on purpose
@@ -51,5 +51,8 @@ pin() {
 
 pin api --extra flower # the API image also runs Flower
 pin ocr --extra ocr
+# The CPU paddle build (scripts/compose_check.sh, CPU-only hosts): it conflicts with "ocr", so it
+# is not in the joint resolution; the joint pins still fix everything the two builds share.
+pin ocr-cpu --extra ocr-cpu
 pin llm --extra llm
-echo "pinned: constraints/api.txt constraints/ocr.txt constraints/llm.txt" >&2
+echo "pinned: constraints/api.txt constraints/ocr.txt constraints/ocr-cpu.txt constraints/llm.txt" >&2

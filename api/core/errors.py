@@ -50,7 +50,9 @@ def error_response(
 
 def redis_unavailable(exc: Exception) -> JSONResponse:
     """Redis is away (or full): the same answer wherever it is noticed."""
-    if isinstance(exc, redis.ResponseError) and str(exc).startswith("OOM"):
+    # redis-py turns Redis's "-OOM ..." reply into OutOfMemoryError and drops the prefix; a Lua
+    # script's write refused for memory comes back as a ResponseError naming maxmemory.
+    if isinstance(exc, redis.OutOfMemoryError) or (isinstance(exc, redis.ResponseError) and "maxmemory" in str(exc)):
         message = "Redis (broker and job store) is out of memory; nothing was recorded"
     else:
         message = f"Redis (broker and job store) unreachable: {type(exc).__name__}"

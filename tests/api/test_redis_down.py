@@ -3,8 +3,9 @@ the error envelope (503 redis_unavailable with Retry-After), never a plain-text 
 
 import httpx
 import pytest
+import redis
 
-from devtools.localstack import free_port
+from devtools.localstack import LocalStack, free_port
 from tests.builders import text_image
 
 JOB_ID = "0123456789abcdef0123456789abcdef"
@@ -68,3 +69,34 @@ def test_readiness_says_why(api_without_redis):
     base = api_without_redis.start_api(domain="llm")
     ready = httpx.get(f"{base}/readyz", timeout=10)
     assert ready.status_code == 503 and "redis unreachable" in ready.json()["error"]["message"]
+
+
+def test_the_api_answers_normally_as_soon_as_a_restarted_redis_is_back(tmp_path):
+    # What scripts/compose_check.sh does to the Redis container: every pooled connection of the
+    # API goes stale at once; none of them may fail a request once Redis is back.
+    with LocalStack(tmp_path) as stack:
+        stack.start_redis(persist=True)
+        redis_server, port = stack.procs[-1], int(stack.redis_url.rsplit(":", 1)[1].split("/")[0])
+        base = stack.start_api(domain="llm")
+        with httpx.Client(base_url=base, timeout=30, headers=stack.auth_headers) as client:
+            job = client.post("/v1/llm/embed", json={"texts": ["hello"]}).json()["id"]
+            assert client.get("/readyz").status_code == 200
+            redis_server.stop()
+            stack.start_redis(port=port, persist=True)
+            answers = [client.get("/readyz"), client.get(f"/v1/jobs/{job}"), client.get(f"/v1/jobs/{job}?wait=1")]
+            assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
+            assert answers[1].json()["status"] == "queued"  # kept in the append-only file
+
+
+def test_a_full_redis_refuses_new_jobs_with_the_envelope(tmp_path):
+    # Compose runs Redis with maxmemory and noeviction: past the cap, writes fail.
+    with LocalStack(tmp_path) as stack:
+        stack.start_redis(persist=False)
+        base = stack.start_api(domain="llm")
+        with httpx.Client(base_url=base, timeout=30, headers=stack.auth_headers) as client:
+            assert client.get("/readyz").status_code == 200  # the bootstrap key is written first
+            redis.Redis.from_url(stack.redis_url).config_set("maxmemory", 1)  # below what Redis itself uses
+            answer = client.post("/v1/llm/embed", json={"texts": ["hello"]})
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"]["code"] == "redis_unavailable"
+    assert "out of memory" in answer.json()["error"]["message"]

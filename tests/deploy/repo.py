@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.domains.yml"
 DOCKERFILES = ("Dockerfile.api", "Dockerfile.gpu")
 # The image each pin file is for, and the extras that image installs.
-PIN_ROLES = {"api": ("flower",), "ocr": ("ocr",), "llm": ("llm",)}
+PIN_ROLES = {"api": ("flower",), "ocr": ("ocr",), "ocr-cpu": ("ocr-cpu",), "llm": ("llm",)}
 # Linux x86_64, Python 3.11: the images' platform, for evaluating requirement markers.
 IMAGE_PLATFORM = {
     "sys_platform": "linux",
@@ -29,7 +29,8 @@ IMAGE_PLATFORM = {
 @dataclass(frozen=True)
 class Instruction:
     keyword: str  # upper-cased: FROM, RUN, COPY, ...
-    args: str  # continuation lines joined
+    args: str  # continuation lines joined; for RUN, the shell command without its flags
+    flags: tuple[str, ...] = ()  # RUN's leading --mount=... / --network=... flags
 
 
 def dockerfile(name: str) -> list[Instruction]:
@@ -42,9 +43,22 @@ def dockerfile(name: str) -> list[Instruction]:
             pending += line.rstrip()[:-1] + " "
             continue
         keyword, _, args = (pending + line).strip().partition(" ")
-        instructions.append(Instruction(keyword.upper(), args.strip()))
+        flags: list[str] = []
+        while keyword.upper() == "RUN" and re.match(r"--[a-z]+=\S+\s", args.strip() + " "):
+            flag, _, args = args.strip().partition(" ")
+            flags.append(flag)
+        instructions.append(Instruction(keyword.upper(), args.strip(), tuple(flags)))
         pending = ""
     return instructions
+
+
+def mounts(instruction: Instruction) -> list[dict[str, str]]:
+    """A RUN's --mount flags as dicts: {"type": "secret", "id": "ca_bundle"}, ..."""
+    found = []
+    for flag in instruction.flags:
+        if flag.startswith("--mount="):
+            found.append(dict(part.partition("=")[::2] for part in flag.removeprefix("--mount=").split(",")))
+    return found
 
 
 def final_stage(name: str) -> list[Instruction]:

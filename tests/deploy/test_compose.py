@@ -27,22 +27,45 @@ def _compose_config(env_file) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("settings", ["no .env", ".env.example"])
-def test_docker_compose_accepts_the_file_with_and_without_settings(settings, tmp_path):
+# Values with no safe default: compose refuses to start until .env sets them.
+REQUIRED = {"REDIS_PASSWORD"}
+
+
+def _filled_env_example(tmp_path):
+    """.env.example with the required values set, as a user's .env would have them."""
+    text = (ROOT / ".env.example").read_text()
+    for name in REQUIRED:
+        text = re.sub(rf"^{name}=.*$", f"{name}=0123456789abcdef", text, flags=re.M)
+    env_file = tmp_path / ".env"
+    env_file.write_text(text)
+    return env_file
+
+
+def test_docker_compose_accepts_env_example_once_the_required_values_are_set(tmp_path):
+    done = _compose_config(_filled_env_example(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "WARNING" not in done.stderr, done.stderr  # e.g. a variable with no default
+
+
+@pytest.mark.parametrize("settings", ["no .env", ".env.example as shipped"])
+def test_docker_compose_refuses_to_start_without_a_redis_password(settings, tmp_path):
     env_file = ROOT / ".env.example"
     if settings == "no .env":
         env_file = tmp_path / "empty.env"
         env_file.touch()
     done = _compose_config(env_file)
-    assert done.returncode == 0, done.stderr
-    assert "WARNING" not in done.stderr, done.stderr  # e.g. a variable with no default
+    assert done.returncode != 0
+    assert "set REDIS_PASSWORD in .env" in done.stderr, done.stderr
 
 
-def test_every_compose_variable_has_a_default_and_is_documented():
+def test_every_compose_variable_has_a_default_or_is_required_and_is_documented():
     text = COMPOSE.read_text()
     variables = VARIABLE.findall(text)
     assert variables
-    no_default = sorted({name for name, rest in variables if not rest.startswith(":-")})
+    required = {name for name, rest in variables if rest.startswith(":?")}
+    assert required == REQUIRED, f"only these may lack a default: {sorted(REQUIRED)}"
+    assert all(rest == f":?set {name} in .env" for name, rest in variables if name in required)
+    no_default = sorted({name for name, rest in variables if not rest.startswith(":-")} - required)
     assert not no_default, f"give these a default (${{VAR:-default}}): {no_default}"
     undocumented = sorted({name for name, _ in variables} - set(env_example()))
     assert not undocumented, f"document in .env.example: {undocumented}"
@@ -81,13 +104,32 @@ def test_a_stopping_worker_gets_as_long_as_the_longest_job():
         assert _seconds(default) >= longest, f"{name}: stop_grace_period {default} < TASK_HARD_TIME_LIMIT_S {longest}"
 
 
+def _option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
 def test_redis_persists_to_a_named_volume_is_not_published_and_reports_health():
     redis = services()["redis"]
     assert redis["image"].startswith("redis:7")
-    assert "--appendonly" in redis["command"] and "yes" in redis["command"]
+    assert _option(redis["command"], "--appendonly") == "yes"
     assert any(v.split(":")[0] in compose()["volumes"] and v.split(":")[1] == "/data" for v in redis["volumes"])
     assert "ports" not in redis
     assert "redis-cli ping" in " ".join(redis["healthcheck"]["test"])
+
+
+def test_redis_requires_a_password_and_refuses_writes_when_full_instead_of_evicting():
+    command = services()["redis"]["command"]
+    assert _option(command, "--requirepass") == "${REDIS_PASSWORD:?set REDIS_PASSWORD in .env}"
+    assert _option(command, "--maxmemory") == "${REDIS_MAXMEMORY:-1gb}"
+    assert _option(command, "--maxmemory-policy") == "noeviction"
+    assert services()["redis"]["environment"]["REDISCLI_AUTH"].startswith("${REDIS_PASSWORD:?")  # healthcheck
+
+
+def test_every_redis_url_carries_the_password():
+    urls = {name: s["environment"]["REDIS_URL"] for name, s in {**api_services(), **worker_services()}.items()}
+    urls["flower"] = services()["flower"]["environment"]["CELERY_BROKER_URL"]
+    for name, url in urls.items():
+        assert url == "redis://:${REDIS_PASSWORD:?set REDIS_PASSWORD in .env}@redis:6379/0", name
 
 
 def test_api_services_wait_for_redis_and_serve_a_fixed_domain_each():
@@ -112,4 +154,4 @@ def test_flower_reuses_the_api_image_and_requires_basic_auth():
     assert flower["environment"]["FLOWER_BASIC_AUTH"] == "${FLOWER_BASIC_AUTH:-}"
     command = " ".join(flower["command"])
     assert "celery flower" in command and "FLOWER_BASIC_AUTH" in command  # refuses to start without it
-    assert flower["ports"] == ["${FLOWER_PORT:-5555}:5555"]
+    assert flower["ports"] == ["127.0.0.1:${FLOWER_PORT:-5555}:5555"]  # a TLS proxy in front to expose it

@@ -11,8 +11,10 @@ from tests.deploy.repo import (
     DOCKERFILES,
     ROOT,
     copy_sources,
+    dockerfile,
     extras,
     final_stage,
+    mounts,
     services,
     worker_services,
 )
@@ -51,13 +53,55 @@ def _ignored(path: str, patterns: list[str]) -> bool:
 
 
 @pytest.mark.parametrize("name", DOCKERFILES)
-def test_every_file_a_dockerfile_copies_exists_and_is_in_the_build_context(name):
+def test_every_file_a_dockerfile_copies_or_mounts_exists_and_is_in_the_build_context(name):
     patterns = _dockerignore()
     sources = [s for ins in final_stage(name) if ins.keyword == "COPY" for s in copy_sources(ins)]
+    sources += [m["source"] for ins in final_stage(name) for m in mounts(ins) if m["type"] == "bind"]
     assert sources
     for source in sources:
         assert (ROOT / source).exists(), f"{name} copies {source}, which does not exist"
         assert not _ignored(source, patterns), f"{name} copies {source}, which .dockerignore leaves out"
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_every_image_a_dockerfile_reads_is_a_build_argument_with_a_default(name):
+    # No registry is hard-wired: a build can name a mirror, a local base, a uv image of its own.
+    instructions = dockerfile(name)
+    args = dict(ins.args.partition("=")[::2] for ins in instructions if ins.keyword == "ARG")
+    stages = {ins.args.split()[-1] for ins in instructions if ins.keyword == "FROM" and " AS " in ins.args.upper()}
+    froms = [ins.args.split()[0] for ins in instructions if ins.keyword == "FROM"]
+    assert froms
+    for image in froms:
+        match = re.fullmatch(r"\$\{?([A-Z_]+)\}?", image)
+        assert match or image in stages, f"{name}: FROM {image} is neither a build argument nor a stage"
+        if match:
+            assert args.get(match[1]), f"{name}: FROM ${{{match[1]}}} needs a default (today's image)"
+    copies_from = [
+        p for ins in instructions if ins.keyword == "COPY" for p in ins.args.split() if p.startswith("--from=")
+    ]
+    assert all(p.removeprefix("--from=") in stages for p in copies_from), copies_from
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_every_step_that_downloads_can_use_an_extra_ca_bundle_that_stays_out_of_the_image(name):
+    downloading = ("uv sync", "uv python install", "apt-get update", "uv pip install")
+    for ins in final_stage(name):
+        if ins.keyword != "RUN" or not any(word in ins.args for word in downloading):
+            continue
+        kinds = {(m["type"], m.get("id") or m.get("target")) for m in mounts(ins)}
+        assert ("secret", "ca_bundle") in kinds, f"{name}: mount the ca_bundle secret for: {ins.args[:60]}"
+        # The bundle joined with the base's CAs is written on a tmpfs, never into a layer.
+        assert ("tmpfs", "/run/ca") in kinds and "/run/ca/ca.pem" in ins.args, ins.args[:60]
+
+
+@pytest.mark.parametrize(("name", "default"), [("Dockerfile.api", "system"), ("Dockerfile.gpu", "managed")])
+def test_python_comes_from_uv_or_from_the_base_image_as_the_build_asks(name, default):
+    args = dict(ins.args.partition("=")[::2] for ins in dockerfile(name) if ins.keyword == "ARG")
+    assert args["PYTHON_SOURCE"] == default
+    env = " ".join(ins.args for ins in final_stage(name) if ins.keyword == "ENV")
+    assert "UV_PYTHON_PREFERENCE=only-${PYTHON_SOURCE}" in env
+    step = next(ins.args for ins in final_stage(name) if ins.keyword == "RUN" and "uv python install" in ins.args)
+    assert "system)" in step and "managed)" in step
 
 
 def _named_extras() -> dict[str, set[str]]:

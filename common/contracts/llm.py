@@ -26,7 +26,7 @@ class GenerateRequest(BaseModel):
     temperature: float = Field(0.0, ge=0.0, le=5.0, description="0 means greedy decoding.")
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     stop: list[str] = Field(default_factory=list, max_length=8, description="Stop before any of these strings.")
-    seed: int | None = Field(None, ge=0, description="Makes sampling repeatable (such jobs run unbatched).")
+    seed: int | None = Field(None, ge=0, description="Makes sampling repeatable.")
 
     @field_validator("max_new_tokens")
     @classmethod
@@ -52,8 +52,12 @@ class GenerateResult(BaseModel):
     finish_reason: Literal["stop", "length"]
     usage: Usage
     model: str
+    engine: Literal["vllm", "transformers"] = Field(description="The engine that generated it (LLM_ENGINE).")
     elapsed_ms: float
-    batch_size: int = Field(description="How many jobs shared the model call that produced this one.")
+    batch_size: int = Field(
+        description="transformers: how many jobs shared the model call that produced this one; "
+        "vllm: the most requests running in the engine at once while this one ran."
+    )
 
 
 class EmbedRequest(BaseModel):

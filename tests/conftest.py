@@ -89,10 +89,12 @@ class VllmStack:
     stack: LocalStack
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def vllm_stack(redis_stack, tmp_path_factory) -> "VllmStack":
-    """An API and a DOMAIN=llm worker on the vLLM engine and the real default model, started once.
+    """An API and a DOMAIN=llm worker on the vLLM engine and the real default model.
 
+    Started once: only tests/api/test_llm_vllm.py uses it, and it stops after that module, so
+    its engine (~1.5 GB, two processes) does not share the CPU with the rest of the suite.
     A Redis database of its own: its worker must not take the tiny-model worker's jobs.
     """
     from workers.domains.llm.engines import vllm_installed

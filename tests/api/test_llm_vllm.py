@@ -101,6 +101,8 @@ def test_progress_arrives_while_running_and_a_cancel_frees_the_engine(vllm):
 
     for job_id in ids:
         assert vllm.delete(f"/v1/jobs/{job_id}").json()["status"] == "canceled"
+    # Each job's thread notices its cancel at its next progress report (every 50 ms here).
+    time.sleep(0.5)
     # Were the requests still in the engine, this one would wait for a place (1000 tokens
     # each take the engine well over 10 s here); aborted, it runs at once.
     started = time.monotonic()

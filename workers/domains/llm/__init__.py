@@ -1,13 +1,14 @@
-"""LLM domain: text generation (micro-batched) and embeddings with transformers."""
+"""LLM domain: text generation (vLLM's continuous batching, or transformers) and embeddings."""
 
 EXTRA = "llm"
 REQUIRES = ("torch", "transformers")
-# Threads, not prefork: several jobs must wait on one model copy at once to be batched.
+# Threads, not prefork: one engine (one model copy) per process serves every job the worker holds.
 POOL = "threads"
 
 
 def CONCURRENCY() -> int:  # the same name other domains give a constant
-    """One thread per job that can share a batch (``LLM_MAX_BATCH``), plus one for embeddings."""
+    """Jobs held at once: what the engine runs together, plus one for embeddings."""
     from workers.domains.llm.config import get_llm_settings
+    from workers.domains.llm.engines import jobs_held
 
-    return get_llm_settings().max_batch + 1
+    return jobs_held(get_llm_settings())

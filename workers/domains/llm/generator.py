@@ -1,4 +1,4 @@
-"""Batched text generation with transformers: many jobs, one ``generate`` call per group.
+"""The ``transformers`` engine: static batches, one ``generate`` call per group of waiting jobs.
 
 Rows are left-padded so every prompt ends where generation starts. Each row stops on its
 own (end of sequence, a stop string, its own ``max_new_tokens``, or a cancel), so jobs with
@@ -16,7 +16,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
 
 from common.contracts.llm import GenerateRequest, GenerateResult, Usage
-from workers.core.jobs import JobInputError
+from workers.domains.llm.prompts import PromptEncoder
 
 ProgressFn = Callable[[dict[str, Any]], bool]  # returns False once the job was canceled
 
@@ -89,24 +89,11 @@ class TextGenerator:
         eos = self.model.generation_config.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
         self.eos_ids.add(self.tokenizer.eos_token_id)
-        self.context = getattr(self.model.config, "max_position_embeddings", None) or self.tokenizer.model_max_length
+        context = getattr(self.model.config, "max_position_embeddings", None) or self.tokenizer.model_max_length
+        self.prompts = PromptEncoder(self.tokenizer, name, context)
 
     def encode(self, request: GenerateRequest) -> list[int]:
-        """Token ids of the prompt (chat template applied to messages); checks the context."""
-        if request.messages is not None:
-            if not self.tokenizer.chat_template:
-                raise JobInputError(f"model {self.name} has no chat template: send 'prompt' instead of 'messages'")
-            messages = [m.model_dump() for m in request.messages]
-            text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        else:
-            ids = self.tokenizer(request.prompt)["input_ids"]
-        if len(ids) + request.max_new_tokens > self.context:
-            raise JobInputError(
-                f"prompt is {len(ids)} tokens and max_new_tokens is {request.max_new_tokens}; "
-                f"model {self.name} has a context of {self.context} tokens"
-            )
-        return ids
+        return self.prompts.encode(request)
 
     def generate(self, jobs: list[GenerationJob]) -> list[GenerateResult | Exception]:
         """One result (or the exception that failed that job alone) per job, in order."""
@@ -166,6 +153,7 @@ class TextGenerator:
             finish_reason="stop" if reason == "canceled" else reason,
             usage=Usage(prompt_tokens=len(job.prompt_ids), completion_tokens=n),
             model=self.name,
+            engine="transformers",
             elapsed_ms=elapsed_ms,
             batch_size=batch_size,
         )

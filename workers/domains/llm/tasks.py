@@ -1,4 +1,4 @@
-"""``llm.generate`` (through the micro-batcher) and ``llm.embed``: thin edges over the engines."""
+"""``llm.generate`` (on the worker's engine) and ``llm.embed``: thin edges over the engines."""
 
 import os
 from typing import TYPE_CHECKING, Any
@@ -7,14 +7,15 @@ from common.contracts.llm import DOMAIN, EMBED, GENERATE, EmbedRequest, Generate
 from workers.core.jobs import JobContext, job_task
 from workers.core.lazy import Lazy
 from workers.core.metrics import timed_model_load
-from workers.domains.llm import models
+from workers.domains.llm import engines, models
 from workers.domains.llm.config import LlmSettings, get_llm_settings
 
-if TYPE_CHECKING:  # the engines import torch: only once a job needs them
+if TYPE_CHECKING:  # the engines import torch (and vllm): only once a job needs them
     from common.contracts.llm import GenerateResult
     from workers.domains.llm.batcher import MicroBatcher
     from workers.domains.llm.embedder import Embedder
     from workers.domains.llm.generator import GenerationJob, TextGenerator
+    from workers.domains.llm.vllm_engine import VllmGenerator
 
 
 def _hub_policy(settings: LlmSettings) -> None:
@@ -44,6 +45,24 @@ def _build_generator() -> "TextGenerator":
         return TextGenerator(source.path, source.name, device, dtype, settings.progress_interval_ms / 1000)
 
 
+def _build_vllm() -> "VllmGenerator":
+    settings = get_llm_settings()
+    _hub_policy(settings)
+    from workers.domains.llm.vllm_engine import VllmGenerator, VllmOptions
+
+    with timed_model_load(DOMAIN):
+        source = models.generator_source(settings.model, settings.cache_dir)
+        eager = settings.enforce_eager == "true" or (settings.enforce_eager == "auto" and not models.cuda_available())
+        options = VllmOptions(
+            dtype=settings.dtype,
+            max_num_seqs=settings.max_num_seqs,
+            max_model_len=settings.max_model_len,
+            gpu_memory_utilization=settings.gpu_memory_utilization,
+            enforce_eager=eager,
+        )
+        return VllmGenerator(source.path, source.name, options, settings.progress_interval_ms / 1000)
+
+
 def _build_embedder() -> "Embedder":
     settings = get_llm_settings()
     _hub_policy(settings)
@@ -61,27 +80,37 @@ def _build_batcher() -> "MicroBatcher[GenerationJob, GenerateResult]":
     return MicroBatcher(generator.get().generate, settings.max_batch, settings.batch_wait_ms / 1000)
 
 
+# Which engine generates: settled once per process (LLM_ENGINE, and whether vllm is installed).
+engine = Lazy(lambda: engines.pick_engine(get_llm_settings()))
 generator = Lazy(_build_generator)
+vllm_generator = Lazy(_build_vllm)
 embedder = Lazy(_build_embedder)
 batcher = Lazy(_build_batcher)
 
 
 def warmup() -> None:
-    batcher.get()
+    if engine.get() == engines.VLLM:
+        vllm_generator.get()
+    else:
+        batcher.get()
     embedder.get()
 
 
 def check_config() -> None:
     """Fail at worker start on bad settings, not at the first job."""
-    get_llm_settings()
+    settings = get_llm_settings()
     get_llm_limits()
+    if engines.pick_engine(settings) == engines.VLLM:
+        engines.check_vllm_imports()
 
 
 @job_task(DOMAIN, GENERATE)
 def generate(job: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    request = GenerateRequest.model_validate(params)  # the caps too: the limits may differ from the API's
+    if engine.get() == engines.VLLM:
+        return vllm_generator.get().generate(request, job.report_progress).model_dump()
     from workers.domains.llm.generator import GenerationJob
 
-    request = GenerateRequest.model_validate(params)  # the caps too: the limits may differ from the API's
     return batcher.get().submit(GenerationJob(request, job.report_progress)).model_dump()
 
 

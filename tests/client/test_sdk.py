@@ -22,7 +22,8 @@ from domainq_client import (
 )
 from tests.builders import text_image
 
-LONG = 1500  # tokens: over a second of generation on the tiny model
+LONG = 1500  # tokens: over a second of generation on the tiny model (canceled before the end)
+WATCHED = 300  # tokens: several progress reports, yet quick to wait for on a busy machine
 
 
 def test_ocr_of_a_path_or_bytes_waits_for_a_typed_result(sdk, ocr_worker, tmp_path):
@@ -64,7 +65,7 @@ def test_a_canceled_job_raises_job_canceled(sdk, llm_worker):
 
 
 def test_events_follow_a_running_job_to_its_end(sdk, api_url, redis_stack, llm_worker):
-    job = sdk.llm.generate("x", max_new_tokens=LONG)
+    job = sdk.llm.generate("x", max_new_tokens=WATCHED)
     events = list(job.events())
     kinds = [e.type for e in events]
     assert kinds[-1] == "done" and kinds.count("done") == 1 and "status" in kinds

@@ -8,8 +8,10 @@ import openai
 import pytest
 
 from tests.openai.conftest import CHAT_MODEL, EMBEDDING_MODEL
+from tests.stored_jobs import stored_jobs
 
-LONG = 1500  # tokens: over a second of generation on the tiny model
+LONG = 1500  # tokens: over a second of generation on the tiny model (canceled before the end)
+STREAMED = 600  # tokens: long enough to watch, short enough to wait for on a busy machine
 HI = [{"role": "user", "content": "Say hi"}]
 
 
@@ -39,7 +41,7 @@ def test_a_streamed_chat_arrives_in_chunks_before_the_job_ends(oai, client):
     stream = oai.chat.completions.create(
         model=CHAT_MODEL,
         messages=HI,
-        max_completion_tokens=LONG,
+        max_completion_tokens=STREAMED,
         stream=True,
         stream_options={"include_usage": True},
     )
@@ -137,14 +139,5 @@ def test_a_caller_that_leaves_a_plain_request_cancels_its_job(api_url, redis_sta
 
 
 def _newest_generate_job(redis_stack) -> str:
-    import redis
-
-    from common.records import JobRecord
-
-    store = redis.Redis.from_url(redis_stack.redis_url, decode_responses=True)
-    try:
-        records = [JobRecord.from_hash(store.hgetall(key)) for key in store.scan_iter("dq:job:*")]
-    finally:
-        store.close()
-    generate = [r for r in records if r is not None and r.task == "generate"]
+    generate = [r for r in stored_jobs(redis_stack.redis_url) if r.task == "generate"]
     return max(generate, key=lambda r: r.created_at).id

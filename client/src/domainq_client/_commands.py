@@ -131,12 +131,8 @@ def keys_create(client: Client, args: argparse.Namespace) -> int:
 
 
 def keys_list(client: Client, args: argparse.Namespace) -> int:
-    table = Table("id", "name", "role", "rate/min", "max in flight", "created", "last used")
     for key in client.keys.list():
-        cells = [key.get(k) for k in ("id", "name", "role", "rate_limit_per_minute", "max_jobs_in_flight")]
-        cells += [key.get("created_at"), key.get("last_used_at")]
-        table.add_row(*("-" if v is None else str(v) for v in cells))
-    stdout.print(table)
+        _print_json(key)
     return 0
 
 

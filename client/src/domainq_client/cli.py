@@ -106,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rate-limit-per-minute", type=int)
     p.add_argument("--max-jobs-in-flight", type=int)
     p.set_defaults(run=cmd.keys_create)
-    keys.add_parser("list", help="every key, without secrets").set_defaults(run=cmd.keys_list)
+    keys.add_parser("list", help="every key, without secrets (JSON lines)").set_defaults(run=cmd.keys_list)
     p = keys.add_parser("revoke", help="revoke a key by id")
     p.add_argument("id")
     p.set_defaults(run=cmd.keys_revoke)

@@ -64,6 +64,7 @@ class OcrBatch:
     def __init__(self, client: Client, sink: TextIO, text: bool, out: TextIO | None) -> None:
         self.client, self.sink, self.text, self.out = client, sink, text, out
         self.state = BatchState()
+        self.bar: Progress | None = None
 
     def _record(self, entry: dict[str, Any], text: str | None) -> None:
         line = json.dumps(entry, ensure_ascii=False)
@@ -122,7 +123,8 @@ class OcrBatch:
             TextColumn("{task.fields[rate]}"),
             TimeRemainingColumn(),
         )
-        with Progress(*columns, console=console, transient=False) as bar:
+        self.bar = Progress(*columns, console=console, transient=False)  # public: docs render it
+        with self.bar as bar:
             task = bar.add_task("ocr", total=len(files), ok=0, failed=0, flight=0, rate="")
             with ThreadPoolExecutor(max_workers=concurrency) as pool:
                 futures = [pool.submit(self._one, f) for f in files]

@@ -19,7 +19,9 @@ from api.openai.embeddings import embeddings
 from api.openai.protocol import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, ModelCard, ModelList
 from common.contracts.llm import get_llm_limits
 
-router = APIRouter(prefix="/openai/v1", tags=["openai"])
+# Left out of /openapi.json: OpenAI's API reference documents these routes, and their errors
+# take OpenAI's shape rather than the envelope the document promises for every other route.
+router = APIRouter(prefix="/openai/v1", tags=["openai"], include_in_schema=False)
 MAX_BODY_BYTES = get_llm_limits().max_body_bytes
 _STARTED = int(time.time())
 

@@ -141,3 +141,13 @@ def test_a_caller_that_leaves_a_plain_request_cancels_its_job(api_url, redis_sta
 def _newest_generate_job(redis_stack) -> str:
     generate = [r for r in stored_jobs(redis_stack.redis_url) if r.task == "generate"]
     return max(generate, key=lambda r: r.created_at).id
+
+
+def test_the_body_cap_answers_413_in_openais_shape(api_url, redis_stack, llm_worker):
+    body = {"model": CHAT_MODEL, "messages": [{"role": "user", "content": "x" * (2 * 1024 * 1024)}]}
+    with httpx.Client(base_url=api_url, headers=redis_stack.auth_headers, timeout=30) as http:
+        answer = http.post("/openai/v1/chat/completions", json=body)
+    assert answer.status_code == 413
+    error = answer.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["code"] == "payload_too_large"
+    assert set(error) == {"message", "type", "param", "code"}

@@ -19,5 +19,8 @@ def test_the_async_client_submits_waits_and_follows_events(api_url, redis_stack,
             assert kinds[-1] == "done" and "progress" in kinds
             assert isinstance(await job.wait(1), GenerateResult)
             assert {d["name"] for d in await client.domains()} >= {"llm"}
+            created = await client.keys.create("async-test")
+            assert created["id"] in {k["id"] for k in await client.keys.list()}
+            assert (await client.keys.revoke(created["id"]))["id"] == created["id"]
 
     asyncio.run(scenario())

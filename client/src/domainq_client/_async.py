@@ -143,6 +143,20 @@ class AsyncJobs(_Resource):
         return JobPage([c.job_view(j) for j in body.get("jobs", [])], body.get("next_cursor"))
 
 
+class AsyncKeys(_Resource):
+    """API keys (admin keys only)."""
+
+    async def create(self, name: str, role: str = "user", **limits: int | None) -> dict[str, Any]:
+        body = {"name": name, "role": role, **{k: v for k, v in limits.items() if v is not None}}
+        return dict((await self._client._request("POST", "/v1/keys", json=body)).json())
+
+    async def list(self) -> list[dict[str, Any]]:
+        return list((await self._client._request("GET", "/v1/keys")).json()["keys"])
+
+    async def revoke(self, key_id: str) -> dict[str, Any]:
+        return dict((await self._client._request("DELETE", f"/v1/keys/{key_id}")).json())
+
+
 class AsyncClient:
     """The domainq API for asyncio; ``await client.aclose()`` (or ``async with``) when done."""
 
@@ -163,7 +177,7 @@ class AsyncClient:
             timeout=httpx.Timeout(max(timeout, LONG_POLL_S + 10), connect=10),
             transport=transport,
         )
-        self.ocr, self.llm, self.jobs = AsyncOcr(self), AsyncLlm(self), AsyncJobs(self)
+        self.ocr, self.llm, self.jobs, self.keys = AsyncOcr(self), AsyncLlm(self), AsyncJobs(self), AsyncKeys(self)
 
     async def __aenter__(self) -> "AsyncClient":
         return self

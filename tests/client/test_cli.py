@@ -11,7 +11,7 @@ from tests.client.conftest import cli_env, domainq_argv
 from tests.stored_jobs import stored_jobs
 
 LONG = "1500"  # tokens: over a second of generation on the tiny model (canceled before the end)
-STREAMED = "600"  # tokens: long enough to watch, short enough to wait for on a busy machine
+STREAMED = "1000"  # tokens: long enough to watch, short enough to wait for on a busy machine
 
 
 def _pages(folder, count: int) -> list[str]:

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis
-import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -35,8 +34,9 @@ from api.openai.errors import OpenAIErrors
 from common import apikeys
 from common.celery_app import make_celery
 from common.enqueue import TaskMessages
-from common.jobstore import AsyncJobStore
+from common.jobstore import AsyncJobStore, async_client, sync_client
 from common.logs import configure_logging
+from common.reconciler import Reconciler
 from common.scripts import AsyncScripts
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        reader = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+        reader = async_client(settings.redis_url)
         scripts = AsyncScripts(reader)
         bootstrap = None
         if settings.auth and settings.admin_api_key is not None:
@@ -95,6 +95,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         waiter.on_finish(FinishedJobMeter(reader, metrics).observe)
         waiter.start()
         messages = TaskMessages(make_celery(settings))
+        # Jobs are reconciled from every API process too, so they finish (or fail with a
+        # reason) even while no worker of their domain runs.
+        reconciler = Reconciler(sync_client(settings.redis_url), messages, settings)
+        reconciler.start()
         app.state.jobs = JobService(AsyncJobStore(reader), messages, waiter, metrics, settings)
         app.state.redis = reader
         app.state.scripts = scripts
@@ -103,6 +107,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             settings.redis_url, settings.workers_probe_timeout_s, settings.workers_probe_interval_s
         )
         yield
+        reconciler.stop()
         if bootstrap is not None:
             bootstrap.cancel()
         await app.state.workers.close()

@@ -19,6 +19,15 @@ class CoreSettings(BaseSettings):
     broker_visibility_timeout_s: int = Field(3600, gt=0)
     # How often a worker sweeps for messages whose worker died (unacked past the timeout).
     broker_restore_interval_s: int = Field(10, gt=0)
+    # Every accepted job finishes: a running job holds a lease its worker renews every third of
+    # it; the reconciler (any API or worker process, one at a time) publishes again a job whose
+    # lease ran out or whose message went missing. So a killed worker's jobs run again within
+    # about JOB_LEASE_S + RECONCILE_INTERVAL_S, whatever the broker's visibility timeout.
+    job_lease_s: float = Field(15, ge=3, description="How long a run's lease lasts without a heartbeat.")
+    reconcile_interval_s: float = Field(2, gt=0, description="How often the reconciler looks.")
+    job_max_attempts: int = Field(3, gt=0, description="Runs of a job that may be lost before it fails.")
+    # A worker that cannot reach Redis to start, report or finish a job retries this long.
+    redis_retry_s: float = Field(60, ge=0, description="How long workers retry Redis before giving up a job.")
     # Task events feed Flower (what runs where, for how long): a few extra Redis writes per job.
     worker_send_task_events: bool = True
     log_format: str = Field("text", pattern="^(text|json)$")

@@ -14,6 +14,7 @@ Celery or kombu upgrade that changes the format fails there, not in production.
 import base64
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
@@ -22,12 +23,18 @@ from kombu.serialization import dumps
 _PERSISTENT = 2  # kombu's delivery_mode for "persistent", Celery's default
 
 
+@dataclass(frozen=True)
+class Message:
+    body: str  # the JSON entry to LPUSH on the queue's list
+    delivery_tag: str  # kombu's key for it in the unacked hash once a worker takes it
+
+
 class TaskMessages:
     def __init__(self, app: Celery) -> None:
         self.app = app
 
-    def build(self, name: str, task_id: str, args: list[Any], queue: str) -> str:
-        """The JSON entry to LPUSH on the Redis list ``queue`` to run task ``name``."""
+    def build(self, name: str, task_id: str, args: list[Any], queue: str) -> Message:
+        """The entry to LPUSH on the Redis list ``queue`` to run task ``name``."""
         headers, properties, body, _ = self.app.amqp.create_task_message(
             task_id, name, args, {}, reply_to=self.app.thread_oid, ignore_result=None
         )
@@ -44,7 +51,7 @@ class TaskMessages:
             "body_encoding": "base64",
             "delivery_tag": str(uuid.uuid4()),
         }
-        return json.dumps(
+        body = json.dumps(
             {
                 "body": base64.b64encode(payload).decode(),
                 "content-encoding": content_encoding,
@@ -53,3 +60,4 @@ class TaskMessages:
                 "properties": properties,
             }
         )
+        return Message(body, properties["delivery_tag"])

@@ -9,12 +9,42 @@ from typing import TypeVar, cast
 
 import redis
 import redis.asyncio as aioredis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from common import keys
 from common.records import JobRecord
 from common.scripts import AsyncScripts, Call, SyncScripts
 
 T = TypeVar("T")
+
+
+# Connections that survive a Redis restart: pooled ones are health-checked before reuse and a
+# command that meets a dropped connection is retried on a fresh one (briefly, with backoff).
+_RESILIENT: dict[str, object] = {
+    "health_check_interval": 5,
+    "socket_connect_timeout": 5,
+    "socket_timeout": 10,
+    "socket_keepalive": True,
+    "retry_on_error": [redis.ConnectionError, redis.TimeoutError],
+}
+
+
+def _retry() -> Retry:
+    return Retry(ExponentialBackoff(cap=1.0, base=0.05), 3)
+
+
+def sync_client(url: str, decode_responses: bool = True) -> redis.Redis:
+    return redis.Redis.from_url(url, decode_responses=decode_responses, retry=_retry(), **_RESILIENT)
+
+
+def async_client(url: str, max_connections: int = 512, wait_s: float = 10) -> aioredis.Redis:
+    """The API's client: a pool that waits (up to ``wait_s``) for a free connection instead of
+    failing at ``max_connections`` (a burst of requests must not answer false 503s)."""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=wait_s, decode_responses=True, retry=_retry(), **_RESILIENT
+    )
+    return aioredis.Redis(connection_pool=pool)
 
 
 class JobStore:
@@ -28,7 +58,7 @@ class JobStore:
 
     @classmethod
     def from_url(cls, url: str) -> "JobStore":
-        return cls(redis.Redis.from_url(url, decode_responses=True), redis.Redis.from_url(url))
+        return cls(sync_client(url), sync_client(url, decode_responses=False))
 
     def run(self, call: Call[T]) -> T:
         return self._scripts.run(call)

@@ -4,6 +4,12 @@ Prefix ``dq:`` (job records and everything kept beside them):
 - ``dq:job:<id>``: the job's record, a hash (``common.records.JobRecord``);
 - ``dq:job:<id>:blob:<name>``: a large input (an image) kept beside the message, not in it;
 - ``dq:running:<domain>``: a set of the ids running now;
+- ``dq:queued:<domain>``: the ids waiting for a worker, scored by when their message was
+  (last) published (ms): what the reconciler checks for messages gone missing;
+- ``dq:leases``: the ids running now, scored by when their lease runs out (ms); the worker
+  running a job renews it, so an old score means that worker died;
+- ``dq:domains``: the domains that have ever had a job (the reconciler walks them);
+- ``dq:reconciler``: the lock held by the one process reconciling at a time;
 - ``dq:metered:<id>``: which API process counted the job's finish in its metrics (a claim
   that expires; ``api.core.finished_meter``);
 - channel ``dq:jobs:events``: ``<id> <status>`` when a job finishes, for long-polls and meters.
@@ -23,20 +29,51 @@ PREFIX = "dq:"
 EVENTS_CHANNEL = PREFIX + "jobs:events"
 # Prefixes for Lua scripts that append the domain or owner they read from a record.
 RUNNING_PREFIX = PREFIX + "running:"
+QUEUED_PREFIX = PREFIX + "queued:"
+JOB_PREFIX = PREFIX + "job:"
+LEASES = PREFIX + "leases"
+DOMAINS = PREFIX + "domains"
+RECONCILER_LOCK = PREFIX + "reconciler"
+# kombu's Redis transport: delivered messages not yet acked, by delivery tag.
+UNACKED = "unacked"
+UNACKED_INDEX = "unacked_index"
 INFLIGHT_PREFIX = PREFIX + "inflight:"
 APIKEYS = PREFIX + "apikeys"
 
 
+BLOB_INFIX = ":blob:"
+
+
 def job(job_id: str) -> str:
-    return f"{PREFIX}job:{job_id}"
+    return JOB_PREFIX + job_id
 
 
 def blob(job_id: str, name: str) -> str:
-    return f"{PREFIX}job:{job_id}:blob:{name}"
+    return JOB_PREFIX + job_id + BLOB_INFIX + name
+
+
+def lua_constants() -> dict[str, str]:
+    """The layout as Lua scripts see it: ``{{NAME}}`` in a script becomes the value."""
+    return {
+        "JOB": JOB_PREFIX,
+        "BLOB_INFIX": BLOB_INFIX,
+        "RUNNING": RUNNING_PREFIX,
+        "QUEUED": QUEUED_PREFIX,
+        "INFLIGHT": INFLIGHT_PREFIX,
+        "LEASES": LEASES,
+        "DOMAINS": DOMAINS,
+        "EVENTS": EVENTS_CHANNEL,
+        "UNACKED": UNACKED,
+        "UNACKED_INDEX": UNACKED_INDEX,
+    }
 
 
 def running(domain: str) -> str:
     return RUNNING_PREFIX + domain
+
+
+def queued(domain: str) -> str:
+    return QUEUED_PREFIX + domain
 
 
 def metered(job_id: str) -> str:

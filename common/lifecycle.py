@@ -3,23 +3,28 @@
 ::
 
     submit ──▶ queued ──start──▶ running ──finish──▶ succeeded | failed
-                 │                 │ ▲
-                 │                 └─┘ progress (answers "stop" once canceled)
-                 └──── cancel ─────┴──▶ canceled
+                 │  ▲               │ ▲ progress, renew (the worker's heartbeat)
+                 │  └── requeue ────┤ (its lease ran out: the worker died)
+                 └──── cancel ──────┴──▶ canceled
 
-A submit is admitted first (the key still exists, is under its rate and in-flight limits, the
-queue under its cap); every end (finished, canceled, exhausted) takes the job out of its key's
-jobs in flight. A worker that dies mid-job leaves it ``running``; its message comes back (late acks) and
-``start`` runs it again, until workers have died on it ``max_attempts`` times: then it fails.
+- ``submit`` admits the job first (the key still exists, is under its rate and in-flight
+  limits, the queue under its cap), then writes its record (params included, so it can be
+  published again), input blobs and Celery message at once.
+- ``start`` gives the run a number (``attempt``) and a lease; the worker renews the lease while
+  it runs. ``progress`` and ``finish`` carry the attempt: a run that was taken for dead and
+  superseded by a later one can neither report nor overwrite.
+- ``requeue`` is the reconciler's (``common.reconciler``): a job whose lease ran out, or whose
+  message went missing, gets a new message; a job whose runs were lost ``max_attempts`` times
+  fails with ``WorkerLost``.
+- every end (finished, canceled, failed by the platform) takes the job out of every set of live
+  jobs, deletes its input blobs and keeps the record ``ttl_s`` from then.
 
 Each change is one Lua script (``common/lua/<name>.lua``), so a cancel and a worker finishing
 at once cannot both win, and a record never exists without its message. The functions below
-only say what to run (a ``Call``); ``common.jobstore`` runs it on a sync (worker) or async
-(API) Redis client.
+only say what to run (a ``Call``); ``common.scripts`` runs it on a sync or async Redis client.
 """
 
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,9 +46,24 @@ class Admission:
     max_queue_depth: int
 
 
-def _admission_answer(answer: list[Any]) -> tuple[str, int | None]:
-    status = text(answer[0])
-    return status, int(answer[1]) if len(answer) > 1 else None
+@dataclass(frozen=True)
+class Started:
+    """What ``start`` answers: ``queued`` (run it, as run number ``attempt``) or why not."""
+
+    status: str
+    attempt: int = 0
+
+    @property
+    def run(self) -> bool:
+        return self.status == "queued"
+
+
+def _pair(answer: list[Any]) -> tuple[str, int | None]:
+    return text(answer[0]), int(answer[1]) if len(answer) > 1 else None
+
+
+def _lost(max_attempts: int) -> str:
+    return json.dumps({"type": "WorkerLost", "message": f"the worker running this job was lost {max_attempts} times"})
 
 
 def submit(
@@ -67,7 +87,7 @@ def submit(
         [
             ttl_s,
             message,
-            int(time.time() * 1000),
+            record.domain,
             1 if admission.key_hash else 0,
             admission.rate_limit_per_minute,
             admission.max_jobs_in_flight,
@@ -78,58 +98,72 @@ def submit(
             *fields,
             *blobs.values(),
         ],
-        _admission_answer,
+        _pair,
     )
 
 
-def start(job_id: str, worker: str, max_attempts: int) -> Call[str]:
-    """Mark the job running on ``worker``; answers ``queued`` when the caller should run it.
+def start(job_id: str, worker: str, max_attempts: int, lease_s: float, ttl_s: int) -> Call[Started]:
+    """Mark the job running on ``worker`` under a lease of ``lease_s``."""
 
-    Anything else is why not: ``missing`` (expired or never written), ``canceled``, a finished
-    status (a redelivered duplicate), or ``exhausted`` (failed now, after ``max_attempts``
-    workers died running it).
-    """
-    lost = json.dumps({"type": "WorkerLost", "message": f"the worker running this job died {max_attempts} times"})
+    def parse(answer: list[Any]) -> Started:
+        status, attempt = _pair(answer)
+        return Started(status, attempt or 0)
+
     return Call(
         "start",
         [keys.job(job_id)],
-        [now_iso(), worker, keys.RUNNING_PREFIX, max_attempts, lost, keys.EVENTS_CHANNEL, job_id, keys.INFLIGHT_PREFIX],
-        text,
+        [now_iso(), worker, max_attempts, _lost(max_attempts), job_id, int(lease_s * 1000), ttl_s],
+        parse,
     )
 
 
-def progress(job_id: str, report: dict[str, Any]) -> Call[bool]:
-    """Record a running job's progress; ``False`` once it is no longer running (stop)."""
-    return Call("progress", [keys.job(job_id)], [json.dumps(report)], lambda answer: bool(answer))
+def renew(runs: list[tuple[str, int]], lease_s: float) -> Call[list[str]]:
+    """Extend the leases of ``(job id, attempt)`` runs; answers the ids no longer theirs."""
+    flat = [item for job_id, attempt in runs for item in (job_id, attempt)]
+    return Call("renew", [], [int(lease_s * 1000), *flat], lambda answer: [text(a) for a in answer])
 
 
-def finish(job_id: str, status: JobStatus, payload: dict[str, Any], blobs: tuple[str, ...] = ()) -> Call[str]:
-    """Store a result (``succeeded``) or an error (``failed``) and drop the input ``blobs``;
-    answers the prior status: anything but ``running`` means the payload was dropped."""
+def progress(job_id: str, attempt: int, report: dict[str, Any]) -> Call[bool]:
+    """Record a run's progress; ``False`` once it should stop (canceled, or superseded)."""
+    return Call("progress", [keys.job(job_id)], [json.dumps(report), attempt], lambda answer: bool(answer))
+
+
+def finish(job_id: str, attempt: int, status: JobStatus, payload: dict[str, Any], ttl_s: int) -> Call[str]:
+    """Store a result (``succeeded``) or an error (``failed``); answers the prior status:
+    anything but ``running`` means the payload was dropped. ``attempt`` 0: whichever run."""
     field = "result" if status is JobStatus.succeeded else "error"
     return Call(
         "finish",
-        [keys.job(job_id), *(keys.blob(job_id, name) for name in blobs)],
-        [
-            status.value,
-            now_iso(),
-            field,
-            json.dumps(payload),
-            keys.RUNNING_PREFIX,
-            job_id,
-            keys.EVENTS_CHANNEL,
-            keys.INFLIGHT_PREFIX,
-        ],
+        [keys.job(job_id)],
+        [status.value, now_iso(), field, json.dumps(payload), job_id, attempt, ttl_s],
         text,
     )
 
 
-def cancel(job_id: str, owner: str | None) -> Call[str]:
+def cancel(job_id: str, owner: str | None, ttl_s: int) -> Call[str]:
     """Cancel a queued or running job; answers its prior status, ``missing`` for no record and
     for a job ``owner`` (a key id; ``None`` for an admin) does not own."""
+    return Call("cancel", [keys.job(job_id)], [now_iso(), job_id, owner or "", ttl_s], text)
+
+
+def requeue(
+    job_id: str, reason: str, message: str, delivery_tag: str, queue: str, max_attempts: int, ttl_s: int
+) -> Call[str]:
+    """Publish a job again (``reason``: ``lease``, ``lost`` or ``stuck``; see requeue.lua)."""
     return Call(
-        "cancel",
-        [keys.job(job_id)],
-        [now_iso(), keys.RUNNING_PREFIX, job_id, keys.EVENTS_CHANNEL, owner or "", keys.INFLIGHT_PREFIX],
+        "requeue",
+        [],
+        [job_id, reason, message, delivery_tag, queue, max_attempts, _lost(max_attempts), now_iso(), ttl_s],
         text,
     )
+
+
+def scan_queued(
+    domain: str, queue: str, min_age_s: float, stuck_s: float, limit: int
+) -> Call[tuple[list[str], list[str]]]:
+    """A domain's queued jobs whose message may be gone: ``(lost, stuck)`` ids."""
+
+    def parse(answer: list[list[Any]]) -> tuple[list[str], list[str]]:
+        return [text(a) for a in answer[0]], [text(a) for a in answer[1]]
+
+    return Call("scan_queued", [], [domain, queue, int(min_age_s * 1000), int(stuck_s * 1000), limit], parse)

@@ -17,7 +17,9 @@ from common.contracts.jobs import JobError, JobStatus, JobView
 # A job id as ``new`` makes it: anything else is no job, answered without asking Redis.
 JOB_ID = re.compile(r"[0-9a-f]{32}")
 # Fields stored as JSON text in the hash.
-_JSON_FIELDS = ("result", "error", "progress")
+_JSON_FIELDS = ("result", "error", "progress", "params")
+# Kept for the platform (to publish the job again), not shown to clients.
+_INTERNAL = {"owner", "params", "delivery_tag", "blobs"}
 
 
 def now_iso() -> str:
@@ -38,12 +40,24 @@ class JobRecord(BaseModel):
     result: dict[str, Any] | None = None
     error: JobError | None = None
     progress: dict[str, Any] | None = None
+    params: dict[str, Any] | None = None  # the task's arguments, to publish the job again
+    delivery_tag: str | None = None  # its current message's, to find it in kombu's unacked hash
+    blobs: str | None = None  # its input blobs' names, comma-separated, to delete them at its end
 
     @classmethod
-    def new(cls, domain: str, task: str, owner: str) -> "JobRecord":
-        """A queued job's record, as written at submit time."""
+    def new(
+        cls, domain: str, task: str, owner: str, params: dict[str, Any] | None = None, blobs: tuple[str, ...] = ()
+    ) -> "JobRecord":
+        """A queued job's record, as written at submit time (its message's tag comes with the message)."""
         return cls(
-            id=uuid.uuid4().hex, domain=domain, task=task, status=JobStatus.queued, owner=owner, created_at=now_iso()
+            id=uuid.uuid4().hex,
+            domain=domain,
+            task=task,
+            status=JobStatus.queued,
+            owner=owner,
+            created_at=now_iso(),
+            params=params,
+            blobs=",".join(blobs) or None,
         )
 
     @classmethod
@@ -65,7 +79,7 @@ class JobRecord(BaseModel):
 
     def view(self) -> JobView:
         """What ``GET /v1/jobs/{id}`` shows of it."""
-        return JobView.model_validate(self.model_dump(exclude={"owner"}))
+        return JobView.model_validate(self.model_dump(exclude=_INTERNAL))
 
     def visible_to(self, key_id: str, is_admin: bool) -> bool:
         """Owner isolation: a key sees its own jobs; an admin key sees every job."""

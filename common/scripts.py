@@ -5,6 +5,7 @@ arguments and how to read the answer); ``SyncScripts`` (workers, command-line to
 ``AsyncScripts`` (the API) run it. One definition serves both sides.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,14 +14,23 @@ from typing import Any, Generic, TypeVar
 import redis
 import redis.asyncio as aioredis
 
+from common import keys
+
 T = TypeVar("T")
 
 _LUA = Path(__file__).with_name("lua")
-NAMES = tuple(sorted(path.stem for path in _LUA.glob("*.lua")))
+# Files starting with "_" are pieces other scripts include, not scripts of their own.
+NAMES = tuple(sorted(path.stem for path in _LUA.glob("*.lua") if not path.stem.startswith("_")))
+_INCLUDE = re.compile(r"^--! include (\w+)$", re.M)
 
 
 def source(name: str) -> str:
-    return (_LUA / f"{name}.lua").read_text()
+    """A script's text: ``--! include PIECE`` lines replaced by ``lua/_PIECE.lua``, and
+    ``{{NAME}}`` by the key layout's values (``common.keys.lua_constants``)."""
+    text = _INCLUDE.sub(lambda m: (_LUA / f"_{m.group(1)}.lua").read_text(), (_LUA / f"{name}.lua").read_text())
+    for constant, value in keys.lua_constants().items():
+        text = text.replace("{{" + constant + "}}", value)
+    return text
 
 
 def text(answer: Any) -> str:

@@ -204,7 +204,12 @@ class LocalStack:
         probe = Celery(broker=self.redis_url)
         deadline = time.monotonic() + wait
         try:
-            while not probe.control.ping(destination=[proc.node], timeout=0.5):
+            while True:
+                try:
+                    if probe.control.ping(destination=[proc.node], timeout=0.5):
+                        return
+                except Exception:  # Redis restarting (loading its data): ask again
+                    time.sleep(0.2)
                 if proc.popen.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"worker {proc.node} did not start:\n{proc.log()}")
         finally:

@@ -15,8 +15,9 @@ from common.enqueue import TaskMessages
 from common.jobstore import JobStore
 from common.records import JobRecord
 
-# A queue no worker consumes: a job sent there stays queued.
-UNSERVED_QUEUE = "test-unserved"
+# A domain no worker serves: a job sent there stays queued (its message waits in its queue,
+# so the reconciler leaves it alone).
+UNSERVED = "unserved"
 # Jobs submitted around the API belong to no API key: only admin keys see them.
 DIRECT_OWNER = "key_direct_test"
 NO_LIMITS = lifecycle.Admission(
@@ -44,10 +45,14 @@ def wait_for_job(client: httpx.Client, job_id: str, timeout: float = 90) -> dict
     """Long-poll a job until it finishes; fails the test past ``timeout``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}", params={"wait": 20}).json()
+        answer = client.get(f"/v1/jobs/{job_id}", params={"wait": 20})
+        if answer.status_code == 503:  # Redis away for a moment: as a client would, wait and ask again
+            time.sleep(0.5)
+            continue
+        job = answer.json()
         if JobStatus(job["status"]).finished:
             return job
-    raise AssertionError(f"job {job_id} still {job['status']} after {timeout}s")
+    raise AssertionError(f"job {job_id} not finished after {timeout}s")
 
 
 def submit_image(client: httpx.Client, data: bytes, name: str = "page.png") -> httpx.Response:
@@ -61,16 +66,16 @@ def enqueue_direct(
     verb: str,
     params: dict | None = None,
     blobs: dict[str, bytes] | None = None,
-    queue: str | None = None,
 ) -> str:
-    """Submit a job the way the API does, minus its input checks (e.g. a garbage image);
-    ``queue=UNSERVED_QUEUE`` records it with a message no worker will take."""
-    record = JobRecord.new(domain, verb, owner=DIRECT_OWNER)
+    """Submit a job the way the API does, minus its input checks (e.g. a garbage image)."""
+    blobs = blobs or {}
+    record = JobRecord.new(domain, verb, owner=DIRECT_OWNER, params=params or {}, blobs=tuple(blobs))
     name = task_name(domain, verb)
-    queue = queue or queue_for(name)
+    queue = queue_for(name)
     message = TaskMessages(make_celery(CoreSettings(redis_url=redis_url))).build(
         name, record.id, [record.id, params or {}], queue
     )
-    status, _ = store.run(lifecycle.submit(record, blobs or {}, queue, message, 600, NO_LIMITS))
+    record.delivery_tag = message.delivery_tag
+    status, _ = store.run(lifecycle.submit(record, blobs, queue, message.body, 600, NO_LIMITS))
     assert status == "queued", status
     return record.id

@@ -12,13 +12,15 @@ from typing import Any
 from celery import Celery, signals
 
 from common.celery_app import make_celery
-from common.jobstore import JobStore
+from common.enqueue import TaskMessages
+from common.jobstore import JobStore, sync_client
 from common.logs import configure_logging
+from common.reconciler import Reconciler
 from workers.core import metrics
 from workers.core.bootstrap import DomainError, domain_tasks_module, job_specs, register_job_tasks, resolve_domain
 from workers.core.config import WorkerSettings
 from workers.core.jobs import JobSpec
-from workers.core.runner import fail_killed_job
+from workers.core.runner import Runner, fail_killed_job
 
 
 @dataclass(frozen=True)
@@ -35,9 +37,17 @@ class Worker:
         return self.settings.worker_name or f"{self.settings.domain}@%h"
 
 
-def connect_signals(pool: str, store: JobStore, specs: dict[str, JobSpec], warmup: Callable[[], None] | None) -> None:
+def connect_signals(
+    app: Celery, settings: WorkerSettings, store: JobStore, specs: dict[str, JobSpec], pool: str,
+    warmup: Callable[[], None] | None,
+) -> None:  # fmt: skip
     def on_failure(sender: Any = None, task_id: str | None = None, exception: Any = None, **kw: Any) -> None:
-        fail_killed_job(store, specs, sender, task_id, exception)
+        fail_killed_job(store, settings, specs, sender, task_id, exception)
+
+    def start_reconciler(**kw: Any) -> None:
+        # In the main process, which outlives pool processes: one reconciler per worker, and
+        # the lock lets one of all of them act at a time.
+        Reconciler(sync_client(settings.redis_url), TaskMessages(app), settings).start()
 
     def start_warmup(**kw: Any) -> None:
         # Load the model once the serving process exists (no CUDA before fork). Celery kills
@@ -46,6 +56,7 @@ def connect_signals(pool: str, store: JobStore, specs: dict[str, JobSpec], warmu
         threading.Thread(target=warmup, name="model-warmup", daemon=True).start()
 
     signals.task_failure.connect(on_failure, weak=False)
+    signals.worker_ready.connect(start_reconciler, weak=False)
     if warmup is not None:
         # prefork: each pool process loads its own copy; solo and threads load once.
         ready = signals.worker_process_init if pool == "prefork" else signals.worker_ready
@@ -72,7 +83,7 @@ def build_worker() -> Worker:
     store = JobStore.from_url(settings.redis_url)
     app = make_celery(settings, consume=(settings.domain,))
     specs = job_specs(settings.domain)
-    register_job_tasks(app, specs, store, settings.job_max_attempts)
+    register_job_tasks(app, specs, Runner(store, settings))
     tasks = domain_tasks_module(settings.domain)
     if hasattr(tasks, "check_config"):
         try:
@@ -80,7 +91,7 @@ def build_worker() -> Worker:
         except ValueError as exc:  # pydantic's ValidationError is one
             raise DomainError(f"worker: bad {settings.domain} configuration: {exc}") from exc
     pool = settings.worker_pool or package.POOL
-    connect_signals(pool, store, {spec.name: spec for spec in specs}, getattr(tasks, "warmup", None))
+    connect_signals(app, settings, store, {spec.name: spec for spec in specs}, pool, getattr(tasks, "warmup", None))
     connect_observability(settings)
     concurrency = package.CONCURRENCY() if callable(package.CONCURRENCY) else package.CONCURRENCY
     return Worker(app, settings, pool, settings.worker_concurrency or concurrency)

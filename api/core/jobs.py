@@ -85,12 +85,14 @@ class JobService:
         blobs: dict[str, bytes] | None = None,
     ) -> JobAccepted:
         """Admit, record and queue the job, atomically."""
-        record = JobRecord.new(domain, verb, owner=principal.id)
+        blobs = blobs or {}
+        record = JobRecord.new(domain, verb, owner=principal.id, params=params, blobs=tuple(blobs))
         name = task_name(domain, verb)
         queue = queue_for(name)
         message = self.messages.build(name, record.id, [record.id, params], queue)
+        record.delivery_tag = message.delivery_tag
         call = lifecycle.submit(
-            record, blobs or {}, queue, message, self.settings.job_ttl_s, self._admission(principal, domain)
+            record, blobs, queue, message.body, self.settings.job_ttl_s, self._admission(principal, domain)
         )
         status, retry_ms = await self.store.run(call)
         if status != "queued":
@@ -133,7 +135,8 @@ class JobService:
         """Cancel a queued or running job; a finished one is a conflict."""
         if not JOB_ID.fullmatch(job_id):
             raise _job_not_found(job_id)
-        prior = await self.store.run(lifecycle.cancel(job_id, None if principal.is_admin else principal.id))
+        owner = None if principal.is_admin else principal.id
+        prior = await self.store.run(lifecycle.cancel(job_id, owner, self.settings.job_ttl_s))
         if prior == "missing":
             raise _job_not_found(job_id)
         if JobStatus(prior).finished:

@@ -1,15 +1,16 @@
--- finish: a running job ends 'succeeded' (with its result) or 'failed' (with its error); the
--- input blobs go whatever the outcome. Answers the prior status: anything but 'running' means
--- the job was canceled meanwhile and the payload is dropped.
--- KEYS: the record, then its input blobs.  ARGV: status, now, field ('result' or 'error'),
--- payload JSON, running-set prefix, job id, events channel, in-flight prefix.
-for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
-local s = redis.call('HGET', KEYS[1], 'status')
+-- finish: a run ends 'succeeded' (with its result) or 'failed' (with its error). Answers the
+-- prior status: anything but 'running' means the payload is dropped: the job was canceled
+-- meanwhile, or ('superseded') a later run of it started because this one's worker was taken
+-- for dead.
+-- KEYS: the record.  ARGV: status, now (ISO), field ('result' or 'error'), payload JSON, job id,
+-- attempt (0: whichever run), ttl s.
+--! include end_job
+local record, id = KEYS[1], ARGV[5]
+local s = redis.call('HGET', record, 'status')
 if not s then return 'missing' end
-redis.call('SREM', ARGV[5] .. redis.call('HGET', KEYS[1], 'domain'), ARGV[6])
-local owner = redis.call('HGET', KEYS[1], 'owner')
-if owner then redis.call('SREM', ARGV[8] .. owner, ARGV[6]) end
 if s ~= 'running' then return s end
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'finished_at', ARGV[2], ARGV[3], ARGV[4])
-redis.call('PUBLISH', ARGV[7], ARGV[6] .. ' ' .. ARGV[1])
+if ARGV[6] ~= '0' and redis.call('HGET', record, 'attempts') ~= ARGV[6] then return 'superseded' end
+redis.call('HSET', record, 'status', ARGV[1], 'finished_at', ARGV[2], ARGV[3], ARGV[4])
+end_job(record, id, tonumber(ARGV[7]))
+redis.call('PUBLISH', '{{EVENTS}}', id .. ' ' .. ARGV[1])
 return s

@@ -1,22 +1,30 @@
--- start: a worker got the job's message and wants to run it. Answers 'queued' when it should;
--- anything else is why not: 'missing', 'canceled', a finished status (a redelivered
--- duplicate) or 'exhausted' (failed now: workers died on it ARGV[4] times already).
--- A redelivered message finds its job 'running' when the worker that had it died: run it again.
--- KEYS: the record.  ARGV: now, worker, running-set prefix, max attempts, WorkerLost error JSON,
--- events channel, job id, in-flight prefix.
-local s = redis.call('HGET', KEYS[1], 'status')
-if not s then return 'missing' end
-if s ~= 'queued' and s ~= 'running' then return s end
-local running = ARGV[3] .. redis.call('HGET', KEYS[1], 'domain')
-if tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') >= tonumber(ARGV[4]) then
-  redis.call('HSET', KEYS[1], 'status', 'failed', 'finished_at', ARGV[1], 'error', ARGV[5])
-  redis.call('SREM', running, ARGV[7])
-  local owner = redis.call('HGET', KEYS[1], 'owner')
-  if owner then redis.call('SREM', ARGV[8] .. owner, ARGV[7]) end
-  redis.call('PUBLISH', ARGV[6], ARGV[7] .. ' failed')
-  return 'exhausted'
+-- start: a worker got the job's message and wants to run it. Answers {'queued', attempt} when
+-- it should (attempt: this run's number, which its progress and finish must carry); else why
+-- not: 'missing', 'canceled', a finished status (a redelivered duplicate), 'duplicate' (it
+-- runs elsewhere under a live lease) or 'exhausted' (failed now: runs were lost max times).
+-- A job left 'running' with its lease run out lost its worker: it runs again here.
+-- KEYS: the record.  ARGV: now (ISO), worker, max attempts, WorkerLost error JSON, job id,
+-- lease ms, ttl s.
+--! include end_job
+local record, id = KEYS[1], ARGV[5]
+local s = redis.call('HGET', record, 'status')
+if not s then return {'missing'} end
+if s ~= 'queued' and s ~= 'running' then return {s} end
+local now = now_ms()
+if s == 'running' then
+  local lease = redis.call('ZSCORE', '{{LEASES}}', id)
+  if lease and tonumber(lease) > now then return {'duplicate'} end
 end
-redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[1], 'worker', ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-redis.call('SADD', running, ARGV[7])
-return 'queued'
+local attempts = tonumber(redis.call('HGET', record, 'attempts') or '0')
+if attempts >= tonumber(ARGV[3]) then
+  redis.call('HSET', record, 'status', 'failed', 'finished_at', ARGV[1], 'error', ARGV[4])
+  end_job(record, id, tonumber(ARGV[7]))
+  redis.call('PUBLISH', '{{EVENTS}}', id .. ' failed')
+  return {'exhausted'}
+end
+local domain = redis.call('HGET', record, 'domain')
+redis.call('HSET', record, 'status', 'running', 'started_at', ARGV[1], 'worker', ARGV[2], 'attempts', attempts + 1)
+redis.call('SADD', '{{RUNNING}}' .. domain, id)
+redis.call('ZREM', '{{QUEUED}}' .. domain, id)
+redis.call('ZADD', '{{LEASES}}', now + tonumber(ARGV[6]), id)
+return {'queued', attempts + 1}

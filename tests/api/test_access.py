@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from tests.builders import UNSERVED_QUEUE, enqueue_direct
+from tests.builders import UNSERVED, enqueue_direct
 
 
 def _key(client: httpx.Client, name: str, **limits) -> dict:
@@ -152,7 +152,7 @@ def test_auth_off_lets_anyone_in_as_admin_and_says_so(isolated_stack):
 
 def test_a_job_id_of_the_wrong_shape_is_404_without_asking_redis(api_url, redis_stack, job_store):
     # A real job's id in upper case is not an id: answered from its shape alone.
-    job_id = enqueue_direct(job_store, redis_stack.redis_url, "ocr", "recognize", queue=UNSERVED_QUEUE)
+    job_id = enqueue_direct(job_store, redis_stack.redis_url, UNSERVED, "wait")
     with httpx.Client(base_url=api_url, timeout=10, headers=redis_stack.auth_headers) as admin:
         assert admin.get(f"/v1/jobs/{job_id}").status_code == 200
         for bad in (job_id.upper(), job_id[:-1], job_id + "0", "x" * 300):

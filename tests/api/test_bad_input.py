@@ -6,7 +6,7 @@ import io
 import pytest
 from PIL import Image
 
-from tests.builders import UNSERVED_QUEUE, enqueue_direct, text_image
+from tests.builders import UNSERVED, enqueue_direct, text_image
 
 
 @pytest.fixture
@@ -105,7 +105,7 @@ def test_an_unsupported_content_type(client, nothing_enqueued):
 
 @pytest.mark.parametrize("wait", ["-1", "61", "soon"])
 def test_wait_out_of_range(client, job_store, redis_stack, wait):
-    job_id = enqueue_direct(job_store, redis_stack.redis_url, "ocr", "recognize", queue=UNSERVED_QUEUE)
+    job_id = enqueue_direct(job_store, redis_stack.redis_url, UNSERVED, "wait")
     error = _error(client.get(f"/v1/jobs/{job_id}", params={"wait": wait}), 422, "invalid_request")
     assert error["message"].startswith("query.wait")
 

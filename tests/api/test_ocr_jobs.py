@@ -5,7 +5,7 @@ import time
 import httpx
 import pytest
 
-from tests.builders import UNSERVED_QUEUE, enqueue_direct, submit_image, text_image, wait_for_job
+from tests.builders import UNSERVED, enqueue_direct, submit_image, text_image, wait_for_job
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "TIFF", "BMP"])
@@ -50,7 +50,7 @@ def test_long_poll_returns_as_soon_as_the_job_finishes(client, ocr_worker):
 
 
 def test_long_poll_of_an_unfinished_job_answers_when_the_wait_runs_out(client, job_store, redis_stack):
-    job_id = enqueue_direct(job_store, redis_stack.redis_url, "ocr", "recognize", queue=UNSERVED_QUEUE)
+    job_id = enqueue_direct(job_store, redis_stack.redis_url, UNSERVED, "wait")
     started = time.monotonic()
     job = client.get(f"/v1/jobs/{job_id}", params={"wait": 1.5}).json()
     assert job["status"] == "queued"

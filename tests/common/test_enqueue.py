@@ -30,5 +30,6 @@ def test_built_messages_equal_what_send_task_pushes(redis_stack):
     assert len(pushed) == 1
 
     built = TaskMessages(app).build("llm.generate", "0f" * 16, args, "llm")
-    assert _comparable(built) == _comparable(pushed[0])
-    assert json.loads(built)["properties"]["delivery_tag"] != json.loads(pushed[0])["properties"]["delivery_tag"]
+    assert _comparable(built.body) == _comparable(pushed[0])
+    assert json.loads(built.body)["properties"]["delivery_tag"] == built.delivery_tag
+    assert built.delivery_tag != json.loads(pushed[0])["properties"]["delivery_tag"]

@@ -8,10 +8,12 @@ from celery import Celery
 
 import api.domains
 import workers.domains
+from common.config import CoreSettings
 from common.discovery import available_domains
 from common.jobstore import JobStore
 from workers.core.bootstrap import DomainError, job_specs, register_job_tasks
 from workers.core.jobs import job_task
+from workers.core.runner import Runner
 
 
 @pytest.mark.parametrize("domain", [d for d in available_domains(api.domains) if d != "base"])
@@ -31,4 +33,4 @@ def test_registering_a_task_name_twice_stops_the_worker():
     server = fakeredis.FakeServer()
     store = JobStore(fakeredis.FakeRedis(server=server), fakeredis.FakeRedis(server=server))
     with pytest.raises(DomainError, match=r"ocr\.recognize is registered twice"):
-        register_job_tasks(app, [spec, spec], store, max_attempts=3)
+        register_job_tasks(app, [spec, spec], Runner(store, CoreSettings()))

@@ -9,9 +9,8 @@ from celery import Celery
 
 import workers.domains
 from common.discovery import available_domains, load_domain, parse_domains
-from common.jobstore import JobStore
 from workers.core.jobs import JobSpec
-from workers.core.runner import run_job
+from workers.core.runner import Runner
 
 
 class DomainError(SystemExit):
@@ -71,13 +70,13 @@ def job_specs(name: str) -> list[JobSpec]:
     return specs
 
 
-def register_job_tasks(app: Celery, specs: list[JobSpec], store: JobStore, max_attempts: int) -> None:
+def register_job_tasks(app: Celery, specs: list[JobSpec], runner: Runner) -> None:
     """Register each spec as a Celery task named ``<domain>.<verb>``; names must be unique."""
     for spec in specs:
         if spec.name in app.tasks:
             raise DomainError(f"worker: task {spec.name} is registered twice")
 
         def run(task: Any, job_id: str, params: dict[str, Any], _spec: JobSpec = spec) -> None:
-            run_job(_spec, store, task.request.hostname, job_id, params, max_attempts)
+            runner.run(_spec, task.request.hostname, job_id, params)
 
         app.task(name=spec.name, bind=True)(run)

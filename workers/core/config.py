@@ -10,7 +10,6 @@ class WorkerSettings(CoreSettings):
     worker_name: str | None = Field(None, description="Celery node name; default <domain>@<host>.")
     worker_pool: str | None = Field(None, description="Override the domain's pool (prefork, threads, solo).")
     worker_concurrency: int | None = Field(None, gt=0, description="Override the domain's concurrency.")
-    job_max_attempts: int = Field(3, gt=0, description="Worker deaths a job survives before it fails.")
     worker_metrics_port: int = Field(9808, ge=0, le=65535, description="Port of the worker's /metrics; 0: none.")
     # prometheus_client's own variable: one directory per worker, emptied at start; unset, a
     # temporary one is made (and removed at exit).

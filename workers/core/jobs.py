@@ -4,13 +4,18 @@ The function is plain code over an engine; ``workers.core.runner`` gives it its 
 moves the job record along around it.
 """
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
+
 from common import lifecycle
 from common.contracts.naming import task_name
 from common.jobstore import JobStore
+
+log = logging.getLogger(__name__)
 
 
 class JobInputError(Exception):
@@ -26,10 +31,16 @@ class JobContext:
     worker: str
     blobs: dict[str, bytes]
     store: JobStore
+    attempt: int = 0  # this run's number (``lifecycle.start``)
 
     def report_progress(self, report: dict[str, Any]) -> bool:
-        """Publish progress; ``False`` means the job was canceled and should stop."""
-        return self.store.run(lifecycle.progress(self.job_id, report))
+        """Publish progress; ``False`` means this run should stop (the job was canceled, or
+        runs again elsewhere). Redis away for a moment: the job goes on unreported."""
+        try:
+            return self.store.run(lifecycle.progress(self.job_id, self.attempt, report))
+        except redis.RedisError as exc:
+            log.warning("progress not reported: %s", type(exc).__name__, extra={"job_id": self.job_id})
+            return True
 
 
 JobFunction = Callable[[JobContext, dict[str, Any]], dict[str, Any]]

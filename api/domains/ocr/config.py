@@ -11,6 +11,9 @@ class OcrApiSettings(BaseSettings):
 
     # Decompression bombs: a small file can decode to gigabytes; refuse before any worker does.
     max_pixels: int = Field(40_000_000, gt=0, description="Largest width x height accepted.")
+    # Each upload is held in memory while it is checked and recorded (up to MAX_UPLOAD_BYTES,
+    # 4/3 more as base64 JSON): at most this many at once, the rest wait their turn.
+    max_concurrent_uploads: int = Field(4, gt=0, description="Uploads read and recorded at once per API process.")
 
 
 @lru_cache

@@ -1,5 +1,8 @@
 """``POST /v1/ocr/recognize``: an image in, a job out."""
 
+import asyncio
+import functools
+
 from fastapi import APIRouter, Request, status
 from starlette.concurrency import run_in_threadpool
 
@@ -49,6 +52,13 @@ _BODY = {
 )
 async def recognize(request: Request, jobs: JobsDep, settings: SettingsDep, principal: PrincipalDep) -> JobAccepted:
     """Queue OCR of one image (PNG, JPEG, WebP, TIFF, BMP); poll the job for its text."""
-    image = await read_image(request, settings.max_upload_bytes)
-    image_format = await run_in_threadpool(check_image, image, get_ocr_api_settings().max_pixels)
-    return await jobs.submit(principal, DOMAIN, RECOGNIZE, {"format": image_format}, {IMAGE_BLOB: image})
+    async with _uploads():
+        image = await read_image(request, settings.max_upload_bytes)
+        image_format = await run_in_threadpool(check_image, image, get_ocr_api_settings().max_pixels)
+        return await jobs.submit(principal, DOMAIN, RECOGNIZE, {"format": image_format}, {IMAGE_BLOB: image})
+
+
+@functools.cache
+def _uploads() -> asyncio.Semaphore:
+    """Bounds the images held in memory at once (multipart bodies wait spooled to disk)."""
+    return asyncio.Semaphore(get_ocr_api_settings().max_concurrent_uploads)

@@ -1,0 +1,46 @@
+-- requeue: the reconciler puts a job back on its queue with a new message, when
+--   'lease': it is running but its lease ran out (its worker died), or
+--   'lost':  it is queued but its message is in neither the queue nor kombu's unacked hash, or
+--   'stuck': it is queued and its message sat unacked long past any start (its worker died
+--            between taking the message and starting the job).
+-- A job whose runs were lost max times fails instead. Answers 'requeued', 'exhausted' or
+-- 'skip' (things changed since the reconciler looked).
+-- ARGV: job id, reason, message, its delivery tag, queue, max attempts, WorkerLost error JSON,
+-- now (ISO), ttl s.
+--! include end_job
+local id, reason = ARGV[1], ARGV[2]
+local record = '{{JOB}}' .. id
+local s = redis.call('HGET', record, 'status')
+if not s then
+  redis.call('ZREM', '{{LEASES}}', id)
+  return 'skip'
+end
+local now = now_ms()
+local old_tag = redis.call('HGET', record, 'delivery_tag')
+if reason == 'lease' then
+  if s ~= 'running' then return 'skip' end
+  local lease = redis.call('ZSCORE', '{{LEASES}}', id)
+  if lease and tonumber(lease) > now then return 'skip' end
+  if tonumber(redis.call('HGET', record, 'attempts') or '0') >= tonumber(ARGV[6]) then
+    redis.call('HSET', record, 'status', 'failed', 'finished_at', ARGV[8], 'error', ARGV[7])
+    end_job(record, id, tonumber(ARGV[9]))
+    redis.call('PUBLISH', '{{EVENTS}}', id .. ' failed')
+    return 'exhausted'
+  end
+elseif s ~= 'queued' then
+  return 'skip'
+elseif reason == 'lost' and old_tag and redis.call('HEXISTS', '{{UNACKED}}', old_tag) == 1 then
+  return 'skip'
+end
+if old_tag then
+  -- The old message must not come back too (kombu restores unacked ones after its timeout).
+  redis.call('HDEL', '{{UNACKED}}', old_tag)
+  redis.call('ZREM', '{{UNACKED_INDEX}}', old_tag)
+end
+local domain = redis.call('HGET', record, 'domain')
+redis.call('HSET', record, 'status', 'queued', 'delivery_tag', ARGV[4])
+redis.call('SREM', '{{RUNNING}}' .. domain, id)
+redis.call('ZREM', '{{LEASES}}', id)
+redis.call('ZADD', '{{QUEUED}}' .. domain, now, id)
+redis.call('LPUSH', ARGV[5], ARGV[3])
+return 'requeued'

@@ -29,6 +29,8 @@ from api.core.router import enabled_domains, include_domain_routers
 from api.core.scrape import router as metrics_router
 from api.core.waiter import JobWaiter
 from api.keys.routes import router as keys_router
+from api.openai import router as openai_api
+from api.openai.errors import OpenAIErrors
 from common import apikeys
 from common.celery_app import make_celery
 from common.enqueue import TaskMessages
@@ -125,14 +127,19 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     routes = include_domain_routers(app, domains)
     app.state.domain_tasks = routes.tasks
     app.include_router(keys_router)
+    if "llm" in domains:  # the OpenAI-compatible routes run llm jobs
+        app.include_router(openai_api.router)
+        routes.body_caps[openai_api.router.prefix + "/"] = openai_api.MAX_BODY_BYTES
     app.include_router(metrics_router)
     serve_docs_offline(app)
     open_exact, _ = open_paths(settings)
     install_openapi(app, open_exact)
-    # Middleware, innermost first: body caps, then the key, CORS (its preflights need no key),
-    # the request id, and the request metrics outermost (they time the 401s and 413s too).
+    # Middleware, innermost first: body caps, then the key, OpenAI-shaped errors on /openai/,
+    # CORS (its preflights need no key), the request id, and the request metrics outermost
+    # (they time the 401s and 413s too).
     app.add_middleware(BodySizeLimit, caps=routes.body_caps)
     app.add_middleware(Authentication, settings=settings)
+    app.add_middleware(OpenAIErrors)  # OpenAI's error shape on /openai/, the 401s and 413s included
     if settings.allowed_origins:
         app.add_middleware(
             CORSMiddleware,

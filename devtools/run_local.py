@@ -59,6 +59,9 @@ def main() -> None:
             "Submit an OCR job and wait for its result:\n"
             f"  curl -s {auth_header} -F file=@your-image.png {base}/v1/ocr/recognize\n"
             f"  curl -s {auth_header} '{base}/v1/jobs/<id>?wait=30'\n"
+            "Or with the domainq command (scripts/install.sh put it in .venv/bin):\n"
+            f"  export DOMAINQ_URL={base} DOMAINQ_API_KEY={stack.admin_key}\n"
+            "  .venv/bin/domainq ocr your-scans/ --out results.jsonl\n"
             "Make a key for an application (role user, its own jobs only):\n"
             f"  curl -s {auth_header} -H 'content-type: application/json' -d '{{\"name\": \"my-app\"}}' {base}/v1/keys\n"
             "Ctrl-C stops everything.",

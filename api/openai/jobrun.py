@@ -1,0 +1,73 @@
+"""Run one llm job for an OpenAI-style request: submit, wait, and cancel if the caller leaves."""
+
+import logging
+from typing import Any
+
+import anyio
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+
+from api.core.auth import Principal
+from api.core.errors import ApiError
+from api.core.jobs import JobService
+from common.contracts.jobs import JobStatus, JobView
+from common.contracts.llm import DOMAIN
+
+log = logging.getLogger(__name__)
+# How often a waiting (non-streamed) request checks that its caller is still there.
+DISCONNECT_CHECK_S = 1.0
+
+
+def validated(model: type[BaseModel], params: dict[str, Any], names: dict[str, str] | None = None) -> dict[str, Any]:
+    """The job's params checked by the llm contract: its limits answer 400, as OpenAI's would.
+    ``names`` maps the contract's field names back to the request's (``max_new_tokens``)."""
+    try:
+        return model.model_validate(params).model_dump(mode="json")
+    except ValidationError as exc:
+        names = names or {}
+        locs = [[names.get(str(p), p) for p in e.get("loc", ())] for e in exc.errors()]
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in locs[0])
+        details = [{"loc": ["body", *loc], "msg": e.get("msg", "")} for loc, e in zip(locs, exc.errors(), strict=True)]
+        raise ApiError(422, "invalid_request", f"{where}: {first['msg']}".lstrip(": "), details) from None
+
+
+async def submit(jobs: JobService, principal: Principal, verb: str, params: dict[str, Any]) -> str:
+    return (await jobs.submit(principal, DOMAIN, verb, params)).id
+
+
+async def cancel_quietly(jobs: JobService, principal: Principal, job_id: str) -> None:
+    """Cancel a job whose caller went away; shielded, since it runs while being cancelled."""
+    with anyio.CancelScope(shield=True):
+        try:
+            await jobs.cancel(job_id, principal)
+            log.info("caller disconnected: job canceled", extra={"job_id": job_id})
+        except ApiError:
+            pass  # it finished meanwhile
+
+
+async def wait_for(request: Request, jobs: JobService, principal: Principal, job_id: str) -> JobView:
+    """The job once finished; a caller that disconnects first cancels it."""
+    done = False
+    try:
+        while True:
+            view = await jobs.get(job_id, principal, wait_s=DISCONNECT_CHECK_S)
+            if view.status.finished:
+                done = True
+                return view
+            if await request.is_disconnected():
+                raise ApiError(499, "client_closed_request", "the caller disconnected; the job was canceled")
+    finally:
+        if not done:
+            await cancel_quietly(jobs, principal, job_id)
+
+
+def result_of(view: JobView) -> dict[str, Any]:
+    """A succeeded job's result; a failed or canceled one as an error answer."""
+    if view.status == JobStatus.succeeded and view.result is not None:
+        return view.result
+    if view.status == JobStatus.failed and view.error is not None:
+        # Bad input the worker found (e.g. a prompt past the context) is the caller's to fix.
+        status = 400 if view.error.type == "JobInputError" else 500
+        raise ApiError(status, "job_failed", f"job {view.id} failed: {view.error.message}")
+    raise ApiError(409, "job_canceled", f"job {view.id} was {view.status}")

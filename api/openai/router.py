@@ -1,0 +1,86 @@
+"""``/openai/v1``: chat completions, completions, embeddings and models, as OpenAI's clients call them.
+
+Served with the llm domain; each call is an llm job (queued, batched, metered and isolated
+like any other) that the route waits for, or streams, on the caller's behalf.
+"""
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from api.core.auth import PrincipalDep
+from api.core.deps import JobsDep
+from api.core.errors import ApiError
+from api.openai import generation
+from api.openai.config import OpenAICompatSettings, get_openai_compat_settings
+from api.openai.embeddings import embeddings
+from api.openai.protocol import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, ModelCard, ModelList
+from common.contracts.llm import get_llm_limits
+
+# Left out of /openapi.json: OpenAI's API reference documents these routes, and their errors
+# take OpenAI's shape rather than the envelope the document promises for every other route.
+router = APIRouter(prefix="/openai/v1", tags=["openai"], include_in_schema=False)
+MAX_BODY_BYTES = get_llm_limits().max_body_bytes
+_STARTED = int(time.time())
+
+
+def _model(requested: str, served: str) -> None:
+    if requested != served:
+        raise ApiError(
+            404, "model_not_found", f"the model {requested!r} does not exist here; this API serves {served!r}"
+        )
+
+
+def _settings() -> OpenAICompatSettings:
+    return get_openai_compat_settings()
+
+
+@router.get("/models", response_model=ModelList)
+async def list_models(principal: PrincipalDep) -> ModelList:
+    """The generation and embedding models served (``OPENAI_COMPAT_*_MODEL``)."""
+    s = _settings()
+    return ModelList(
+        data=[ModelCard(id=s.chat_model, created=_STARTED), ModelCard(id=s.embedding_model, created=_STARTED)]
+    )
+
+
+@router.post("/chat/completions", response_model=None)
+async def chat_completions(
+    body: ChatCompletionRequest, request: Request, jobs: JobsDep, principal: PrincipalDep
+) -> dict[str, Any] | StreamingResponse:
+    """A chat answer, whole or streamed (``stream: true``: server-sent chunks, then ``[DONE]``)."""
+    return await _generate(generation.Shape(chat=True), body, request, jobs, principal)
+
+
+@router.post("/completions", response_model=None)
+async def completions(
+    body: CompletionRequest, request: Request, jobs: JobsDep, principal: PrincipalDep
+) -> dict[str, Any] | StreamingResponse:
+    """A raw-prompt completion, whole or streamed."""
+    return await _generate(generation.Shape(chat=False), body, request, jobs, principal)
+
+
+async def _generate(
+    shape: generation.Shape,
+    body: ChatCompletionRequest | CompletionRequest,
+    request: Request,
+    jobs: JobsDep,
+    principal: PrincipalDep,
+) -> dict[str, Any] | StreamingResponse:
+    settings = _settings()
+    _model(body.model, settings.chat_model)
+    params = generation.job_params(body)
+    if body.stream:
+        return await generation.stream(jobs, principal, settings, shape, body, params)
+    return await generation.complete(request, jobs, principal, shape, body.model, params)
+
+
+@router.post("/embeddings")
+async def create_embeddings(
+    body: EmbeddingRequest, request: Request, jobs: JobsDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Embeddings of a string or a list of strings."""
+    _model(body.model, _settings().embedding_model)
+    return await embeddings(request, jobs, principal, body)

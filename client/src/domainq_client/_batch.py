@@ -1,0 +1,173 @@
+"""``domainq ocr``: many files through OCR with bounded concurrency, a live progress bar,
+a resumable JSONL log, and Ctrl-C that cancels what it started."""
+
+import dataclasses
+import json
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from domainq_client._errors import APIError, DomainqError, JobError, UnreachableError
+from domainq_client._sync import Client, Job
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}
+
+
+def expand(paths: Iterable[str]) -> list[Path]:
+    """Files as given, and the images under each directory (sorted, recursively)."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise FileNotFoundError(f"no such file or directory: {raw}")
+    return found
+
+
+def already_done(out: Path | None) -> set[str]:
+    """Files a previous run with this ``--out`` finished successfully: a re-run skips them."""
+    if out is None or not out.exists():
+        return set()
+    done = set()
+    for line in out.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a killed run
+        if entry.get("status") == "succeeded":
+            done.add(entry["file"])
+    return done
+
+
+@dataclass
+class BatchState:
+    """What the run has done so far; shared by the worker threads under ``lock``."""
+
+    ok: int = 0
+    failed: int = 0
+    in_flight: dict[str, Job] = field(default_factory=dict)
+    canceled: list[str] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class OcrBatch:
+    def __init__(self, client: Client, sink: TextIO, text: bool, out: TextIO | None) -> None:
+        self.client, self.sink, self.text, self.out = client, sink, text, out
+        self.state = BatchState()
+        self.bar: Progress | None = None
+
+    def _record(self, entry: dict[str, Any], text: str | None) -> None:
+        line = json.dumps(entry, ensure_ascii=False)
+        with self.state.lock:
+            if self.out is not None:
+                self.out.write(line + "\n")
+                self.out.flush()
+            if self.text:
+                shown = text if text is not None else f"[{entry['status']}] {entry.get('error', '')}"
+                self.sink.write(f"==> {entry['file']} <==\n{shown}\n")
+            elif self.out is None:
+                self.sink.write(line + "\n")
+            self.sink.flush()
+            if entry["status"] == "succeeded":
+                self.state.ok += 1
+            else:
+                self.state.failed += 1
+
+    def _one(self, path: Path) -> None:
+        if self.state.stop.is_set():
+            return
+        name = str(path)
+        try:
+            job = self.client.ocr.recognize(path)
+        except (UnreachableError, APIError) as exc:
+            if isinstance(exc, UnreachableError) or exc.status in (401, 403):
+                self.state.stop.set()  # every other file would fail the same way
+                raise
+            return self._record({"file": name, "id": None, "status": "failed", "error": str(exc)}, None)
+        with self.state.lock:
+            self.state.in_flight[job.id] = job
+            interrupted = self.state.stop.is_set()
+        if interrupted:  # submitted while Ctrl-C's sweep ran: cancel it here
+            self._cancel(job)
+            return
+        try:
+            result = job.wait()
+            entry = {"file": name, "id": job.id, "status": "succeeded", "result": _plain(result)}
+            self._record(entry, result.text)
+        except JobError as exc:
+            if not self.state.stop.is_set():
+                self._record({"file": name, "id": job.id, "status": exc.job.status, "error": str(exc)}, None)
+        finally:
+            with self.state.lock:
+                self.state.in_flight.pop(job.id, None)
+
+    def run(self, files: list[Path], concurrency: int, console: Console) -> None:
+        """Every file through OCR; ``KeyboardInterrupt`` propagates after the cancels."""
+        columns = (
+            TextColumn("[bold]ocr"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn(
+                "[green]{task.fields[ok]} ok[/] [red]{task.fields[failed]} failed[/] {task.fields[flight]} in flight"
+            ),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+        )
+        self.bar = Progress(*columns, console=console, transient=False)  # public: docs render it
+        with self.bar as bar:
+            task = bar.add_task("ocr", total=len(files), ok=0, failed=0, flight=0, rate="")
+            with ThreadPoolExecutor(max_workers=concurrency) as pool:
+                futures = [pool.submit(self._one, f) for f in files]
+                try:
+                    pending = set(futures)
+                    while pending:
+                        _, pending = wait(pending, timeout=0.2)
+                        self._show(bar, task)
+                    self._show(bar, task)
+                    for f in futures:
+                        f.result()  # an unreachable server or a refused key: raised here
+                except KeyboardInterrupt:
+                    # Before the pool's exit joins the threads: canceled jobs end their long-polls.
+                    self.state.stop.set()
+                    for f in futures:
+                        f.cancel()
+                    self.cancel_unfinished()
+                    raise
+                finally:
+                    self.state.stop.set()
+
+    def _show(self, bar: Progress, task: Any) -> None:
+        s = self.state
+        speed = bar.tasks[0].speed
+        rate = f"{speed:.1f} files/s" if speed else ""
+        bar.update(task, completed=s.ok + s.failed, ok=s.ok, failed=s.failed, flight=len(s.in_flight), rate=rate)
+
+    def cancel_unfinished(self) -> None:
+        """Cancel the jobs this run submitted that have not finished (``state.canceled``)."""
+        with self.state.lock:
+            jobs = list(self.state.in_flight.values())
+        for job in jobs:
+            self._cancel(job)
+
+    def _cancel(self, job: Job) -> None:
+        try:
+            job.cancel()
+        except DomainqError:
+            return  # finished meanwhile (409), or the server is gone
+        with self.state.lock:
+            self.state.canceled.append(job.id)
+
+
+def _plain(value: Any) -> Any:
+    """A result dataclass as JSON-ready data."""
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value

@@ -1,0 +1,141 @@
+"""The ``domainq`` subcommands other than ``ocr``: each takes the client and parsed arguments,
+prints, and answers an exit code (errors are raised; ``cli.main`` maps them to codes)."""
+
+import argparse
+import dataclasses
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from domainq_client._errors import NotSupportedError
+from domainq_client._sync import Client, Job, finished_result
+
+stdout = Console(highlight=False, soft_wrap=True)
+
+
+def _print_json(value: Any) -> None:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _messages(args: argparse.Namespace) -> dict[str, Any]:
+    if args.raw:
+        return {"prompt": args.prompt}
+    messages = [{"role": "system", "content": args.system}] if args.system else []
+    return {"messages": [*messages, {"role": "user", "content": args.prompt}]}
+
+
+def _shown(text: str) -> str:
+    # A token cut in the middle of a multi-byte character decodes to U+FFFD: wait for the rest.
+    return text.rstrip("\ufffd")
+
+
+def _stream(job: Job) -> Any:
+    printed = ""
+    for event in job.events():
+        text = _shown(str((event.job.progress or {}).get("text", "")))
+        if event.type == "progress" and text.startswith(printed) and len(text) > len(printed):
+            sys.stdout.write(text[len(printed) :])
+            sys.stdout.flush()
+            printed = text
+    result = finished_result(job.view)
+    rest = result.text[len(printed) :] if result.text.startswith(printed) else ""
+    sys.stdout.write(rest + "\n")
+    sys.stdout.flush()
+    return result
+
+
+def llm_generate(client: Client, args: argparse.Namespace) -> int:
+    job = client.llm.generate(
+        **_messages(args), max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed
+    )
+    print(f"job {job.id}", file=sys.stderr, flush=True)
+    if args.stream:
+        _stream(job)
+    else:
+        print(job.wait(args.timeout).text, flush=True)
+    return 0
+
+
+def llm_embed(client: Client, args: argparse.Namespace) -> int:
+    result = client.llm.embed(args.texts).wait(args.timeout)
+    for text, vector in zip(args.texts, result.embeddings, strict=True):
+        _print_json({"text": text, "model": result.model, "embedding": vector})
+    return 0
+
+
+def jobs_get(client: Client, args: argparse.Namespace) -> int:
+    _print_json(client.jobs.get(args.id).view)
+    return 0
+
+
+def jobs_wait(client: Client, args: argparse.Namespace) -> int:
+    job = client.jobs.get(args.id)
+    try:
+        job.wait(args.timeout)
+    finally:
+        _print_json(job.view)
+    return 0
+
+
+def jobs_cancel(client: Client, args: argparse.Namespace) -> int:
+    _print_json(client.jobs.cancel(args.id).view)
+    return 0
+
+
+def jobs_list(client: Client, args: argparse.Namespace) -> int:
+    try:
+        page = client.jobs.list(limit=args.limit, cursor=args.cursor, status=args.status)
+    except NotSupportedError:
+        print(f"{client.url} does not support listing jobs (no GET /v1/jobs); use 'jobs get ID'", file=sys.stderr)
+        return 1
+    for view in page.jobs:
+        _print_json(view)
+    if page.next_cursor:
+        print(f"more: domainq jobs list --cursor {page.next_cursor}", file=sys.stderr)
+    return 0
+
+
+def _wait_estimate(domain: dict[str, Any]) -> str:
+    # The server's estimate where it gives one (the job-contract work adds it); else unknown.
+    for name in ("estimated_wait_s", "eta_s"):
+        if isinstance(domain.get(name), int | float):
+            return f"{domain[name]:.0f} s"
+    return "n/a" if domain["queue_depth"] else "0 s"
+
+
+def domains(client: Client, args: argparse.Namespace) -> int:
+    table = Table("domain", "tasks", "depth", "running", "workers", "est. wait")
+    for d in client.domains():
+        table.add_row(
+            d["name"],
+            ", ".join(d["tasks"]),
+            str(d["queue_depth"]),
+            str(d["running"]),
+            str(d["workers_online"]),
+            _wait_estimate(d),
+        )
+    stdout.print(table)
+    return 0
+
+
+def keys_create(client: Client, args: argparse.Namespace) -> int:
+    limits = {"rate_limit_per_minute": args.rate_limit_per_minute, "max_jobs_in_flight": args.max_jobs_in_flight}
+    _print_json(client.keys.create(args.name, args.role, **limits))
+    return 0
+
+
+def keys_list(client: Client, args: argparse.Namespace) -> int:
+    for key in client.keys.list():
+        _print_json(key)
+    return 0
+
+
+def keys_revoke(client: Client, args: argparse.Namespace) -> int:
+    _print_json(client.keys.revoke(args.id))
+    return 0

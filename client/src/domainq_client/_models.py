@@ -1,0 +1,149 @@
+"""Typed views of what the API answers, as plain dataclasses (no pydantic on the client).
+
+They mirror the server's contracts (``common/contracts``); ``tests/client/test_models_drift.py``
+compares them with the served OpenAPI document and the contracts' JSON schemas, so a field
+added, renamed or retyped on one side fails a test instead of drifting.
+"""
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+FINISHED = frozenset({"succeeded", "failed", "canceled", "expired"})
+
+
+def _convert(kind: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        inner = [k for k in typing.get_args(kind) if k is not type(None)]
+        return _convert(inner[0], value) if len(inner) == 1 else value
+    if origin is list:
+        (item,) = typing.get_args(kind)
+        return [_convert(item, v) for v in value]
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+        return from_dict(kind, value)
+    if kind is datetime:
+        return datetime.fromisoformat(value)
+    if kind is float:
+        return float(value)
+    return value
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """``cls`` from a JSON object; unknown keys (a newer server's fields) are ignored."""
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: _convert(hints[k], v) for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class JobErrorInfo:
+    """Why a job failed: the exception type and its message (server: ``JobError``)."""
+
+    type: str
+    message: str
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job's record as ``GET /v1/jobs/{id}`` answers it."""
+
+    id: str
+    domain: str
+    task: str
+    status: str
+    created_at: datetime
+    result: dict[str, Any] | None = None
+    error: JobErrorInfo | None = None
+    progress: dict[str, Any] | None = None
+    worker: str | None = None
+    attempts: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    text: str
+    confidence: float
+    box: list[list[float]]
+
+
+@dataclass(frozen=True)
+class RecognizeResult:
+    """``ocr.recognize``: the text, line by line with boxes."""
+
+    text: str
+    lines: list[OcrLine]
+    model: str
+    elapsed_ms: float
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    """``llm.generate``: the text and why it stopped."""
+
+    text: str
+    finish_reason: str
+    usage: Usage
+    model: str
+    elapsed_ms: float
+    batch_size: int = 1
+
+
+@dataclass(frozen=True)
+class EmbedResult:
+    """``llm.embed``: one L2-normalized vector per text, in order."""
+
+    embeddings: list[list[float]]
+    dim: int
+    model: str
+
+
+@dataclass(frozen=True)
+class Event:
+    """One live event of a job: ``status``, ``progress`` or ``done``; ``job`` is its view then."""
+
+    type: str
+    job: JobView
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One page of ``jobs.list``; pass ``next_cursor`` for the next (``None``: the last page)."""
+
+    jobs: list[JobView]
+    next_cursor: str | None = None
+
+
+# What each task's result parses into; other tasks' results stay plain dicts.
+RESULT_TYPES: dict[tuple[str, str], type] = {
+    ("ocr", "recognize"): RecognizeResult,
+    ("llm", "generate"): GenerateResult,
+    ("llm", "embed"): EmbedResult,
+}
+
+
+def typed_result(view: JobView) -> Any:
+    """The job's result as its task's dataclass (a dict for tasks this client does not know)."""
+    kind = RESULT_TYPES.get((view.domain, view.task))
+    if view.result is None or kind is None:
+        return view.result
+    return from_dict(kind, view.result)

@@ -1,0 +1,16 @@
+"""The job records in a Redis database, read directly: for tests whose job ids never reached them."""
+
+import redis
+
+from common import keys
+from common.records import JOB_ID, JobRecord
+
+
+def stored_jobs(redis_url: str) -> list[JobRecord]:
+    """Every job record in the database (not their blobs), in no particular order."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        names = [n for n in client.scan_iter(keys.job("*")) if JOB_ID.fullmatch(n.removeprefix(keys.job("")))]
+        return [r for r in (JobRecord.from_hash(client.hgetall(n)) for n in names) if r is not None]
+    finally:
+        client.close()

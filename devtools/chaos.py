@@ -29,6 +29,8 @@ SETTINGS = {
     "DEFAULT_MAX_JOBS_IN_FLIGHT": "0",
     "MAX_QUEUE_DEPTH": "0",
     "LOG_LEVEL": "INFO",
+    # The queue and its recovery are under test, not the engine: the tiny model on transformers.
+    "LLM_ENGINE": "transformers",
 }
 _STARTED = re.compile(r"^(\S+ \S+) INFO workers\.core\.runner job started job_id=(\w+) .*attempt=(\d+)", re.M)
 _KEPT = re.compile(r"^\S+ \S+ INFO workers\.core\.runner job (succeeded|failed) job_id=(\w+)", re.M)

@@ -31,7 +31,7 @@ uv_version=$(sed -n 's/^ARG UV_VERSION=//p' Dockerfile.gpu)
 # A variant (say, vLLM on the CPU) is one more line here; the line named worker-llm is what runs.
 worker_images="
 worker-ocr DOMAIN_EXTRA=ocr-cpu
-worker-llm DOMAIN_EXTRA=llm FIND_LINKS=/wheels EXTRA_PINS=torch==${torch_version}+cpu
+worker-llm DOMAIN_EXTRA=llm-cpu FIND_LINKS=/wheels EXTRA_PINS=torch==${torch_version}+cpu
 "
 
 mkdir -p "$work/logs"
@@ -239,7 +239,7 @@ services:
       args: {DOMAIN_EXTRA: ocr-cpu}
   worker-llm:
     build:
-      args: {DOMAIN_EXTRA: llm, FIND_LINKS: /wheels, EXTRA_PINS: "torch==${torch_version}+cpu"}
+      args: {DOMAIN_EXTRA: llm-cpu, FIND_LINKS: /wheels, EXTRA_PINS: "torch==${torch_version}+cpu"}
 EOF
     # docker-compose 1.29 merges device lists and cannot drop them in an override: resolve the
     # main file with the override, then drop the GPU reservations from the result.

@@ -55,4 +55,6 @@ pin ocr --extra ocr
 # is not in the joint resolution; the joint pins still fix everything the two builds share.
 pin ocr-cpu --extra ocr-cpu
 pin llm --extra llm
-echo "pinned: constraints/api.txt constraints/ocr.txt constraints/ocr-cpu.txt constraints/llm.txt" >&2
+# The llm worker without vLLM (transformers engine), for CPU images (scripts/compose_check.sh).
+pin llm-cpu --extra llm-cpu
+echo "pinned: constraints/api.txt constraints/ocr.txt constraints/ocr-cpu.txt constraints/llm.txt constraints/llm-cpu.txt" >&2

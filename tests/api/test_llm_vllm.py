@@ -115,7 +115,8 @@ def test_progress_arrives_while_running_and_a_cancel_frees_the_engine(vllm):
 
 
 def test_a_prompt_longer_than_the_context_fails_alone_with_a_clear_error(vllm):
-    job = wait_for_job(vllm, _submit(vllm, {"prompt": "word " * 9000, "max_new_tokens": 4}), timeout=120)
+    long_prompt = "7 " * 16000  # ~16k tokens in 32,000 characters: under the character cap
+    job = wait_for_job(vllm, _submit(vllm, {"prompt": long_prompt, "max_new_tokens": 4}), timeout=120)
     assert job["status"] == "failed"
     assert job["error"]["type"] == "JobInputError" and "context of 8192 tokens" in job["error"]["message"]
     assert _run(vllm, {"prompt": "still here", "max_new_tokens": 2})["engine"] == "vllm"

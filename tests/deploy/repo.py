@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.domains.yml"
 DOCKERFILES = ("Dockerfile.api", "Dockerfile.gpu")
 # The image each pin file is for, and the extras that image installs.
-PIN_ROLES = {"api": ("flower",), "ocr": ("ocr",), "ocr-cpu": ("ocr-cpu",), "llm": ("llm",)}
+PIN_ROLES = {"api": ("flower",), "ocr": ("ocr",), "ocr-cpu": ("ocr-cpu",), "llm": ("llm",), "llm-cpu": ("llm-cpu",)}
 # Linux x86_64, Python 3.11: the images' platform, for evaluating requirement markers.
 IMAGE_PLATFORM = {
     "sys_platform": "linux",

@@ -9,6 +9,7 @@ import warnings
 from fastapi import Request
 from PIL import Image, UnidentifiedImageError
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.core.errors import ApiError
 from common.contracts.ocr import RecognizeBase64Request
@@ -25,7 +26,10 @@ async def read_image(request: Request, max_bytes: int) -> bytes:
     """The image bytes from multipart field ``file`` or JSON ``image_base64``."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=10)
+        try:
+            form = await request.form(max_files=1, max_fields=10)
+        except StarletteHTTPException as exc:  # Starlette's 400 for a body that is not multipart
+            raise ApiError(422, "invalid_request", f"the multipart body could not be read: {exc.detail}") from exc
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise ApiError(422, "invalid_request", "multipart field 'file' with the image is required")

@@ -105,6 +105,7 @@ class GenerateResult:
     model: str
     elapsed_ms: float
     batch_size: int = 1
+    engine: str = ""  # vllm or transformers
 
 
 @dataclass(frozen=True)

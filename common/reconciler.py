@@ -28,7 +28,7 @@ import redis
 
 from common import keys, lifecycle
 from common.config import CoreSettings
-from common.contracts.naming import queue_for, task_name
+from common.contracts.naming import queue_for, queue_name, task_name
 from common.enqueue import TaskMessages
 from common.scripts import SyncScripts, text
 
@@ -84,7 +84,7 @@ class Reconciler:
                 self._count(done, "lease", self._requeue(text(job_id), "lease"))
         seen_now: set[str] = set()
         for domain in sorted(text(d) for d in self.client.smembers(keys.DOMAINS)):
-            queue = queue_for(task_name(domain, "any"))
+            queue = queue_name(domain)
             stuck_s = 2 * self.settings.job_lease_s
             call = lifecycle.scan_queued(domain, queue, 2 * self.settings.reconcile_interval_s, stuck_s, _BATCH)
             lost, stuck = self.scripts.run(call)

@@ -5,6 +5,7 @@ runs a short one (``tests/workers/test_chaos.py``).
 """
 
 import itertools
+import json
 import re
 import signal
 import threading
@@ -233,8 +234,6 @@ class Chaos:
 
 
 def _error_type(error: str | None) -> str:
-    import json
-
     return json.loads(error).get("type", "?") if error else "?"
 
 

@@ -54,10 +54,7 @@ class GenerateRequest(BaseModel):
     @classmethod
     def _stops_bounded(cls, stop: list[str]) -> list[str]:
         limits = get_llm_limits()
-        _capped(len(stop), limits.max_stop_strings, "stop strings")
-        for text in stop:
-            _bounded_text(text, limits.max_stop_chars)
-        return stop
+        return _bounded_texts(stop, limits.max_stop_strings, "stop strings", limits.max_stop_chars)
 
     @model_validator(mode="after")
     def _one_input(self) -> "GenerateRequest":
@@ -93,10 +90,7 @@ class EmbedRequest(BaseModel):
     @classmethod
     def _under_the_cap(cls, texts: list[str]) -> list[str]:
         limits = get_llm_limits()
-        _capped(len(texts), limits.max_embed_texts, "texts")
-        for text in texts:
-            _bounded_text(text, limits.max_text_chars)
-        return texts
+        return _bounded_texts(texts, limits.max_embed_texts, "texts", limits.max_text_chars)
 
     @model_validator(mode="after")
     def _no_empty_text(self) -> "EmbedRequest":
@@ -118,6 +112,13 @@ def _bounded_text(text: str, cap: int) -> str:
             "too_long", "{size} characters is over the limit of {cap}", {"size": len(text), "cap": cap}
         )
     return text
+
+
+def _bounded_texts(texts: list[str], count_cap: int, unit: str, chars_cap: int) -> list[str]:
+    _capped(len(texts), count_cap, unit)
+    for text in texts:
+        _bounded_text(text, chars_cap)
+    return texts
 
 
 def _capped(value: int, cap: int, unit: str = "") -> int:

@@ -18,6 +18,13 @@ local function end_job(record, id, ttl)
   redis.call('EXPIRE', record, ttl)
 end
 
+-- The platform gives up on a job whose runs were lost too often: it fails with `error`.
+local function fail_lost(record, id, now_iso, error, ttl)
+  redis.call('HSET', record, 'status', 'failed', 'finished_at', now_iso, 'error', error)
+  end_job(record, id, ttl)
+  redis.call('PUBLISH', '{{EVENTS}}', id .. ' failed')
+end
+
 -- Redis's own clock, so every process orders events alike.
 local function now_ms()
   local t = redis.call('TIME')

@@ -22,9 +22,7 @@ if reason == 'lease' then
   local lease = redis.call('ZSCORE', '{{LEASES}}', id)
   if lease and tonumber(lease) > now then return 'skip' end
   if tonumber(redis.call('HGET', record, 'attempts') or '0') >= tonumber(ARGV[6]) then
-    redis.call('HSET', record, 'status', 'failed', 'finished_at', ARGV[8], 'error', ARGV[7])
-    end_job(record, id, tonumber(ARGV[9]))
-    redis.call('PUBLISH', '{{EVENTS}}', id .. ' failed')
+    fail_lost(record, id, ARGV[8], ARGV[7], tonumber(ARGV[9]))
     return 'exhausted'
   end
 elseif s ~= 'queued' then

@@ -17,9 +17,7 @@ if s == 'running' then
 end
 local attempts = tonumber(redis.call('HGET', record, 'attempts') or '0')
 if attempts >= tonumber(ARGV[3]) then
-  redis.call('HSET', record, 'status', 'failed', 'finished_at', ARGV[1], 'error', ARGV[4])
-  end_job(record, id, tonumber(ARGV[7]))
-  redis.call('PUBLISH', '{{EVENTS}}', id .. ' failed')
+  fail_lost(record, id, ARGV[1], ARGV[4], tonumber(ARGV[7]))
   return {'exhausted'}
 end
 local domain = redis.call('HGET', record, 'domain')

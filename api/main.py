@@ -17,6 +17,7 @@ from swagger_ui_bundle import swagger_ui_path
 from api.core.auth import Authentication, KeyCache, open_paths
 from api.core.config import ApiSettings, get_api_settings
 from api.core.errors import install_error_handlers
+from api.core.estimates import QueueEstimates
 from api.core.finished_meter import FinishedJobMeter
 from api.core.http_metrics import RequestMetrics
 from api.core.jobs import JobService
@@ -31,7 +32,7 @@ from api.core.waiter import JobWaiter
 from api.keys.routes import router as keys_router
 from api.openai import router as openai_api
 from api.openai.errors import OpenAIErrors
-from common import apikeys
+from common import apikeys, webhook_secrets
 from common.celery_app import make_celery
 from common.enqueue import TaskMessages
 from common.jobstore import AsyncJobStore, async_client, sync_client
@@ -63,7 +64,8 @@ async def _ensure_bootstrap_admin(scripts: AsyncScripts, secret: str) -> None:
     delay = 0.5
     while True:
         try:
-            await scripts.run(apikeys.create(apikeys.bootstrap_admin(secret), secret, keep_existing=True))
+            record = apikeys.bootstrap_admin(secret)
+            await scripts.run(apikeys.create(record, secret, webhook_secrets.new_secret(), keep_existing=True))
             return
         except redis.RedisError as exc:
             log.warning("bootstrap admin key not stored yet (%s); retrying in %.1fs", type(exc).__name__, delay)
@@ -99,13 +101,17 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         # reason) even while no worker of their domain runs.
         reconciler = Reconciler(sync_client(settings.redis_url), messages, settings)
         reconciler.start()
-        app.state.jobs = JobService(AsyncJobStore(reader), messages, waiter, metrics, settings)
+        app.state.workers = WorkerPresence(
+            settings.redis_url,
+            settings.workers_probe_timeout_s,
+            settings.workers_probe_interval_s,
+            settings.workers_offline_after_s,
+        )
+        app.state.estimates = QueueEstimates(reader, scripts, app.state.workers)
+        app.state.jobs = JobService(AsyncJobStore(reader), messages, waiter, metrics, settings, app.state.estimates)
         app.state.redis = reader
         app.state.scripts = scripts
         app.state.keys = KeyCache(scripts)
-        app.state.workers = WorkerPresence(
-            settings.redis_url, settings.workers_probe_timeout_s, settings.workers_probe_interval_s
-        )
         yield
         reconciler.stop()
         if bootstrap is not None:

@@ -20,6 +20,8 @@ from common.scripts import Call, text
 
 Role = Literal["user", "admin"]
 SECRET_PREFIX = "dq_"
+# With AUTH=off every caller is this one owner, which is no stored key.
+ANONYMOUS_ID = "anonymous"
 
 
 class KeyRecord(BaseModel):
@@ -82,14 +84,15 @@ def bootstrap_admin(secret: str) -> KeyRecord:
     )
 
 
-def create(record: KeyRecord, secret: str, *, keep_existing: bool = False) -> Call[str]:
-    """Store a key; ``keep_existing`` leaves a key with the same secret untouched."""
+def create(record: KeyRecord, secret: str, webhook_secret: str, *, keep_existing: bool = False) -> Call[str]:
+    """Store a key with its webhook signing secret (``common.webhook_secrets``); ``keep_existing``
+    leaves a key with the same secret untouched."""
     sha = secret_hash(secret)
     fields = [item for pair in record.to_hash().items() for item in pair]
     return Call(
         "key_create",
-        [keys.apikey(sha), keys.APIKEYS],
-        ["nx" if keep_existing else "", record.id, sha, *fields],
+        [keys.apikey(sha), keys.APIKEYS, keys.webhook_secret(record.id)],
+        ["nx" if keep_existing else "", record.id, sha, webhook_secret, *fields],
         text,
     )
 
@@ -100,7 +103,7 @@ def authenticate(secret: str) -> Call[KeyRecord | None]:
 
 
 def revoke(key_id: str) -> Call[KeyRecord | None]:
-    """Delete a key by id; the revoked record, or ``None`` for no such key."""
+    """Delete a key by id, and its webhook secret; the revoked record, or ``None`` for no such key."""
     return Call("key_revoke", [keys.APIKEYS], [key_id, keys.apikey("")], KeyRecord.from_fields)
 
 

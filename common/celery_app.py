@@ -9,6 +9,7 @@ from typing import Any
 from celery import Celery
 from kombu.entity import Queue
 
+from common import broker_patches
 from common.config import CoreSettings
 from common.contracts.naming import queue_for, queue_name
 
@@ -20,6 +21,7 @@ def route_by_domain(name: str, args: Any, kwargs: Any, options: Any, task: Any =
 
 def make_celery(settings: CoreSettings, consume: tuple[str, ...] = ()) -> Celery:
     """A Celery app on ``settings.redis_url``; ``consume`` names the domains a worker serves."""
+    broker_patches.apply()
     app = Celery("domainq", broker=settings.redis_url, set_as_current=True)
     app.conf.update(
         task_serializer="json",

@@ -11,11 +11,16 @@ class CoreSettings(BaseSettings):
 
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Broker and job store.")
     job_ttl_s: int = Field(7 * 24 * 3600, gt=0, description="How long job records live.")
-    # Long GPU jobs: a task past the hard limit is killed; Redis redelivers an unacked
-    # message after the visibility timeout, so that timeout must outlast the hard limit or
-    # a healthy long job would run twice (celery#5306).
-    task_soft_time_limit_s: int = Field(1700, gt=0)
-    task_hard_time_limit_s: int = Field(1800, gt=0)
+    # A job past the soft limit fails (TimeLimitExceeded); one that does not stop by the hard
+    # limit is killed with its process (prefork) or takes its worker down (threads, solo: the
+    # supervisor restarts it). Per domain over these defaults, e.g. {"llm": 600}; a job may ask
+    # for less (``time_limit_s``), never for more.
+    task_soft_time_limit_s: float = Field(1700, gt=0, description="A job past it fails.")
+    task_hard_time_limit_s: float = Field(1800, gt=0, description="A job past it is killed.")
+    task_soft_time_limit_s_by_domain: dict[str, float] = Field(default_factory=dict)
+    task_hard_time_limit_s_by_domain: dict[str, float] = Field(default_factory=dict)
+    # Redis redelivers a message still unacked after this. A job running longer is not run
+    # twice: its redelivered message meets its live lease and is skipped (``lifecycle.start``).
     broker_visibility_timeout_s: int = Field(3600, gt=0)
     # How often a worker sweeps for messages whose worker died (unacked past the timeout).
     broker_restore_interval_s: int = Field(10, gt=0)
@@ -30,16 +35,25 @@ class CoreSettings(BaseSettings):
     redis_retry_s: float = Field(60, ge=0, description="How long workers retry Redis before giving up a job.")
     # Task events feed Flower (what runs where, for how long): a few extra Redis writes per job.
     worker_send_task_events: bool = True
+    # Webhooks to loopback/private/link-local addresses are refused (SSRF), unless allowed:
+    # scripts/dev.sh allows them, for receivers on the same machine.
+    webhook_allow_private: bool = False
     log_format: str = Field("text", pattern="^(text|json)$")
     log_level: str = "INFO"
 
+    def time_limits(self, domain: str) -> tuple[float, float]:
+        """The domain's (soft, hard) time limits in seconds."""
+        return (
+            self.task_soft_time_limit_s_by_domain.get(domain, self.task_soft_time_limit_s),
+            self.task_hard_time_limit_s_by_domain.get(domain, self.task_hard_time_limit_s),
+        )
+
     @model_validator(mode="after")
     def _limits_are_ordered(self) -> "CoreSettings":
-        if not self.task_soft_time_limit_s < self.task_hard_time_limit_s:
-            raise ValueError("TASK_SOFT_TIME_LIMIT_S must be below TASK_HARD_TIME_LIMIT_S")
-        if not self.task_hard_time_limit_s < self.broker_visibility_timeout_s:
-            raise ValueError(
-                "BROKER_VISIBILITY_TIMEOUT_S must exceed TASK_HARD_TIME_LIMIT_S, "
-                "else Redis redelivers jobs that are still running"
-            )
+        domains = {"", *self.task_soft_time_limit_s_by_domain, *self.task_hard_time_limit_s_by_domain}
+        for domain in sorted(domains):  # "": the defaults
+            soft, hard = self.time_limits(domain)
+            if not 0 < soft < hard:
+                where = f" (domain {domain})" if domain else ""
+                raise ValueError(f"TASK_SOFT_TIME_LIMIT_S must be above 0 and below TASK_HARD_TIME_LIMIT_S{where}")
         return self

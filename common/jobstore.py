@@ -90,3 +90,11 @@ class AsyncJobStore:
 
     async def get(self, job_id: str) -> JobRecord | None:
         return JobRecord.from_hash(cast(dict[str, str], await self.client.hgetall(keys.job(job_id))))
+
+    async def get_many(self, job_ids: list[str]) -> list[JobRecord | None]:
+        """Records in one round trip; ``None`` where a record has expired."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hgetall(keys.job(job_id))
+            raws = await pipe.execute()
+        return [JobRecord.from_hash(cast(dict[str, str], raw)) for raw in raws]

@@ -3,6 +3,8 @@
 Prefix ``dq:`` (job records and everything kept beside them):
 - ``dq:job:<id>``: the job's record, a hash (``common.records.JobRecord``);
 - ``dq:job:<id>:blob:<name>``: a large input (an image) kept beside the message, not in it;
+- ``dq:job:<id>:events``: the job's events (a stream: status changes and progress), replayed
+  by ``GET /v1/jobs/{id}/events``; it expires with the record;
 - ``dq:running:<domain>``: a set of the ids running now;
 - ``dq:queued:<domain>``: the ids waiting for a worker, scored by when their message was
   (last) published (ms): what the reconciler checks for messages gone missing;
@@ -10,9 +12,22 @@ Prefix ``dq:`` (job records and everything kept beside them):
   running a job renews it, so an old score means that worker died;
 - ``dq:domains``: the domains that have ever had a job (the reconciler walks them);
 - ``dq:reconciler``: the lock held by the one process reconciling at a time;
+- ``dq:deadlines``: jobs with a ``Cancel-After`` deadline, scored by it (ms); the reconciler
+  expires the ones past it;
+- ``dq:runtimes:<domain>``: the run times (ms) of the domain's last finished jobs, for ETAs;
+- ``dq:jobs:all`` / ``dq:jobs:owner:<key id>``: job ids by creation time (ms), for listing
+  (trimmed to what can still have a record);
+- ``dq:idem:<key id>:<sha256 of the Idempotency-Key>``: ``<job id> <body fingerprint>``, 24 h;
+- ``dq:hook:<webhook id>``: a webhook delivery (job, event type, the job as it was then,
+  attempts, the current claim), and ``dq:hooks:due`` the deliveries scored by when they are due
+  (ms): the hooks worker's pump claims them (re-scored to when the claim runs out) and its
+  ``hooks.deliver`` tasks send them (``workers/domains/hooks``);
+- ``dq:whsec:<key id>``: the key's webhook signing secret, and ``dq:whsec:<key id>:previous``
+  the one it replaced, kept for a while after a rotation (it expires);
 - ``dq:metered:<id>``: which API process counted the job's finish in its metrics (a claim
   that expires; ``api.core.finished_meter``);
-- channel ``dq:jobs:events``: ``<id> <status>`` when a job finishes, for long-polls and meters.
+- channel ``dq:jobs:events``: ``<id> <status>`` on every change of a job (``<id> progress`` for
+  progress), waking long-polls and event streams; finishes also feed the meters.
 
 API keys (``common.apikeys``):
 - ``dq:apikey:<sha256 of the secret>``: a key's record, a hash (the secret itself is never stored);
@@ -42,6 +57,23 @@ APIKEYS = PREFIX + "apikeys"
 
 
 BLOB_INFIX = ":blob:"
+EVENTS_SUFFIX = ":events"
+DEADLINES = PREFIX + "deadlines"
+RUNTIMES_PREFIX = PREFIX + "runtimes:"
+ALL_JOBS = PREFIX + "jobs:all"
+OWNER_JOBS_PREFIX = PREFIX + "jobs:owner:"
+HOOK_PREFIX = PREFIX + "hook:"
+HOOKS_DUE = PREFIX + "hooks:due"
+WHSEC_PREFIX = PREFIX + "whsec:"
+WHSEC_PREVIOUS_SUFFIX = ":previous"
+# A job's event stream keeps this many entries at most (about: Redis trims in whole nodes).
+EVENTS_MAX = 1000
+# Webhook deliveries of progress: one per job at most this often.
+HOOK_PROGRESS_MS = 500
+# A delivery's record outlives any retry horizon it can be given.
+HOOK_TTL_S = 8 * 24 * 3600
+# How many recent run times ETAs are computed from.
+RUNTIMES_KEPT = 100
 
 
 def job(job_id: str) -> str:
@@ -65,7 +97,48 @@ def lua_constants() -> dict[str, str]:
         "EVENTS": EVENTS_CHANNEL,
         "UNACKED": UNACKED,
         "UNACKED_INDEX": UNACKED_INDEX,
+        "EVENTS_SUFFIX": EVENTS_SUFFIX,
+        "EVENTS_MAX": str(EVENTS_MAX),
+        "DEADLINES": DEADLINES,
+        "RUNTIMES": RUNTIMES_PREFIX,
+        "RUNTIMES_KEPT": str(RUNTIMES_KEPT),
+        "ALL_JOBS": ALL_JOBS,
+        "OWNER_JOBS": OWNER_JOBS_PREFIX,
+        "HOOK": HOOK_PREFIX,
+        "HOOKS_DUE": HOOKS_DUE,
+        "WHSEC": WHSEC_PREFIX,
+        "WHSEC_PREVIOUS": WHSEC_PREVIOUS_SUFFIX,
+        "HOOK_PROGRESS_MS": str(HOOK_PROGRESS_MS),
+        "HOOK_TTL_S": str(HOOK_TTL_S),
     }
+
+
+def events(job_id: str) -> str:
+    return JOB_PREFIX + job_id + EVENTS_SUFFIX
+
+
+def runtimes(domain: str) -> str:
+    return RUNTIMES_PREFIX + domain
+
+
+def owner_jobs(key_id: str) -> str:
+    return OWNER_JOBS_PREFIX + key_id
+
+
+def idempotency(key_id: str, key_hash: str) -> str:
+    return f"{PREFIX}idem:{key_id}:{key_hash}"
+
+
+def hook(hook_id: str) -> str:
+    return HOOK_PREFIX + hook_id
+
+
+def webhook_secret(key_id: str) -> str:
+    return WHSEC_PREFIX + key_id
+
+
+def previous_webhook_secret(key_id: str) -> str:
+    return WHSEC_PREFIX + key_id + WHSEC_PREVIOUS_SUFFIX
 
 
 def running(domain: str) -> str:

@@ -5,7 +5,8 @@
     submit ──▶ queued ──start──▶ running ──finish──▶ succeeded | failed
                  │  ▲               │ ▲ progress, renew (the worker's heartbeat)
                  │  └── requeue ────┤ (its lease ran out: the worker died)
-                 └──── cancel ──────┴──▶ canceled
+                 ├──── cancel ──────┼──▶ canceled
+                 └── expire_due ────┴──▶ expired (its Cancel-After deadline passed)
 
 - ``submit`` admits the job first (the key still exists, is under its rate and in-flight
   limits, the queue under its cap), then writes its record (params included, so it can be
@@ -16,8 +17,12 @@
 - ``requeue`` is the reconciler's (``common.reconciler``): a job whose lease ran out, or whose
   message went missing, gets a new message; a job whose runs were lost ``max_attempts`` times
   fails with ``WorkerLost``.
-- every end (finished, canceled, failed by the platform) takes the job out of every set of live
-  jobs, deletes its input blobs and keeps the record ``ttl_s`` from then.
+- ``expire_due`` is the reconciler's too: a job past its ``Cancel-After`` deadline ends
+  ``expired`` (``start`` checks it as well, so an expired job never runs).
+- every end (finished, canceled, expired, failed by the platform) takes the job out of every
+  set of live jobs, deletes its input blobs and keeps the record ``ttl_s`` from then.
+- every change is also an event (``_events.lua``): appended to the job's stream, announced on
+  the events channel, and queued as a webhook delivery when the job asked for one.
 
 Each change is one Lua script (``common/lua/<name>.lua``), so a cancel and a worker finishing
 at once cannot both win, and a record never exists without its message. The functions below
@@ -47,6 +52,17 @@ class Admission:
 
 
 @dataclass(frozen=True)
+class Extras:
+    """What a submit may ask besides the job: an idempotency key's hash and the fingerprint of
+    what it submits (the same key with another fingerprint is a conflict), and a deadline."""
+
+    idempotency_key_hash: str | None = None
+    fingerprint: str = ""
+    cancel_after_s: float = 0
+    idempotency_window_s: int = 24 * 3600
+
+
+@dataclass(frozen=True)
 class Started:
     """What ``start`` answers: ``queued`` (run it, as run number ``attempt``) or why not."""
 
@@ -58,8 +74,8 @@ class Started:
         return self.status == "queued"
 
 
-def _pair(answer: list[Any]) -> tuple[str, int | None]:
-    return text(answer[0]), int(answer[1]) if len(answer) > 1 else None
+def _pair(answer: list[Any]) -> tuple[str, str | None]:
+    return text(answer[0]), text(answer[1]) if len(answer) > 1 else None
 
 
 def _lost(max_attempts: int) -> str:
@@ -67,13 +83,21 @@ def _lost(max_attempts: int) -> str:
 
 
 def submit(
-    record: JobRecord, blobs: dict[str, bytes], queue: str, message: str, ttl_s: int, admission: Admission
-) -> Call[tuple[str, int | None]]:
+    record: JobRecord,
+    blobs: dict[str, bytes],
+    queue: str,
+    message: str,
+    ttl_s: int,
+    admission: Admission,
+    extras: Extras = Extras(),
+) -> Call[tuple[str, str | None]]:
     """Admit the job, then write its record, input blobs (with the record's TTL) and Celery
-    message at once. Answers ``("queued", None)`` or why not, with a retry hint in ms for
-    ``rate_limited``: ``unauthorized``, ``rate_limited``, ``too_many_jobs``, ``queue_full``."""
+    message at once. Answers ``("queued", None)`` or why not: ``unauthorized``,
+    ``rate_limited`` (with a retry hint in ms), ``too_many_jobs``, ``queue_full``, or with an
+    idempotency key seen before, ``duplicate`` / ``idempotency_conflict`` (with that job's id)."""
     fields = [item for pair in record.to_hash().items() for item in pair]
     owner = admission.owner
+    idempotent = extras.idempotency_key_hash is not None
     return Call(
         "submit",
         [
@@ -82,6 +106,8 @@ def submit(
             keys.apikey(admission.key_hash or "-"),
             keys.rate(owner),
             keys.inflight(owner),
+            keys.idempotency(owner, extras.idempotency_key_hash or "-"),
+            keys.owner_jobs(owner),
             *(keys.blob(record.id, name) for name in blobs),
         ],
         [
@@ -94,6 +120,9 @@ def submit(
             admission.max_queue_depth,
             record.id,
             now_iso(),
+            extras.fingerprint if idempotent else "",
+            int(extras.cancel_after_s * 1000),
+            extras.idempotency_window_s,
             len(fields),
             *fields,
             *blobs.values(),
@@ -107,7 +136,7 @@ def start(job_id: str, worker: str, max_attempts: int, lease_s: float, ttl_s: in
 
     def parse(answer: list[Any]) -> Started:
         status, attempt = _pair(answer)
-        return Started(status, attempt or 0)
+        return Started(status, int(attempt or 0))
 
     return Call(
         "start",
@@ -158,6 +187,11 @@ def requeue(
     )
 
 
+def expire_due(ttl_s: int, limit: int) -> Call[list[str]]:
+    """End the jobs past their Cancel-After deadline ``expired``; answers their ids."""
+    return Call("expire_due", [], [now_iso(), ttl_s, limit], lambda answer: [text(a) for a in answer])
+
+
 def scan_queued(
     domain: str, queue: str, min_age_s: float, stuck_s: float, limit: int
 ) -> Call[tuple[list[str], list[str]]]:
@@ -167,3 +201,13 @@ def scan_queued(
         return [text(a) for a in answer[0]], [text(a) for a in answer[1]]
 
     return Call("scan_queued", [], [domain, queue, int(min_age_s * 1000), int(stuck_s * 1000), limit], parse)
+
+
+def position(job_id: str, domain: str, p50_ms: int, workers: int) -> Call[tuple[int | None, float | None]]:
+    """A queued job's ``(queue_position, eta_s)``; ``None`` for what cannot be told."""
+
+    def parse(answer: list[Any]) -> tuple[int | None, float | None]:
+        rank, eta_ms = int(answer[0]), int(answer[1])
+        return (rank if rank >= 0 else None), (round(eta_ms / 1000, 1) if eta_ms >= 0 else None)
+
+    return Call("position", [keys.job(job_id)], [job_id, domain, p50_ms, workers], parse)

@@ -12,6 +12,10 @@ lets one act at a time, and another takes over within seconds when that one dies
    holding it unstarted ("stuck"). A job must look so in two passes before it is published
    again (a message in flight between the queue and the hash looks lost for microseconds).
 
+3. **Jobs past their Cancel-After deadline** (``dq:deadlines``) end ``expired``: a queued one
+   never runs (even with no worker of its domain online); a running one stops at its
+   worker's next heartbeat or progress report.
+
 A job published again can still meet its old message (a duplicate): ``start`` skips a job that
 runs elsewhere under a live lease, and the requeue deletes the old message from kombu's
 unacked hash so it does not come back.
@@ -78,6 +82,7 @@ class Reconciler:
     def run_once(self) -> dict[str, int]:
         """One pass; answers how many jobs each step published again or failed."""
         done = {"lease": 0, "lost": 0, "stuck": 0, "exhausted": 0}
+        done["expired"] = len(self.scripts.run(lifecycle.expire_due(self.settings.job_ttl_s, _BATCH)))
         if self._settled():
             now_ms = _redis_now_ms(self.client)
             for job_id in self.client.zrangebyscore(keys.LEASES, "-inf", now_ms, start=0, num=_BATCH):
@@ -96,7 +101,7 @@ class Reconciler:
                         self._count(done, reason, self._requeue(job_id, reason))
                         self._sightings.pop(job_id, None)
         self._sightings = {k: v for k, v in self._sightings.items() if k in seen_now}
-        if any(done.values()):
+        if any(v for k, v in done.items() if k != "expired"):
             log.warning("reconciler: %s", ", ".join(f"{k} {v}" for k, v in done.items() if v))
         return done
 

@@ -12,14 +12,18 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from common.contracts.jobs import JobError, JobStatus, JobView
+from common.contracts.jobs import JobError, JobStatus, JobView, WebhookState
 
 # A job id as ``new`` makes it: anything else is no job, answered without asking Redis.
 JOB_ID = re.compile(r"[0-9a-f]{32}")
 # Fields stored as JSON text in the hash.
 _JSON_FIELDS = ("result", "error", "progress", "params")
-# Kept for the platform (to publish the job again), not shown to clients.
-_INTERNAL = {"owner", "params", "delivery_tag", "blobs"}
+# Kept for the platform, not shown to clients as they are (``view`` shows some reshaped).
+_INTERNAL = {
+    "owner", "params", "delivery_tag", "blobs", "started_ms", "deadline_ms", "eta_at_ms", "hook_seq",
+    "hook_progress_ms", "hook_sending", "webhook", "webhook_events", "webhook_last_status", "webhook_attempts",
+    "webhook_next_attempt_at",
+}  # fmt: skip
 
 
 def now_iso() -> str:
@@ -43,10 +47,28 @@ class JobRecord(BaseModel):
     params: dict[str, Any] | None = None  # the task's arguments, to publish the job again
     delivery_tag: str | None = None  # its current message's, to find it in kombu's unacked hash
     blobs: str | None = None  # its input blobs' names, comma-separated, to delete them at its end
+    started_ms: int | None = None  # Redis's clock at its (last) start, for run times
+    deadline_ms: int | None = None  # its Cancel-After deadline on Redis's clock
+    eta_at_ms: int | None = None  # the earliest start estimate given so far (ETAs only go down)
+    webhook: str | None = None  # the URL its changes are delivered to
+    webhook_events: str | None = None  # which ones, comma-separated: start, progress, completed
+    webhook_last_status: str | None = None
+    webhook_attempts: int | None = None
+    webhook_next_attempt_at: datetime | None = None
+    hook_seq: int | None = None  # deliveries made so far (webhook ids count up)
+    hook_progress_ms: int | None = None  # when the last progress delivery was made
+    hook_sending: str | None = None  # the delivery being sent now: the job's next one waits for it
 
     @classmethod
     def new(
-        cls, domain: str, task: str, owner: str, params: dict[str, Any] | None = None, blobs: tuple[str, ...] = ()
+        cls,
+        domain: str,
+        task: str,
+        owner: str,
+        params: dict[str, Any] | None = None,
+        blobs: tuple[str, ...] = (),
+        webhook: str | None = None,
+        webhook_events: tuple[str, ...] = (),
     ) -> "JobRecord":
         """A queued job's record, as written at submit time (its message's tag comes with the message)."""
         return cls(
@@ -58,6 +80,8 @@ class JobRecord(BaseModel):
             created_at=now_iso(),
             params=params,
             blobs=",".join(blobs) or None,
+            webhook=webhook,
+            webhook_events=",".join(webhook_events) if webhook else None,
         )
 
     @classmethod
@@ -79,7 +103,18 @@ class JobRecord(BaseModel):
 
     def view(self) -> JobView:
         """What ``GET /v1/jobs/{id}`` shows of it."""
-        return JobView.model_validate(self.model_dump(exclude=_INTERNAL))
+        view = JobView.model_validate(self.model_dump(exclude=_INTERNAL))
+        if self.deadline_ms is not None:
+            view.deadline_at = datetime.fromtimestamp(self.deadline_ms / 1000, UTC)
+        if self.webhook is not None:
+            view.webhook = WebhookState(
+                url=self.webhook,
+                events_filter=(self.webhook_events or "").split(","),
+                last_status=self.webhook_last_status,
+                attempts=self.webhook_attempts or 0,
+                next_attempt_at=self.webhook_next_attempt_at,
+            )
+        return view
 
     def visible_to(self, key_id: str, is_admin: bool) -> bool:
         """Owner isolation: a key sees its own jobs; an admin key sees every job."""

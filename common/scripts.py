@@ -24,10 +24,24 @@ NAMES = tuple(sorted(path.stem for path in _LUA.glob("*.lua") if not path.stem.s
 _INCLUDE = re.compile(r"^--! include (\w+)$", re.M)
 
 
+def _expand(text: str, included: set[str]) -> str:
+    """Each ``--! include PIECE`` replaced by ``lua/_PIECE.lua`` (expanded in turn), once: a
+    piece included again (through another piece) is already defined above."""
+
+    def piece(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in included:
+            return ""
+        included.add(name)
+        return _expand((_LUA / f"_{name}.lua").read_text(), included)
+
+    return _INCLUDE.sub(piece, text)
+
+
 def source(name: str) -> str:
     """A script's text: ``--! include PIECE`` lines replaced by ``lua/_PIECE.lua``, and
     ``{{NAME}}`` by the key layout's values (``common.keys.lua_constants``)."""
-    text = _INCLUDE.sub(lambda m: (_LUA / f"_{m.group(1)}.lua").read_text(), (_LUA / f"{name}.lua").read_text())
+    text = _expand((_LUA / f"{name}.lua").read_text(), set())
     for constant, value in keys.lua_constants().items():
         text = text.replace("{{" + constant + "}}", value)
     return text

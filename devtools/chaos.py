@@ -51,6 +51,8 @@ class Report:
     redis_recovery_s: float = 0.0
     false_503s: int = 0
     false_503_examples: list[str] = field(default_factory=list)
+    # Workers that ended on their own (not killed by the run), restarted as a supervisor would.
+    worker_exits: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def rows(self) -> list[tuple[str, str]]:
@@ -75,8 +77,12 @@ class Chaos:
         self.ids: list[str] = []
         self.kills: list[tuple[float, Proc]] = []  # (when, the worker killed)
         self.redis_down: tuple[float, float] | None = None
-        self.answers_503: list[tuple[float, str]] = []  # (when, the error's code and message)
+        # (sent, answered, the error's code and message, the request id the API logged it under)
+        self.answers_503: list[tuple[float, float, str, str]] = []
         self._lock = threading.Lock()
+        self._workers_lock = threading.Lock()  # the run's kills and the supervisor's restarts
+        self._done = threading.Event()
+        self.worker_exits: list[str] = []
         self.api = ""
 
     def run(self) -> Report:
@@ -87,8 +93,15 @@ class Chaos:
             self.stack.env["LLM_MODEL"] = str(build_tiny_llm(self.workdir / "tiny-llm"))
             self.api = self.stack.start_api(domain="all")
             self.workers = {d: self._worker(d) for d in ("ocr", "llm")}
-            self._submit_all_with_chaos()
-            report = self._account()
+            supervisor = threading.Thread(target=self._supervise, name="chaos-supervisor", daemon=True)
+            supervisor.start()
+            try:
+                self._submit_all_with_chaos()
+                report = self._account()
+            finally:
+                self._done.set()
+                supervisor.join(30)
+            report.worker_exits = list(self.worker_exits)
         report.seconds = time.monotonic() - started
         return report
 
@@ -117,6 +130,7 @@ class Chaos:
     def _submit_one(self, i: int, image: bytes) -> None:
         kind = i % 3
         for _ in range(600):  # a client that retries what the API asks it to retry
+            sent = time.monotonic()
             try:
                 with httpx.Client(base_url=self.api, timeout=30, headers=self.stack.auth_headers) as client:
                     if kind == 0:
@@ -134,17 +148,31 @@ class Chaos:
                 return
             if answer.status_code == 503:
                 error = answer.json().get("error", {})
+                why = f"{error.get('code')}: {error.get('message')}"
                 with self._lock:
-                    self.answers_503.append((time.monotonic(), f"{error.get('code')}: {error.get('message')}"))
+                    self.answers_503.append((sent, time.monotonic(), why, answer.headers.get("x-request-id", "-")))
             time.sleep(0.2)
         raise RuntimeError(f"job {i} was never accepted")
 
     def _kill_worker(self, domain: str) -> None:
-        proc = self.workers[domain]
-        proc.signal(signal.SIGKILL)
-        proc.popen.wait(10)
-        self.kills.append((time.time(), proc))
-        self.workers[domain] = self._worker(domain)
+        with self._workers_lock:
+            proc = self.workers[domain]
+            proc.signal(signal.SIGKILL)
+            proc.popen.wait(10)
+            self.kills.append((time.time(), proc))
+            self.workers[domain] = self._worker(domain)
+
+    def _supervise(self) -> None:
+        """Restart a worker that ends on its own, as compose's restart policy would, and say so:
+        the run goes on, and the report names every such exit."""
+        while not self._done.wait(0.5):
+            with self._workers_lock:
+                for domain, proc in list(self.workers.items()):
+                    code = proc.popen.poll()
+                    if code is None:
+                        continue
+                    self.worker_exits.append(f"{proc.node} exited with code {code} (see {proc.log_path.name})")
+                    self.workers[domain] = self._worker(domain)
 
     def _restart_api(self) -> None:
         port = int(self.api.rsplit(":", 1)[1])
@@ -188,9 +216,12 @@ class Chaos:
         self._runs(report)
         if self.redis_down is not None:
             up = self.redis_down[1]
-            false = [(t - up, why) for t, why in self.answers_503 if not (self.redis_down[0] <= t <= up + 3)]
+            false = [answer for answer in self.answers_503 if not (self.redis_down[0] <= answer[1] <= up + 3)]
             report.false_503s = len(false)
-            report.false_503_examples = [f"{why} ({after:+.1f} s after Redis was back)" for after, why in false[:3]]
+            report.false_503_examples = [
+                f"{why} (sent {sent - up:+.1f} s, answered {answered - up:+.1f} s after Redis was back; request {rid})"
+                for sent, answered, why, rid in false[:10]
+            ]
         return report
 
     def _runs(self, report: Report) -> None:

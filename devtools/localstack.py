@@ -87,6 +87,7 @@ class LocalStack:
 
     workdir: Path
     redis_url: str = ""
+    redis_embedded: bool = False  # its Redis is one start_redis started (not someone else's)
     env: dict[str, str] = field(default_factory=dict)
     procs: list[Proc] = field(default_factory=list)
     admin_key: str = field(default_factory=lambda: "dq_" + secrets.token_urlsafe(32))
@@ -138,6 +139,7 @@ class LocalStack:
         ]
         proc = self._spawn(f"redis-{port}", argv, {})
         self.redis_url = f"redis://127.0.0.1:{port}/0"
+        self.redis_embedded = True
         deadline = time.monotonic() + 10
         while not redis_answers(self.redis_url):
             if proc.popen.poll() is not None or time.monotonic() > deadline:
@@ -179,18 +181,27 @@ class LocalStack:
         env: dict[str, str] | None = None,
         wait: float = 60,
         metrics_port: int | None = None,
+        module: str = "workers",
     ) -> Proc:
-        """Start ``python -m workers`` for ``domain`` and wait until it answers a ping.
+        """Start ``python -m workers`` for ``domain`` and wait until it answers a ping
+        (``hooks``: the worker that sends webhook deliveries).
 
         Its ``/metrics`` is on ``metrics_port``: a free one by default, so that workers on one
-        machine do not contend for the same port; 0 serves none.
+        machine do not contend for the same port; 0 serves none. ``module`` runs another entry
+        point that starts the same worker (the GPU check's probing wrapper).
         """
         node = name or f"{domain}-{free_port()}@{socket.gethostname()}"
         metrics_port = free_port() if metrics_port is None else metrics_port
         proc = self._spawn(
             f"worker-{node.split('@')[0]}",
-            [sys.executable, "-m", "workers"],
-            {"DOMAIN": domain, "WORKER_NAME": node, "WORKER_METRICS_PORT": str(metrics_port), **(env or {})},
+            [sys.executable, "-m", module],
+            {
+                "DOMAIN": domain,
+                "WORKER_NAME": node,
+                "WORKER_METRICS_PORT": str(metrics_port),
+                "WORKER_METRICS_HOST": "127.0.0.1",
+                **(env or {}),
+            },
         )
         proc.node = node
         proc.metrics_port = metrics_port

@@ -1,5 +1,5 @@
 """Run the whole platform on this machine until Ctrl-C: Redis, the API on :8000, one worker
-per domain whose extra is installed. ``scripts/dev.sh`` installs everything, then runs this
+per domain whose extra is installed, and the hooks worker (webhook deliveries). ``scripts/dev.sh`` installs everything, then runs this
 (``python -m devtools.run_local`` from the repository root)."""
 
 import argparse
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from common import apikeys
 from devtools.localstack import LocalStack
-from workers.core.bootstrap import installed_domains, is_installed
+from workers.core.bootstrap import installed_domains, installed_service_domains, is_installed
 
 
 def main() -> None:
@@ -32,9 +32,15 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         redis_url = stack.use_or_start_redis(os.environ.get("REDIS_URL"))
-        print(f"redis     {redis_url}", flush=True)
+        if stack.redis_embedded:
+            whose = f"embedded, data in {args.workdir}/redis"
+        elif os.environ.get("REDIS_URL"):
+            whose = "REDIS_URL"
+        else:  # someone else's: say so, since this stack's keys and jobs stay in it afterwards
+            whose = "already running on :6379, not started here: this stack's keys and jobs stay in it"
+        print(f"redis     {redis_url}  ({whose})", flush=True)
         domains = installed_domains()
-        for i, domain in enumerate(domains):
+        for i, domain in enumerate(domains + installed_service_domains()):
             port = args.metrics_port + i if args.metrics_port else 0
             proc = stack.start_worker(domain, name=f"{domain}@{socket.gethostname()}", wait=120, metrics_port=port)
             metrics = f"metrics http://127.0.0.1:{port}/metrics, " if port else ""
@@ -62,6 +68,8 @@ def main() -> None:
             "Or with the domainq command (scripts/install.sh put it in .venv/bin):\n"
             f"  export DOMAINQ_URL={base} DOMAINQ_API_KEY={stack.admin_key}\n"
             "  .venv/bin/domainq ocr your-scans/ --out results.jsonl\n"
+            "Be told when a job finishes: a webhook, signed with the key's secret (README, Webhooks):\n"
+            f"  curl -s {auth_header} {base}/v1/keys/me/webhook-secret\n"
             "Make a key for an application (role user, its own jobs only):\n"
             f"  curl -s {auth_header} -H 'content-type: application/json' -d '{{\"name\": \"my-app\"}}' {base}/v1/keys\n"
             "Ctrl-C stops everything.",

@@ -38,6 +38,10 @@ def main() -> None:
         print(f"lost, e.g.: {report.lost[:5]}", file=sys.stderr)
     if report.ran_twice:
         print(f"ran twice, e.g.: {report.ran_twice[:5]}", file=sys.stderr)
+    for example in report.false_503_examples:
+        print(f"false 503: {example}", file=sys.stderr)
+    for exit_ in report.worker_exits:
+        print(f"worker ended on its own (restarted): {exit_}", file=sys.stderr)
     if args.out:
         header = (
             f"Command: `.venv/bin/python scripts/chaos.py --jobs {args.jobs} --out {args.out}` on {date.today()}, "
@@ -64,6 +68,29 @@ on its data five seconds later.
   was running (the longest), bounded by the lease plus the reconciler's interval.
 - **recovery after Redis restart**: from Redis answering again to the first job started after.
 - **false 503s**: 503 answers outside the window in which Redis was down (plus 3 s).
+
+## Time limits, dead engines, long jobs
+
+- **Time limits hold in every pool.** The `ocr` worker's prefork pool applies Celery's soft and
+  hard limits, and each job's own (`time_limit_s`: Celery is handed the job's limits per
+  message). The `llm` worker's threads pool ignores Celery's limits, so the runner gives each
+  job a deadline that both engines check after every generated token (vLLM aborts the request
+  in the engine) and the embedder between batches, and a watchdog fails a job still running at
+  its hard limit and ends the worker (code 70), as prefork would kill the process. A job past its
+  limit ends `failed` with `TimeLimitExceeded`; the worker serves the next job
+  (`tests/workers/test_time_limits.py`, both domains and both limits;
+  `tests/api/test_llm_vllm.py` on vLLM).
+- **A dead engine thread ends the worker.** The micro-batcher's model thread or vLLM's event-loop
+  thread ending, or vLLM's engine dying, makes the worker exit with code 70 within a second (a
+  waiting job looks at the thread every half second) instead of leaving every later job waiting;
+  it releases the leases of the jobs it held, so the reconciler publishes them again at its next
+  pass and they run on another (or the restarted) worker
+  (`tests/workers/test_engine_death.py`: the held job succeeds on its second attempt).
+- **A job running past the visibility timeout runs once.** Redis hands an unacknowledged message
+  out again after `BROKER_VISIBILITY_TIMEOUT_S`; the copy of a job that is still running meets
+  its live lease and is skipped, so the timeout no longer has to outlast the hard time limit
+  (`tests/workers/test_long_jobs.py`: a 1 s visibility timeout, a job of several seconds,
+  redelivered and skipped, `attempts` 1).
 """
 
 if __name__ == "__main__":

@@ -6,11 +6,16 @@ from common import keys
 from common.records import JOB_ID, JobRecord
 
 
+def record_names(client: redis.Redis) -> list[str]:
+    """The Redis names of every job record (not their blobs or event streams)."""
+    return [n for n in client.scan_iter(keys.job("*")) if JOB_ID.fullmatch(n.removeprefix(keys.job("")))]
+
+
 def stored_jobs(redis_url: str) -> list[JobRecord]:
     """Every job record in the database (not their blobs), in no particular order."""
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
-        names = [n for n in client.scan_iter(keys.job("*")) if JOB_ID.fullmatch(n.removeprefix(keys.job("")))]
+        names = record_names(client)
         return [r for r in (JobRecord.from_hash(client.hgetall(n)) for n in names) if r is not None]
     finally:
         client.close()

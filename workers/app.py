@@ -16,7 +16,7 @@ from common.enqueue import TaskMessages
 from common.jobstore import JobStore, sync_client
 from common.logs import configure_logging
 from common.reconciler import Reconciler
-from workers.core import metrics
+from workers.core import fatal, metrics
 from workers.core.bootstrap import DomainError, domain_tasks_module, job_specs, register_job_tasks, resolve_domain
 from workers.core.config import WorkerSettings
 from workers.core.jobs import JobSpec
@@ -39,7 +39,8 @@ class Worker:
 
 def connect_signals(
     app: Celery, settings: WorkerSettings, store: JobStore, specs: dict[str, JobSpec], pool: str,
-    warmup: Callable[[], None] | None,
+    warmup: Callable[[], None] | None, on_ready: Callable[[Celery, WorkerSettings], None] | None,
+    warm: threading.Event,
 ) -> None:  # fmt: skip
     def on_failure(sender: Any = None, task_id: str | None = None, exception: Any = None, **kw: Any) -> None:
         fail_killed_job(store, settings, specs, sender, task_id, exception)
@@ -49,15 +50,24 @@ def connect_signals(
         # the lock lets one of all of them act at a time.
         Reconciler(sync_client(settings.redis_url), TaskMessages(app), settings).start()
 
+    def warm_up(load: Callable[[], None]) -> None:
+        try:
+            load()
+        finally:  # a load that failed fails the jobs that need it, when they try it again
+            warm.set()
+
     def start_warmup(**kw: Any) -> None:
         # Load the model once the serving process exists (no CUDA before fork). Celery kills
         # worker_process_init handlers after 4 s, so the load runs in a thread; the first
-        # job waits for it on the engine's own lock.
-        threading.Thread(target=warmup, name="model-warmup", daemon=True).start()
+        # jobs wait for it (``warm``), and their time limits start after it.
+        threading.Thread(target=warm_up, args=(warmup,), name="model-warmup", daemon=True).start()
 
     signals.task_failure.connect(on_failure, weak=False)
     signals.worker_ready.connect(start_reconciler, weak=False)
+    if on_ready is not None:  # the domain's own start-up, in the main process (the hooks pump)
+        signals.worker_ready.connect(lambda **kw: on_ready(app, settings), weak=False)
     if warmup is not None:
+        warm.clear()
         # prefork: each pool process loads its own copy; solo and threads load once.
         ready = signals.worker_process_init if pool == "prefork" else signals.worker_ready
         ready.connect(start_warmup, weak=False)
@@ -67,7 +77,9 @@ def connect_observability(settings: WorkerSettings) -> None:
     if settings.worker_metrics_port:
         metrics.enable_multiprocess(settings.prometheus_multiproc_dir)
         # worker_init runs in the main process, which outlives pool processes and sums their samples.
-        signals.worker_init.connect(lambda **kw: metrics.serve(settings.worker_metrics_port), weak=False)
+        signals.worker_init.connect(
+            lambda **kw: metrics.serve(settings.worker_metrics_port, settings.worker_metrics_host), weak=False
+        )
     if settings.log_format == "json":
         # Celery prints its start-up banner as plain text on stdout; log shippers want JSON lines.
         signals.celeryd_after_setup.connect(lambda instance, **kw: setattr(instance, "quiet", True), weak=False)
@@ -82,16 +94,23 @@ def build_worker() -> Worker:
     package = resolve_domain(settings.domain)
     store = JobStore.from_url(settings.redis_url)
     app = make_celery(settings, consume=(settings.domain,))
-    specs = job_specs(settings.domain)
-    register_job_tasks(app, specs, Runner(store, settings))
     tasks = domain_tasks_module(settings.domain)
     if hasattr(tasks, "check_config"):
         try:
             tasks.check_config()
         except ValueError as exc:  # pydantic's ValidationError is one
             raise DomainError(f"worker: bad {settings.domain} configuration: {exc}") from exc
+    specs = job_specs(settings.domain)
     pool = settings.worker_pool or package.POOL
-    connect_signals(app, settings, store, {spec.name: spec for spec in specs}, pool, getattr(tasks, "warmup", None))
+    # Only prefork kills a job past its hard time limit; elsewhere the runner's watchdog does.
+    runner = Runner(store, settings, watch_hard_limits=pool != "prefork")
+    # A worker that exits because a part of it died hands its jobs back at once.
+    fatal.before_exit(runner.leases.release)
+    register_job_tasks(app, specs, runner)
+    if hasattr(tasks, "register"):  # tasks that are not jobs (the hooks domain's deliveries)
+        tasks.register(app, settings)
+    extension_points = getattr(tasks, "warmup", None), getattr(tasks, "on_ready", None)
+    connect_signals(app, settings, store, {spec.name: spec for spec in specs}, pool, *extension_points, runner.warm)
     connect_observability(settings)
     concurrency = package.CONCURRENCY() if callable(package.CONCURRENCY) else package.CONCURRENCY
     return Worker(app, settings, pool, settings.worker_concurrency or concurrency)

@@ -47,7 +47,7 @@ class Principal:
 
 
 # With AUTH=off every caller is this one admin.
-ANONYMOUS = Principal("anonymous", "admin", None, None, None)
+ANONYMOUS = Principal(apikeys.ANONYMOUS_ID, "admin", None, None, None)
 _CACHE_S = 1.0
 _CACHE_MAX = 10_000
 
@@ -111,6 +111,9 @@ class Authentication:
                 response = error_response(exc.status, exc.code, exc.message, headers=exc.headers)
                 return await response(scope, receive, send)
             except redis.RedisError as exc:
+                where = {"request_id": state.get("request_id", "-")}
+                log.warning("redis error on %s %s (key check): %s: %s", scope["method"], path, type(exc).__name__, exc,
+                            extra=where)  # fmt: skip
                 return await redis_unavailable(exc)(scope, receive, send)
         await self.app(scope, receive, send)
 

@@ -15,6 +15,11 @@ class ApiSettings(CoreSettings):
     # so it is cached: at most one probe per interval, and only when asked.
     workers_probe_timeout_s: float = Field(0.5, gt=0, le=10, description="How long workers get to answer.")
     workers_probe_interval_s: float = Field(5, ge=0, description="How old a workers-online count may get.")
+    workers_offline_after_s: float = Field(
+        15, ge=0, description="How long a worker that stopped answering the probe still counts as online."
+    )
+    # An event stream with nothing to send sends a comment this often (proxies close idle ones).
+    events_heartbeat_s: float = Field(15, gt=0, description="Heartbeat interval of job event streams.")
 
     # Access: a Bearer API key on every route but /healthz and /readyz.
     auth: bool = Field(True, description="Require API keys (AUTH=off: only for a trusted single-user box).")

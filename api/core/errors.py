@@ -94,7 +94,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(redis.RedisError)
     async def _redis(request: Request, exc: redis.RedisError) -> JSONResponse:
-        log.warning("redis error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        where = {"request_id": getattr(request.state, "request_id", "-")}
+        log.warning(
+            "redis error on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc, extra=where
+        )
         return redis_unavailable(exc)
 
     @app.exception_handler(Exception)

@@ -2,22 +2,31 @@
 
 A submission is one script (``common.lifecycle.submit``): the caller's key is re-checked, its
 rate and in-flight limits and the queue's cap applied, then the job's record, input blobs and
-Celery message written together. Reads and cancels follow owner isolation: a key sees only
-its own jobs (another's answer 404, as if they did not exist); an admin key sees them all.
+Celery message written together. With an ``Idempotency-Key``, a submit seen before answers the
+job it made. Reads, listings and cancels follow owner isolation: a key sees only its own jobs
+(another's answer 404, as if they did not exist); an admin key sees them all.
 """
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
+import time
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
+
+from api.core import listing
 from api.core.auth import Principal
 from api.core.config import ApiSettings
 from api.core.errors import ApiError
+from api.core.estimates import QueueEstimates
 from api.core.metrics import ApiMetrics
+from api.core.submit_controls import SubmitControls
 from api.core.waiter import JobWaiter
-from common import lifecycle
-from common.contracts.jobs import JobAccepted, JobLinks, JobStatus, JobView
+from common import lifecycle, webhook_urls
+from common.contracts.jobs import JobAccepted, JobLinks, JobPage, JobStatus, JobView, WebhookOptions
 from common.contracts.naming import queue_for, task_name
 from common.enqueue import TaskMessages
 from common.jobstore import AsyncJobStore
@@ -35,9 +44,9 @@ def _job_not_found(job_id: str) -> ApiError:
     return ApiError(404, "job_not_found", f"no job with id {job_id!r}")
 
 
-def _refused(status: str, retry_ms: int | None, principal: Principal, domain: str) -> ApiError:
+def _refused(status: str, detail: str | None, principal: Principal, domain: str) -> ApiError:
     if status == "rate_limited":
-        retry_s = max(1, -(-(retry_ms or 1000) // 1000))
+        retry_s = max(1, -(-int(detail or 1000) // 1000))
         message = f"key {principal.id} is over its submissions per minute; retry in {retry_s} s"
         return ApiError(429, "rate_limited", message, headers={"Retry-After": str(retry_s)})
     if status == "too_many_jobs":
@@ -46,7 +55,30 @@ def _refused(status: str, retry_ms: int | None, principal: Principal, domain: st
     if status == "queue_full":
         message = f"the {domain} queue is full; nothing was recorded, retry later"
         return ApiError(503, "queue_full", message, headers={"Retry-After": str(QUEUE_FULL_RETRY_S)})
+    if status == "idempotency_conflict":
+        message = f"this Idempotency-Key was used for job {detail} with another body; use a new key"
+        return ApiError(409, "idempotency_conflict", message)
     return ApiError(401, "unauthorized", "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+
+
+def _fingerprint(domain: str, verb: str, params: dict[str, Any], blobs: dict[str, bytes], hook: WebhookOptions) -> str:
+    """What makes two submits the same submit, for idempotency: the request, not its headers."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([domain, verb, params, hook.model_dump(mode="json")], sort_keys=True).encode())
+    for name in sorted(blobs):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(blobs[name]).digest())
+    return digest.hexdigest()
+
+
+def _accepted(record: JobRecord) -> JobAccepted:
+    return JobAccepted(
+        id=record.id,
+        status=record.status,
+        domain=record.domain,
+        task=record.task,
+        created_at=record.created_at,
+        links=JobLinks(self=f"/v1/jobs/{record.id}"),
+    )
 
 
 class JobService:
@@ -57,12 +89,14 @@ class JobService:
         waiter: JobWaiter,
         metrics: ApiMetrics,
         settings: ApiSettings,
+        estimates: QueueEstimates,
     ) -> None:
         self.store = store
         self.messages = messages
         self.waiter = waiter
         self.metrics = metrics
         self.settings = settings
+        self.estimates = estimates
 
     def _admission(self, principal: Principal, domain: str) -> lifecycle.Admission:
         s = self.settings
@@ -83,32 +117,58 @@ class JobService:
         verb: str,
         params: dict[str, Any],
         blobs: dict[str, bytes] | None = None,
+        hook: WebhookOptions | None = None,
+        controls: SubmitControls | None = None,
     ) -> JobAccepted:
-        """Admit, record and queue the job, atomically."""
-        blobs = blobs or {}
-        record = JobRecord.new(domain, verb, owner=principal.id, params=params, blobs=tuple(blobs))
+        """Admit, record and queue the job, atomically. Raises ``Replayed`` for an idempotent
+        submit seen before (its job's answer, which the route sends as it is)."""
+        blobs, hook, controls = blobs or {}, hook or WebhookOptions(), controls or SubmitControls()
+        if hook.webhook is not None:
+            await self._check_webhook(hook.webhook)
+        record = JobRecord.new(
+            domain, verb, owner=principal.id, params=params, blobs=tuple(blobs),
+            webhook=hook.webhook, webhook_events=tuple(hook.webhook_events_filter),
+        )  # fmt: skip
         name = task_name(domain, verb)
         queue = queue_for(name)
         message = self.messages.build(name, record.id, [record.id, params], queue)
         record.delivery_tag = message.delivery_tag
-        call = lifecycle.submit(
-            record, blobs, queue, message.body, self.settings.job_ttl_s, self._admission(principal, domain)
+        key = controls.idempotency_key
+        extras = lifecycle.Extras(
+            idempotency_key_hash=None if key is None else hashlib.sha256(key.encode()).hexdigest(),
+            fingerprint="" if key is None else _fingerprint(domain, verb, params, blobs, hook),
+            cancel_after_s=controls.cancel_after_s,
         )
-        status, retry_ms = await self.store.run(call)
+        call = lifecycle.submit(
+            record, blobs, queue, message.body, self.settings.job_ttl_s, self._admission(principal, domain), extras
+        )
+        status, detail = await self.store.run(call)
+        if status == "duplicate" and detail is not None:
+            return await self._replayed(detail)
         if status != "queued":
-            raise _refused(status, retry_ms, principal, domain)
+            raise _refused(status, detail, principal, domain)
         log.info("job queued", extra={"job_id": record.id, "domain": domain, "task": verb, "key_id": principal.id})
         self.metrics.submitted.labels(domain, verb).inc()
-        return JobAccepted(
-            id=record.id,
-            status=record.status,
-            domain=domain,
-            task=verb,
-            created_at=record.created_at,
-            links=JobLinks(self=f"/v1/jobs/{record.id}"),
-        )
+        return _accepted(record)
 
-    async def _read(self, job_id: str, principal: Principal) -> JobRecord:
+    async def _check_webhook(self, url: str) -> None:
+        try:  # getaddrinfo blocks: in a thread
+            await run_in_threadpool(webhook_urls.resolve, url, self.settings.webhook_allow_private)
+        except webhook_urls.WebhookRefused as exc:
+            raise ApiError(422, "invalid_webhook", str(exc)) from None
+
+    async def _replayed(self, job_id: str) -> JobAccepted:
+        record = await self.store.get(job_id)
+        if record is None:
+            message = f"this Idempotency-Key made job {job_id}, whose record has expired; use a new key"
+            raise ApiError(409, "idempotency_conflict", message)
+        log.info("idempotent submit replayed", extra={"job_id": job_id})
+        accepted = _accepted(record)
+        accepted.replayed = True
+        return accepted
+
+    async def read(self, job_id: str, principal: Principal) -> JobRecord:
+        """The job's record, if ``principal`` may see it; else 404."""
         if not JOB_ID.fullmatch(job_id):
             raise _job_not_found(job_id)
         record = await self.store.get(job_id)
@@ -119,17 +179,48 @@ class JobService:
     async def get(self, job_id: str, principal: Principal, wait_s: float = 0) -> JobView:
         """The job's record; with ``wait_s`` answer once it finishes or the wait runs out."""
         if wait_s <= 0:
-            return (await self._read(job_id, principal)).view()
+            return await self.view(await self.read(job_id, principal))
+        deadline = time.monotonic() + wait_s
         event = self.waiter.register(job_id)
         try:
-            record = await self._read(job_id, principal)
-            if not record.status.finished:
+            # Every change wakes the event (progress too): read again until it is finished.
+            # Cleared before each read, so a change landing during the read is not missed.
+            while True:
+                event.clear()
+                record = await self.read(job_id, principal)
+                left = deadline - time.monotonic()
+                if record.status.finished or left <= 0:
+                    break
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), wait_s)
-                record = await self._read(job_id, principal)
+                    await asyncio.wait_for(event.wait(), left)
         finally:
             self.waiter.unregister(job_id, event)
-        return record.view()
+        return await self.view(record)
+
+    async def view(self, record: JobRecord) -> JobView:
+        """The job as clients see it; a queued one with where it stands in its queue."""
+        view = record.view()
+        if record.status is JobStatus.queued:
+            view.queue_position, view.eta_s = await self.estimates.position(record.id, record.domain)
+            if view.queue_position is None:
+                # It left the queue between the record's read and the position's (a worker
+                # took it): show it as it is now, not as a queued job that is nowhere.
+                fresh = await self.store.get(record.id)
+                if fresh is not None and fresh.status is not JobStatus.queued:
+                    return fresh.view()
+        return view
+
+    async def list(
+        self, principal: Principal, limit: int, cursor: str | None, domain: str | None, status: JobStatus | None
+    ) -> JobPage:
+        """A page of the caller's jobs (an admin's: all jobs), newest first."""
+        index = listing.index_for(principal.id, principal.is_admin)
+        records, next_cursor = await listing.list_records(
+            self.store.client, self.store, index, limit, cursor, domain, status
+        )
+        # Queued jobs' positions are one script each: ask for them all at once, not in turn.
+        views = await asyncio.gather(*(self.view(r) for r in records))
+        return JobPage(jobs=list(views), next_cursor=next_cursor)
 
     async def cancel(self, job_id: str, principal: Principal) -> JobView:
         """Cancel a queued or running job; a finished one is a conflict."""

@@ -1,10 +1,11 @@
 """Finish events: one Redis subscription per API process, shared by long-polls and metrics.
 
-Workers publish ``<id> <status>`` on ``dq:jobs:events`` when a job finishes; this listener
-sets the events of requests waiting on that id and hands the id to each ``on_finish``
-callback (as a task of its own, so a slow callback never delays a wake-up). A waiter always
-re-reads the record after registering, so a finish that lands before the subscription sees
-it is never missed.
+The lifecycle scripts publish ``<id> <status>`` on ``dq:jobs:events`` on every change of a
+job (``<id> progress`` for progress); this listener sets the events of requests waiting on
+that id (long-polls, event streams) and, when the job finished, hands the id to each
+``on_finish`` callback (as a task of its own, so a slow callback never delays a wake-up). A
+waiter always re-reads the record after registering, so a change that lands before the
+subscription sees it is never missed.
 """
 
 import asyncio
@@ -15,9 +16,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from common.contracts.jobs import FINISHED
 from common.keys import EVENTS_CHANNEL
 
 log = logging.getLogger(__name__)
+_FINISHED = {status.value for status in FINISHED}
 
 
 class JobWaiter:
@@ -66,8 +69,10 @@ class JobWaiter:
                     await pubsub.subscribe(EVENTS_CHANNEL)
                     delay = 0.1
                     async for message in pubsub.listen():
-                        job_id = message["data"].split(" ", 1)[0]
+                        job_id, _, status = message["data"].partition(" ")
                         self._wake(job_id)
+                        if status not in _FINISHED:
+                            continue
                         for callback in self._callbacks:
                             task = asyncio.create_task(callback(job_id))
                             self._pending.add(task)  # a reference, so the task is not collected

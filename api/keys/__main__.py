@@ -14,7 +14,7 @@ import sys
 
 import redis
 
-from common import apikeys
+from common import apikeys, webhook_secrets
 from common.config import CoreSettings
 from common.scripts import SyncScripts
 
@@ -40,8 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     scripts = SyncScripts(client)
     if args.command == "create":
         record, secret = apikeys.new_key(args.name, args.role, args.rate_limit_per_minute, args.max_jobs_in_flight)
-        scripts.run(apikeys.create(record, secret))
-        print(json.dumps({**record.model_dump(mode="json"), "key": secret}))
+        webhook_secret = webhook_secrets.new_secret()
+        scripts.run(apikeys.create(record, secret, webhook_secret))
+        print(json.dumps({**record.model_dump(mode="json"), "key": secret, "webhook_secret": webhook_secret}))
     elif args.command == "list":
         print(json.dumps({"keys": [r.model_dump(mode="json") for r in scripts.run(apikeys.list_keys())]}))
     else:

@@ -8,6 +8,7 @@ from fastapi import Request
 
 from api.core.auth import Principal
 from api.core.jobs import JobService
+from api.core.submit_controls import SubmitControls
 from api.openai import jobrun
 from api.openai.protocol import EmbeddingRequest
 from common.contracts.llm import EMBED, EmbedRequest
@@ -21,12 +22,12 @@ def _encoded(vector: list[float], encoding: str) -> list[float] | str:
 
 
 async def embeddings(
-    request: Request, jobs: JobService, principal: Principal, body: EmbeddingRequest
+    request: Request, jobs: JobService, principal: Principal, body: EmbeddingRequest, controls: SubmitControls
 ) -> dict[str, Any]:
     texts = [body.input] if isinstance(body.input, str) else body.input
     params = jobrun.validated(EmbedRequest, {"texts": texts})
-    job_id = await jobrun.submit(jobs, principal, EMBED, params)
-    result = jobrun.result_of(await jobrun.wait_for(request, jobs, principal, job_id))
+    job_id = await jobrun.submit(jobs, principal, EMBED, params, controls)
+    result = jobrun.result_of(await jobrun.wait_for(request, jobs, principal, job_id, controls))
     data = [
         {"object": "embedding", "index": i, "embedding": _encoded(vector, body.encoding_format)}
         for i, vector in enumerate(result["embeddings"])

@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from api.core.auth import Principal
 from api.core.errors import ApiError
 from api.core.jobs import JobService
+from api.core.submit_controls import SubmitControls
 from api.openai import jobrun
 from api.openai.config import OpenAICompatSettings
 from api.openai.protocol import ChatCompletionRequest, CompletionRequest
@@ -86,11 +87,17 @@ def _answer_id(shape: Shape, job_id: str) -> str:
 
 
 async def complete(
-    request: Request, jobs: JobService, principal: Principal, shape: Shape, model: str, params: dict[str, Any]
+    request: Request,
+    jobs: JobService,
+    principal: Principal,
+    shape: Shape,
+    model: str,
+    params: dict[str, Any],
+    controls: SubmitControls,
 ) -> dict[str, Any]:
     """The whole answer, once the job finished."""
-    job_id = await jobrun.submit(jobs, principal, GENERATE, params)
-    result = jobrun.result_of(await jobrun.wait_for(request, jobs, principal, job_id))
+    job_id = await jobrun.submit(jobs, principal, GENERATE, params, controls)
+    result = jobrun.result_of(await jobrun.wait_for(request, jobs, principal, job_id, controls))
     return {
         "id": _answer_id(shape, job_id),
         "object": shape.object,
@@ -113,9 +120,11 @@ async def stream(
     shape: Shape,
     body: ChatCompletionRequest | CompletionRequest,
     params: dict[str, Any],
+    controls: SubmitControls,
 ) -> StreamingResponse:
-    """Chunks as the text grows, the finish reason, ``usage`` when asked, then ``[DONE]``."""
-    job_id = await jobrun.submit(jobs, principal, GENERATE, params)  # refusals answer before the stream
+    """Chunks as the text grows, the finish reason, ``usage`` when asked, then ``[DONE]``. A
+    retried request (same ``Idempotency-Key``) streams its job's text from the start."""
+    job_id = await jobrun.submit(jobs, principal, GENERATE, params, controls)  # refusals answer before the stream
     head = {"id": _answer_id(shape, job_id), "object": shape.chunk_object, "created": int(time.time())}
     head["model"] = body.model
     include_usage = bool((body.stream_options or {}).get("include_usage"))
@@ -142,7 +151,8 @@ async def stream(
                             yield _sse({**head, "choices": [], "usage": usage(result)})
             yield "data: [DONE]\n\n"
         finally:
-            if not done:  # the caller went away mid-stream (or the stream broke): stop the job
+            # The caller went away mid-stream (or the stream broke) and will not retry: stop the job.
+            if not done and jobrun.cancels_on_disconnect(controls):
                 await jobrun.cancel_quietly(jobs, principal, job_id)
 
     return StreamingResponse(chunks(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

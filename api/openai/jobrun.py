@@ -1,4 +1,8 @@
-"""Run one llm job for an OpenAI-style request: submit, wait, and cancel if the caller leaves."""
+"""Run one llm job for an OpenAI-style request: submit, wait, and cancel if the caller leaves.
+
+A request with an ``Idempotency-Key`` is one its caller means to retry: its job is not canceled
+when the caller leaves, so the retry (same key, same body) finds it and answers its result.
+"""
 
 import logging
 from typing import Any
@@ -10,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from api.core.auth import Principal
 from api.core.errors import ApiError
 from api.core.jobs import JobService
+from api.core.submit_controls import SubmitControls
 from common.contracts.jobs import JobStatus, JobView
 from common.contracts.llm import DOMAIN
 
@@ -32,8 +37,15 @@ def validated(model: type[BaseModel], params: dict[str, Any], names: dict[str, s
         raise ApiError(422, "invalid_request", f"{where}: {first['msg']}".lstrip(": "), details) from None
 
 
-async def submit(jobs: JobService, principal: Principal, verb: str, params: dict[str, Any]) -> str:
-    return (await jobs.submit(principal, DOMAIN, verb, params)).id
+async def submit(
+    jobs: JobService, principal: Principal, verb: str, params: dict[str, Any], controls: SubmitControls
+) -> str:
+    """The job's id: a new job's, or with an ``Idempotency-Key`` seen before, that key's job."""
+    return (await jobs.submit(principal, DOMAIN, verb, params, controls=controls)).id
+
+
+def cancels_on_disconnect(controls: SubmitControls) -> bool:
+    return controls.idempotency_key is None
 
 
 async def cancel_quietly(jobs: JobService, principal: Principal, job_id: str) -> None:
@@ -46,8 +58,10 @@ async def cancel_quietly(jobs: JobService, principal: Principal, job_id: str) ->
             pass  # it finished meanwhile
 
 
-async def wait_for(request: Request, jobs: JobService, principal: Principal, job_id: str) -> JobView:
-    """The job once finished; a caller that disconnects first cancels it."""
+async def wait_for(
+    request: Request, jobs: JobService, principal: Principal, job_id: str, controls: SubmitControls
+) -> JobView:
+    """The job once finished; a caller that disconnects first cancels it (unless it may retry)."""
     done = False
     try:
         while True:
@@ -56,9 +70,9 @@ async def wait_for(request: Request, jobs: JobService, principal: Principal, job
                 done = True
                 return view
             if await request.is_disconnected():
-                raise ApiError(499, "client_closed_request", "the caller disconnected; the job was canceled")
+                raise ApiError(499, "client_closed_request", "the caller disconnected")
     finally:
-        if not done:
+        if not done and cancels_on_disconnect(controls):
             await cancel_quietly(jobs, principal, job_id)
 
 

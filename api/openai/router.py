@@ -1,7 +1,9 @@
 """``/openai/v1``: chat completions, completions, embeddings and models, as OpenAI's clients call them.
 
 Served with the llm domain; each call is an llm job (queued, batched, metered and isolated
-like any other) that the route waits for, or streams, on the caller's behalf.
+like any other) that the route waits for, or streams, on the caller's behalf. ``Idempotency-Key``
+and ``Cancel-After`` work as on every submit: a retry with the same key and body answers the same
+job (and a caller that sent a key and left does not cancel it: it means to come back).
 """
 
 import time
@@ -13,6 +15,7 @@ from fastapi.responses import StreamingResponse
 from api.core.auth import PrincipalDep
 from api.core.deps import JobsDep
 from api.core.errors import ApiError
+from api.core.submit_controls import SubmitControlsDep
 from api.openai import generation
 from api.openai.config import OpenAICompatSettings, get_openai_compat_settings
 from api.openai.embeddings import embeddings
@@ -48,18 +51,22 @@ async def list_models(principal: PrincipalDep) -> ModelList:
 
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(
-    body: ChatCompletionRequest, request: Request, jobs: JobsDep, principal: PrincipalDep
+    body: ChatCompletionRequest,
+    request: Request,
+    jobs: JobsDep,
+    principal: PrincipalDep,
+    controls: SubmitControlsDep,
 ) -> dict[str, Any] | StreamingResponse:
     """A chat answer, whole or streamed (``stream: true``: server-sent chunks, then ``[DONE]``)."""
-    return await _generate(generation.Shape(chat=True), body, request, jobs, principal)
+    return await _generate(generation.Shape(chat=True), body, request, jobs, principal, controls)
 
 
 @router.post("/completions", response_model=None)
 async def completions(
-    body: CompletionRequest, request: Request, jobs: JobsDep, principal: PrincipalDep
+    body: CompletionRequest, request: Request, jobs: JobsDep, principal: PrincipalDep, controls: SubmitControlsDep
 ) -> dict[str, Any] | StreamingResponse:
     """A raw-prompt completion, whole or streamed."""
-    return await _generate(generation.Shape(chat=False), body, request, jobs, principal)
+    return await _generate(generation.Shape(chat=False), body, request, jobs, principal, controls)
 
 
 async def _generate(
@@ -68,19 +75,20 @@ async def _generate(
     request: Request,
     jobs: JobsDep,
     principal: PrincipalDep,
+    controls: SubmitControlsDep,
 ) -> dict[str, Any] | StreamingResponse:
     settings = _settings()
     _model(body.model, settings.chat_model)
     params = generation.job_params(body)
     if body.stream:
-        return await generation.stream(jobs, principal, settings, shape, body, params)
-    return await generation.complete(request, jobs, principal, shape, body.model, params)
+        return await generation.stream(jobs, principal, settings, shape, body, params, controls)
+    return await generation.complete(request, jobs, principal, shape, body.model, params, controls)
 
 
 @router.post("/embeddings")
 async def create_embeddings(
-    body: EmbeddingRequest, request: Request, jobs: JobsDep, principal: PrincipalDep
+    body: EmbeddingRequest, request: Request, jobs: JobsDep, principal: PrincipalDep, controls: SubmitControlsDep
 ) -> dict[str, Any]:
     """Embeddings of a string or a list of strings."""
     _model(body.model, _settings().embedding_model)
-    return await embeddings(request, jobs, principal, body)
+    return await embeddings(request, jobs, principal, body, controls)

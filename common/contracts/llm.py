@@ -7,6 +7,8 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.contracts.jobs import TimeLimit, WebhookOptions
+
 DOMAIN = "llm"
 GENERATE = "generate"
 EMBED = "embed"
@@ -32,6 +34,7 @@ class GenerateRequest(BaseModel):
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     stop: list[str] = Field(default_factory=list, description="Stop before any of these strings.")
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Makes sampling repeatable.")
+    time_limit_s: TimeLimit = None
 
     @field_validator("max_new_tokens")
     @classmethod
@@ -85,6 +88,7 @@ class GenerateResult(BaseModel):
 
 class EmbedRequest(BaseModel):
     texts: list[str] = Field(min_length=1)
+    time_limit_s: TimeLimit = None
 
     @field_validator("texts")
     @classmethod
@@ -98,6 +102,14 @@ class EmbedRequest(BaseModel):
         if empty:
             raise ValueError(f"texts must not be empty (index {', '.join(map(str, empty))})")
         return self
+
+
+class GenerateSubmission(WebhookOptions, GenerateRequest):
+    """``POST /v1/llm/generate``'s body: the request, and optionally a webhook."""
+
+
+class EmbedSubmission(WebhookOptions, EmbedRequest):
+    """``POST /v1/llm/embed``'s body: the request, and optionally a webhook."""
 
 
 class EmbedResult(BaseModel):

@@ -2,16 +2,22 @@
 
 from pydantic import BaseModel, Field
 
+from common.contracts.jobs import TimeLimit, WebhookOptions
+
 DOMAIN = "ocr"
 RECOGNIZE = "recognize"
 # The image travels beside the message, in the job store, under this blob name.
 IMAGE_BLOB = "image"
+# The multipart form's field for a job's own time limit (JSON: ``time_limit_s``).
+TIME_LIMIT_FIELD = "time_limit_s"
 
 
-class RecognizeBase64Request(BaseModel):
-    """JSON form of a recognize request; multipart ``file`` is the other form."""
+class RecognizeBase64Request(WebhookOptions):
+    """JSON form of a recognize request; multipart ``file`` (with the same optional webhook
+    fields as form fields) is the other form."""
 
     image_base64: str = Field(min_length=1, description="The image file's bytes, base64.")
+    time_limit_s: TimeLimit = None
 
 
 class OcrLine(BaseModel):

@@ -1,6 +1,8 @@
--- A job ends (finished, canceled, failed by the platform): it leaves every set of live jobs,
--- its input blobs go, and its record is kept `ttl` seconds from now.
-local function end_job(record, id, ttl)
+--! include events
+-- A job ends (finished, canceled, expired, failed by the platform): it leaves every set of
+-- live jobs, its input blobs go, its record is kept `ttl` seconds from now, and the change is
+-- emitted. The caller has set its status (`status`) and what goes with it.
+local function end_job(record, id, ttl, status)
   local domain = redis.call('HGET', record, 'domain')
   local owner = redis.call('HGET', record, 'owner')
   local blobs = redis.call('HGET', record, 'blobs')
@@ -10,23 +12,29 @@ local function end_job(record, id, ttl)
   end
   if owner then redis.call('SREM', '{{INFLIGHT}}' .. owner, id) end
   redis.call('ZREM', '{{LEASES}}', id)
+  redis.call('ZREM', '{{DEADLINES}}', id)
   if blobs then
     for name in string.gmatch(blobs, '[^,]+') do
       redis.call('DEL', '{{JOB}}' .. id .. '{{BLOB_INFIX}}' .. name)
     end
   end
   redis.call('EXPIRE', record, ttl)
+  emit(record, id, 'status', status)
 end
 
 -- The platform gives up on a job whose runs were lost too often: it fails with `error`.
 local function fail_lost(record, id, now_iso, error, ttl)
   redis.call('HSET', record, 'status', 'failed', 'finished_at', now_iso, 'error', error)
-  end_job(record, id, ttl)
-  redis.call('PUBLISH', '{{EVENTS}}', id .. ' failed')
+  end_job(record, id, ttl, 'failed')
 end
 
--- Redis's own clock, so every process orders events alike.
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- A job past its Cancel-After deadline never runs, or stops like a canceled one: it ends
+-- 'expired'. Answers whether it was (it has a deadline, and it has passed).
+local function expire_if_due(record, id, now, now_iso, ttl)
+  local deadline = tonumber(redis.call('HGET', record, 'deadline_ms') or '')
+  if not deadline or deadline > now then return false end
+  local error = cjson.encode({type = 'DeadlineExceeded', message = 'its Cancel-After deadline passed before it finished'})
+  redis.call('HSET', record, 'status', 'expired', 'finished_at', now_iso, 'error', error)
+  end_job(record, id, ttl, 'expired')
+  return true
 end

@@ -9,6 +9,5 @@ if not s then return 'missing' end
 if ARGV[3] ~= '' and redis.call('HGET', record, 'owner') ~= ARGV[3] then return 'missing' end
 if s ~= 'queued' and s ~= 'running' then return s end
 redis.call('HSET', record, 'status', 'canceled', 'finished_at', ARGV[1])
-end_job(record, id, tonumber(ARGV[4]))
-redis.call('PUBLISH', '{{EVENTS}}', id .. ' canceled')
+end_job(record, id, tonumber(ARGV[4]), 'canceled')
 return s

@@ -11,6 +11,11 @@ if not s then return 'missing' end
 if s ~= 'running' then return s end
 if ARGV[6] ~= '0' and redis.call('HGET', record, 'attempts') ~= ARGV[6] then return 'superseded' end
 redis.call('HSET', record, 'status', ARGV[1], 'finished_at', ARGV[2], ARGV[3], ARGV[4])
-end_job(record, id, tonumber(ARGV[7]))
-redis.call('PUBLISH', '{{EVENTS}}', id .. ' ' .. ARGV[1])
+local started = tonumber(redis.call('HGET', record, 'started_ms') or '')
+if started then  -- the domain's recent run times, for ETAs
+  local runtimes = '{{RUNTIMES}}' .. redis.call('HGET', record, 'domain')
+  redis.call('LPUSH', runtimes, now_ms() - started)
+  redis.call('LTRIM', runtimes, 0, {{RUNTIMES_KEPT}} - 1)
+end
+end_job(record, id, tonumber(ARGV[7]), ARGV[1])
 return s

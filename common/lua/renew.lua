@@ -1,7 +1,7 @@
 -- renew: a worker's heartbeat for the runs it holds, so their leases do not run out. Answers
 -- the ids no longer this run's (canceled, finished, or run again elsewhere).
 -- ARGV: lease ms, then job id / attempt pairs.
---! include end_job
+--! include clock
 local until_ms = now_ms() + tonumber(ARGV[1])
 local gone = {}
 for i = 2, #ARGV, 2 do

@@ -41,4 +41,5 @@ redis.call('SREM', '{{RUNNING}}' .. domain, id)
 redis.call('ZREM', '{{LEASES}}', id)
 redis.call('ZADD', '{{QUEUED}}' .. domain, now, id)
 redis.call('LPUSH', ARGV[5], ARGV[3])
+if reason == 'lease' then emit(record, id, 'status', 'queued') end
 return 'requeued'

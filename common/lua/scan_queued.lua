@@ -4,7 +4,7 @@
 -- been there longer than stuck ms: its worker died before starting it), or nowhere ('lost').
 -- Answers {lost ids, stuck ids}.
 -- ARGV: domain, queue, min age ms (younger jobs are left alone), stuck ms, limit.
---! include end_job
+--! include clock
 local domain, queue = ARGV[1], ARGV[2]
 local now = now_ms()
 local cutoff = now - tonumber(ARGV[3])

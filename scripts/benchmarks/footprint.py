@@ -12,7 +12,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 from devtools.procinfo import group_pids, loaded_libraries, rss_bytes
-from scripts.benchmarks.common import jobs_sync, private_stack
+from scripts.benchmarks.common import OPEN_API, jobs_sync, private_stack
 from scripts.benchmarks.report import Figure
 
 SECTION = "Footprint per role"
@@ -126,7 +126,7 @@ def run(workdir: Path) -> list[Figure]:
     with private_stack(workdir) as stack:
         ocr = stack.start_worker("ocr", wait=120)
         llm = stack.start_worker("llm", wait=180)
-        base = stack.start_api(domain="all")
+        base = stack.start_api(domain="all", env=OPEN_API)
         from scripts.benchmarks.ocr_throughput import page
 
         jobs_sync(base, [

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from scripts.benchmarks.common import jobs_sync, private_stack
+from scripts.benchmarks.common import OPEN_API, jobs_sync, private_stack
 from scripts.benchmarks.report import Figure, median
 
 SECTION = "OCR throughput"
@@ -64,7 +64,7 @@ def run(workdir: Path, count: int = 30, rounds: int = 5) -> list[Figure]:
     warm = [{"path": "/v1/ocr/recognize", "files": {"file": ("w.png", images[0])}}] * 4
     with private_stack(workdir) as stack:
         stack.start_worker("ocr", wait=120)
-        base = stack.start_api(domain="ocr")
+        base = stack.start_api(domain="ocr", env=OPEN_API)
         jobs_sync(base, warm)
         # Rounds alternate direct and platform so a noisy moment hits both; medians are compared.
         direct, one = [], []

@@ -47,8 +47,14 @@ async def _main(n: int) -> None:
 
     settings = LlmSettings()
     folder = str(models.converted_default_generator(settings.cache_dir))
+    # What the worker builds on the CPU (workers/domains/llm/tasks.py): its dtype and KV cache.
     args = AsyncEngineArgs(
-        model=folder, dtype="auto", max_num_seqs=settings.max_num_seqs, enforce_eager=True, disable_log_stats=True
+        model=folder,
+        dtype=models.vllm_dtype(settings.dtype, on_cpu=True),
+        kv_cache_memory_bytes=models.kv_cache_bytes(settings.kv_cache_gib, on_cpu=True),
+        max_num_seqs=settings.max_num_seqs,
+        enforce_eager=True,
+        disable_log_stats=True,
     )
     engine = AsyncLLM.from_engine_args(args)
     tokenizer = AutoTokenizer.from_pretrained(folder)

@@ -124,6 +124,7 @@ def test_the_command_line_manages_keys_straight_on_redis(redis_stack, api_url):
 
     created = keys("create", "--name", "ops", "--role", "admin")
     assert created["role"] == "admin" and created["key"].startswith("dq_")
+    assert created["webhook_secret"].startswith("whsec_")
     with _as(api_url, created["key"]) as ops:
         assert ops.get("/v1/keys").status_code == 200
     assert created["id"] in {k["id"] for k in keys("list")["keys"]}

@@ -52,6 +52,10 @@ def test_the_default_model_on_vllm_knows_the_capital_of_france(vllm, vllm_stack)
     assert (result["model"], result["engine"]) == ("SmolLM2-135M-Instruct", "vllm")
     assert result["usage"]["prompt_tokens"] > 0 and 0 < result["usage"]["completion_tokens"] < 24
     assert job["worker"] == vllm_stack.worker.node
+    # In the CPU's defaults: float32, and a KV cache of the size asked for (LLM_KV_CACHE_GIB=1),
+    # not a share of the machine's memory that may not be free.
+    log = vllm_stack.worker.log()
+    assert "dtype=torch.float32" in log and "Explicitly set (1.0/" in log
 
 
 def test_the_worker_holds_as_many_jobs_as_the_engine_runs(vllm_stack):
@@ -122,6 +126,16 @@ def test_a_prompt_longer_than_the_context_fails_alone_with_a_clear_error(vllm):
     assert _run(vllm, {"prompt": "still here", "max_new_tokens": 2})["engine"] == "vllm"
 
 
+def test_a_job_past_its_time_limit_is_aborted_in_the_engine_and_fails(vllm):
+    job = wait_for_job(vllm, _submit(vllm, {**LONG, "time_limit_s": 1}), timeout=120)
+    assert job["status"] == "failed" and job["error"]["type"] == "TimeLimitExceeded", job
+    message = job["error"]["message"]
+    assert "soft time limit of 1 s: stopped after" in message
+    assert int(message.rsplit("after ", 1)[1].split()[0]) < LONG["max_new_tokens"]
+    # Aborted, not left running in the engine: the next job runs alone.
+    assert _run(vllm, {"prompt": "Next", "max_new_tokens": 4})["batch_size"] == 1
+
+
 def test_embeddings_are_served_next_to_the_engine(vllm):
     job = wait_for_job(vllm, vllm.post("/v1/llm/embed", json={"texts": ["a cat", "a kitten"]}).json()["id"])
     assert job["status"] == "succeeded" and job["result"]["dim"] == 384
@@ -137,7 +151,7 @@ AGREEMENT_PROMPTS = [
 
 
 def test_greedy_outputs_of_the_two_engines_agree_on_the_default_model(vllm):
-    """transformers (in this process, float32) against vLLM (the worker, float32)."""
+    """transformers (in this process, float32) against vLLM (the worker, float32: its CPU default)."""
     import torch
 
     from common.contracts.llm import GenerateRequest

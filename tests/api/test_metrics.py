@@ -161,3 +161,16 @@ def test_a_finished_job_is_counted_once_over_several_api_processes(isolated_stac
     worker_samples = Samples.scrape(_worker_url(worker))
     assert worker_samples.get("dq_worker_jobs_total", **JOB, status="succeeded") == 3
     assert worker_samples.get("dq_worker_model_load_seconds_count", domain="ocr") == 1
+
+
+def test_a_workers_metrics_listen_where_worker_metrics_host_says(ocr_worker):
+    import psutil
+
+    # The suite's workers, as scripts/dev.sh's, ask for 127.0.0.1 (the default, 0.0.0.0, is for containers).
+    listening = {
+        (c.laddr.ip, c.laddr.port)
+        for c in psutil.Process(ocr_worker.popen.pid).net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN
+    }
+    assert ("127.0.0.1", ocr_worker.metrics_port) in listening, listening
+    assert Samples.scrape(_worker_url(ocr_worker))  # and it answers there

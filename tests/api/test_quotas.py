@@ -6,6 +6,8 @@ import time
 import httpx
 import redis
 
+from tests.stored_jobs import record_names
+
 EMBED = {"texts": ["quota"]}
 
 
@@ -21,7 +23,7 @@ def _key(base: str, admin_headers: dict, **limits) -> httpx.Client:
 
 
 def _recorded(r: redis.Redis) -> tuple[int, int]:
-    return len(list(r.scan_iter("dq:job:*"))), r.llen("llm")
+    return len(record_names(r)), r.llen("llm")
 
 
 def _refused(answer: httpx.Response, status: int, code: str) -> int:

@@ -15,7 +15,9 @@ REQUESTS = {
     ("GET", "/healthz"): {},
     ("GET", "/readyz"): {},
     ("GET", "/v1/domains"): {},
+    ("GET", "/v1/jobs"): {},
     ("GET", "/v1/jobs/{job_id}"): {},
+    ("GET", "/v1/jobs/{job_id}/events"): {},
     ("DELETE", "/v1/jobs/{job_id}"): {},
     ("POST", "/v1/llm/generate"): {"json": {"prompt": "hi"}},
     ("POST", "/v1/llm/embed"): {"json": {"texts": ["hi"]}},
@@ -23,6 +25,8 @@ REQUESTS = {
     ("POST", "/v1/keys"): {"json": {"name": "ci"}},
     ("GET", "/v1/keys"): {},
     ("DELETE", "/v1/keys/{key_id}"): {},
+    ("GET", "/v1/keys/me/webhook-secret"): {},
+    ("POST", "/v1/keys/me/webhook-secret/rotate"): {},
 }
 
 

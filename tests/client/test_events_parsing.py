@@ -27,6 +27,10 @@ def test_events_update_the_last_view_with_what_they_carry():
     assert status.job.status == "running" and status.job.id == last.id
     progress = event_from_sse("progress", json.dumps({"completion_tokens": 3, "text": "abc"}), status.job)
     assert progress.job.progress == {"completion_tokens": 3, "text": "abc"} and progress.job.status == "running"
+    more = event_from_sse("progress", json.dumps({"completion_tokens": 5, "text": "de"}), progress.job)
+    assert more.job.progress == {"completion_tokens": 5, "text": "abcde"}  # events carry the new text only
+    again = event_from_sse("progress", json.dumps({"completion_tokens": 1, "text": "x", "reset": True}), more.job)
+    assert again.job.progress == {"completion_tokens": 1, "text": "x"}  # a new run starts over
     whole = {**QUEUED, "status": "succeeded", "result": {"text": "abc"}}
     done = event_from_sse("done", json.dumps(whole), progress.job)
     assert done.type == "done" and done.job.finished and done.job.result == {"text": "abc"}

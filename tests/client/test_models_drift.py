@@ -81,7 +81,7 @@ def served(api_url) -> dict[str, Any]:
     return httpx.get(f"{api_url}/openapi.json", timeout=30).json()["components"]["schemas"]
 
 
-@pytest.mark.parametrize("name", ["JobView", "JobError"])
+@pytest.mark.parametrize("name", ["JobView", "JobError", "WebhookState", "JobPage"])
 def test_job_models_match_the_served_openapi_document(served, name):
     client_cls = getattr(client_models, CLIENT_NAMES.get(name, name))
     assert _compare(client_cls, served[name], served) == []

@@ -95,6 +95,15 @@ def worker_services() -> dict[str, dict]:
     return {name: s for name, s in services().items() if built_from(s) == "Dockerfile.gpu"}
 
 
+def light_worker_services() -> dict[str, dict]:
+    """Workers that need no model extra (the hooks worker): the API image running ``python -m workers``."""
+    return {
+        name: s
+        for name, s in services().items()
+        if built_from(s) == "Dockerfile.api" and s.get("command") == ["python", "-m", "workers"]
+    }
+
+
 def api_services() -> dict[str, dict]:
     """Services running the API itself (the API image with its own command, not Flower)."""
     return {name: s for name, s in services().items() if built_from(s) == "Dockerfile.api" and "command" not in s}

@@ -7,7 +7,16 @@ import subprocess
 import pytest
 
 from common.config import CoreSettings
-from tests.deploy.repo import COMPOSE, ROOT, api_services, compose, env_example, services, worker_services
+from tests.deploy.repo import (
+    COMPOSE,
+    ROOT,
+    api_services,
+    compose,
+    env_example,
+    light_worker_services,
+    services,
+    worker_services,
+)
 
 INSTALL_HINT = (
     "docker-compose is missing: run scripts/install-compose.sh (Debian's docker-compose 1.29, no engine needed)"
@@ -126,7 +135,8 @@ def test_redis_requires_a_password_and_refuses_writes_when_full_instead_of_evict
 
 
 def test_every_redis_url_carries_the_password():
-    urls = {name: s["environment"]["REDIS_URL"] for name, s in {**api_services(), **worker_services()}.items()}
+    apps = {**api_services(), **worker_services(), **light_worker_services()}
+    urls = {name: s["environment"]["REDIS_URL"] for name, s in apps.items()}
     urls["flower"] = services()["flower"]["environment"]["CELERY_BROKER_URL"]
     for name, url in urls.items():
         assert url == "redis://:${REDIS_PASSWORD:?set REDIS_PASSWORD in .env}@redis:6379/0", name
@@ -144,7 +154,7 @@ def test_api_services_wait_for_redis_and_serve_a_fixed_domain_each():
     assert apis["app-ocr"]["ports"] == ["${APP_OCR_PORT:-35052}:8000"]
     for name in ("app-llm", "app-ocr"):
         assert apis[name]["profiles"] == ["per-domain-api"]
-    for name, service in {**apis, **worker_services()}.items():
+    for name, service in {**apis, **worker_services(), **light_worker_services()}.items():
         assert service["depends_on"]["redis"]["condition"] == "service_healthy", name
 
 
@@ -155,3 +165,14 @@ def test_flower_reuses_the_api_image_and_requires_basic_auth():
     command = " ".join(flower["command"])
     assert "celery flower" in command and "FLOWER_BASIC_AUTH" in command  # refuses to start without it
     assert flower["ports"] == ["127.0.0.1:${FLOWER_PORT:-5555}:5555"]  # a TLS proxy in front to expose it
+
+
+def test_the_hooks_worker_runs_from_the_api_image_scalable_and_without_a_gpu():
+    hooks = light_worker_services()
+    assert list(hooks) == ["worker-hooks"]
+    service = hooks["worker-hooks"]
+    assert service["image"] == services()["api"]["image"]
+    assert service["environment"]["DOMAIN"] == "hooks"
+    assert "deploy" not in service and "volumes" not in service  # no GPU, no model cache
+    assert "ports" not in service and "container_name" not in service
+    assert "WORKER_NAME" not in service["environment"]

@@ -147,7 +147,18 @@ def test_the_api_image_installs_no_domain_extra():
     named = set(re.findall(r"--extra[ =]\"?([a-z][a-z0-9-]*)", installs[0]))
     assert named == {"flower"}
     assert not named & set(_domain_extras())
-    assert all(ins.args.split()[-1] != "workers/" for ins in stage if ins.keyword == "COPY"), "no worker code"
+
+
+def test_the_api_image_carries_the_worker_runtime_and_only_domains_that_need_no_extra():
+    # It runs the hooks worker (webhook deliveries) too; a model domain's code stays out.
+    copied = {source for ins in final_stage("Dockerfile.api") if ins.keyword == "COPY" for source in copy_sources(ins)}
+    worker_code = {source for source in copied if source.startswith("workers/")}
+    assert {"workers/__main__.py", "workers/app.py", "workers/core/", "workers/domains/__init__.py"} <= worker_code
+    domains = {source.split("/")[2] for source in worker_code if source.count("/") == 3}
+    assert domains == {"hooks"}
+    for domain in domains:
+        package = importlib.import_module(f"workers.domains.{domain}")
+        assert package.REQUIRES == () and package.JOBS is False
 
 
 @pytest.mark.parametrize("name", DOCKERFILES)

@@ -3,7 +3,7 @@
 from pydantic import TypeAdapter
 
 from tests.deploy.code_settings import read_settings, settings_classes
-from tests.deploy.repo import api_services, env_example, services, worker_services
+from tests.deploy.repo import api_services, env_example, light_worker_services, services, worker_services
 
 # Read by the code, documented, but deliberately not passed through by compose.
 NOT_PASSED = {
@@ -31,7 +31,7 @@ def test_every_setting_the_code_reads_is_documented_in_env_example():
 
 
 def _services_reading(module: str) -> set[str]:
-    apis, workers = set(api_services()), set(worker_services())
+    apis, workers = set(api_services()), set(worker_services()) | set(light_worker_services())
     parts = module.split(".")
     if parts[0] == "common":
         return apis | workers

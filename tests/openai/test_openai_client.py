@@ -151,3 +151,32 @@ def test_the_body_cap_answers_413_in_openais_shape(api_url, redis_stack, llm_wor
     error = answer.json()["error"]
     assert error["type"] == "invalid_request_error" and error["code"] == "payload_too_large"
     assert set(error) == {"message", "type", "param", "code"}
+
+
+def test_a_retry_with_an_idempotency_key_answers_the_job_the_caller_left(api_url, redis_stack, client, llm_worker):
+    body = {"model": CHAT_MODEL, "messages": HI, "max_tokens": LONG, "temperature": 0}
+    key = {"Idempotency-Key": f"chat-{time.time_ns()}"}
+    with (
+        httpx.Client(base_url=api_url, headers=redis_stack.auth_headers, timeout=0.3) as impatient,
+        pytest.raises(httpx.ReadTimeout),
+    ):
+        impatient.post("/openai/v1/chat/completions", json=body, headers=key)
+    left = _newest_generate_job(redis_stack)
+    # With a key the caller means to come back: the job it left runs on, and the retry answers it.
+    with httpx.Client(base_url=api_url, headers=redis_stack.auth_headers, timeout=120) as http:
+        answer = http.post("/openai/v1/chat/completions", json=body, headers=key)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["id"] == f"chatcmpl-{left}" and _newest_generate_job(redis_stack) == left
+        assert _job(client, answer.json()["id"])["status"] == "succeeded"
+        other = http.post("/openai/v1/chat/completions", json={**body, "max_tokens": 5}, headers=key)
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_conflict", other.text
+
+
+def test_a_deadline_past_before_the_job_starts_answers_that_it_expired(api_url, redis_stack, client, llm_worker):
+    body = {"model": CHAT_MODEL, "messages": HI, "max_tokens": 5}
+    with httpx.Client(base_url=api_url, headers=redis_stack.auth_headers, timeout=120) as http:
+        answer = http.post("/openai/v1/chat/completions", json=body, headers={"Cancel-After": "1ms"})
+        bad = http.post("/openai/v1/chat/completions", json=body, headers={"Cancel-After": "soon"})
+    assert answer.status_code == 409 and "expired" in answer.json()["error"]["message"], answer.text
+    assert _job(client, f"x-{_newest_generate_job(redis_stack)}")["status"] == "expired"
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_header", bad.text

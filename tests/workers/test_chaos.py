@@ -15,3 +15,4 @@ def test_a_short_chaos_run_loses_nothing_and_runs_nothing_twice(tmp_path):
     assert report.statuses["succeeded"] == 240, report.rows()
     assert report.false_503s == 0
     assert report.worker_recovery_s <= 30
+    assert report.worker_exits == []  # no worker ended on its own (e.g. on the Redis restart)

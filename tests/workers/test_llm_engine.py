@@ -1,5 +1,6 @@
 """The generation engine and the micro-batcher, in process, on a tiny random model."""
 
+import asyncio
 import threading
 import time
 
@@ -7,8 +8,9 @@ import pytest
 import torch
 
 from common.contracts.llm import GenerateRequest
-from workers.core.jobs import JobInputError
-from workers.domains.llm.batcher import MicroBatcher
+from workers.core.jobs import JobInputError, JobTimeLimitExceeded
+from workers.domains.llm.batcher import BatcherDied, MicroBatcher
+from workers.domains.llm.engine_loop import EngineLoop, LoopDied
 from workers.domains.llm.generator import GenerationJob, TextGenerator
 
 
@@ -80,6 +82,15 @@ def test_progress_is_reported_and_a_false_answer_cancels_the_row(generator):
     assert result.usage.completion_tokens < 1500  # stopped early
 
 
+def test_a_row_past_its_deadline_stops_and_fails_while_the_others_go_on(generator):
+    late = GenerationJob(GenerateRequest(prompt="x", max_new_tokens=1000), deadline=time.monotonic() + 0.2)
+    started = time.monotonic()
+    failed, ok = generator.generate([late, GenerationJob(GenerateRequest(prompt="y", max_new_tokens=5))])
+    assert isinstance(failed, JobTimeLimitExceeded) and "stopped after" in str(failed)
+    assert time.monotonic() - started < 30  # not the 1,000 tokens: stopped at its deadline
+    assert ok.usage.completion_tokens == 5
+
+
 def test_the_batcher_groups_waiting_items_and_returns_each_its_result():
     calls = []
 
@@ -104,3 +115,85 @@ def test_the_batcher_groups_waiting_items_and_returns_each_its_result():
         thread.join(5)
     assert [len(c) for c in calls] == [4, 1]
     assert results["a"] == "A" and results["d"] == "D" and isinstance(results["bad"], ValueError)
+
+
+def test_an_item_whose_deadline_passes_while_it_waits_for_the_batcher_is_dropped():
+    release = threading.Event()
+    ran = []
+
+    def run(items):
+        ran.extend(items)
+        release.wait(10)  # the first batch holds the model thread
+        return list(items)
+
+    batcher = MicroBatcher(run, max_batch=1, wait_s=0)
+    first = threading.Thread(target=batcher.submit, args=("first",))
+    first.start()
+    with pytest.raises(JobTimeLimitExceeded):
+        batcher.submit("late", deadline=time.monotonic() + 0.3)
+    release.set()
+    first.join(5)
+    assert batcher.submit("next") == "next" and ran == ["first", "next"]  # "late" never ran
+
+
+# The model thread dies of an exception nothing catches, on purpose.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_dead_batcher_thread_is_reported_and_waiting_jobs_do_not_hang():
+    deaths = []
+
+    def run(items):
+        raise SystemExit  # as a BaseException out of the model call would end the thread
+
+    batcher = MicroBatcher(run, max_batch=1, wait_s=0, on_death=deaths.append)
+    started = time.monotonic()
+    with pytest.raises(BatcherDied):
+        batcher.submit("held")
+    assert time.monotonic() - started < 10
+    assert deaths and deaths[0] == "the micro-batcher thread ended"
+
+
+def _stop(engine_loop: EngineLoop) -> None:
+    engine_loop.loop.call_soon_threadsafe(engine_loop.loop.stop)
+    engine_loop._thread.join(10)
+    engine_loop.loop.close()
+
+
+def test_the_engine_loop_runs_coroutines_for_pool_threads():
+    engine_loop = EngineLoop("test-loop", on_death=lambda reason: None)
+
+    async def double(x: int) -> int:
+        await asyncio.sleep(0.01)
+        return 2 * x
+
+    assert engine_loop.result(engine_loop.submit(double(21))) == 42
+    _stop(engine_loop)
+
+
+# vLLM's event-loop thread, supervised the same way (the engine itself: tests/api/test_llm_vllm.py).
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_dead_engine_loop_thread_is_reported_and_waiting_jobs_do_not_hang():
+    deaths = []
+    engine_loop = EngineLoop("test-loop", on_death=deaths.append)
+    running = threading.Event()
+
+    async def forever() -> None:
+        running.set()
+        await asyncio.Event().wait()
+
+    waiting = engine_loop.submit(forever())
+    assert running.wait(10)
+
+    def die() -> None:
+        raise SystemExit("injected")  # asyncio lets it out of run_forever: the thread ends
+
+    engine_loop.loop.call_soon_threadsafe(die)
+    started = time.monotonic()
+    with pytest.raises(LoopDied):
+        engine_loop.result(waiting, poll_s=0.1)
+    assert time.monotonic() - started < 10
+    assert deaths == ["the test-loop thread ended", "the test-loop thread died"]
+    pending = asyncio.all_tasks(engine_loop.loop)  # the dead thread's loop: finish it here
+    for task in pending:
+        task.cancel()
+    engine_loop.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    engine_loop.loop.close()

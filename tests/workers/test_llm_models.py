@@ -30,6 +30,19 @@ def test_cpu_runs_in_float32_and_an_explicit_dtype_wins():
     assert models.pick_dtype("bfloat16", cpu) == torch.bfloat16
 
 
+def test_vllm_runs_in_float32_on_the_cpu_and_the_models_own_dtype_on_a_gpu():
+    assert models.vllm_dtype("auto", on_cpu=True) == "float32"
+    assert models.vllm_dtype("auto", on_cpu=False) == "auto"
+    assert models.vllm_dtype("bfloat16", on_cpu=True) == "bfloat16"
+
+
+def test_vllm_gets_a_fixed_kv_cache_on_the_cpu_unless_told_otherwise():
+    assert models.kv_cache_bytes(0, on_cpu=True) == 2 * 2**30
+    assert models.kv_cache_bytes(0, on_cpu=False) is None  # vLLM's own, from its GPU memory share
+    assert models.kv_cache_bytes(1.5, on_cpu=False) == int(1.5 * 2**30)
+    assert models.kv_cache_bytes(0.5, on_cpu=True) == 2**29
+
+
 def test_auto_picks_cuda_where_torch_sees_a_gpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert models.pick_device("auto") == torch.device("cuda")

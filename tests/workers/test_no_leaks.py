@@ -10,9 +10,13 @@ import redis
 from common import keys
 from tests.builders import enqueue_direct, submit_image, text_image, wait_for_job
 
-# What may stay: records (they expire JOB_TTL_S after their end), keys and their state, the
-# reconciler's lock and domain list, the metrics claims, kombu's own bindings.
-ALLOWED = ("dq:job:", "dq:apikey", "dq:rate:", "dq:domains", "dq:reconciler", "dq:metered:", "_kombu.binding")
+# What may stay: records and their event streams (they expire JOB_TTL_S after their end),
+# keys, their state and webhook secrets, the reconciler's lock and domain list, the metrics
+# claims, the listing indexes and recent run times (both trimmed), kombu's own bindings.
+ALLOWED = (
+    "dq:job:", "dq:apikey", "dq:rate:", "dq:whsec:", "dq:domains", "dq:reconciler", "dq:metered:", "dq:jobs:",
+    "dq:runtimes:", "_kombu.binding",
+)  # fmt: skip
 
 
 def test_a_mixed_run_leaves_nothing_but_the_records(isolated_stack, job_store):
@@ -48,5 +52,8 @@ def test_a_mixed_run_leaves_nothing_but_the_records(isolated_stack, job_store):
     assert [k for k in left if k not in empty_queue] == [], left
     assert all(":blob:" not in k for k in r.scan_iter("dq:job:*"))
     assert r.hlen(keys.UNACKED) == 0 and r.zcard(keys.LEASES) == 0 and r.zcard(keys.queued("ocr")) == 0
+    assert r.zcard(keys.DEADLINES) == 0
+    for name in r.scan_iter("dq:job:*"):  # each event stream expires with its record
+        assert r.ttl(name) > 0, name
     for job_id in (ok, bad, canceled, killed):
         assert 0 < r.ttl(keys.job(job_id)) <= 3600

@@ -114,13 +114,13 @@ def _worker_exit(env: dict[str, str], extra_path: str | None = None) -> subproce
 
 def test_a_worker_serves_exactly_one_domain():
     done = _worker_exit({"DOMAIN": "all", "REDIS_URL": "redis://127.0.0.1:1/0"})
-    assert done.returncode != 0 and "a worker serves exactly one domain; valid: llm, ocr" in done.stderr
+    assert done.returncode != 0 and "a worker serves exactly one domain; valid: hooks, llm, ocr" in done.stderr
 
 
 def test_an_unknown_domain_stops_the_worker_naming_the_valid_ones():
     done = _worker_exit({"DOMAIN": "vision", "REDIS_URL": "redis://127.0.0.1:1/0"})
     assert done.returncode != 0
-    assert "DOMAIN='vision': unknown domain(s) vision; valid: llm, ocr" in done.stderr
+    assert "DOMAIN='vision': unknown domain(s) vision; valid: hooks, llm, ocr" in done.stderr
 
 
 def test_a_missing_domain_setting_stops_the_worker():

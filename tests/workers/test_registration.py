@@ -34,3 +34,11 @@ def test_registering_a_task_name_twice_stops_the_worker():
     store = JobStore(fakeredis.FakeRedis(server=server), fakeredis.FakeRedis(server=server))
     with pytest.raises(DomainError, match=r"ocr\.recognize is registered twice"):
         register_job_tasks(app, [spec, spec], Runner(store, CoreSettings()))
+
+
+def test_the_hooks_domain_runs_no_jobs_so_job_domain_walks_leave_it_out():
+    from workers.core.bootstrap import installed_domains, installed_service_domains, job_specs
+
+    assert "hooks" in available_domains(workers.domains) and "hooks" not in available_domains(api.domains)
+    assert "hooks" not in installed_domains() and installed_service_domains() == ["hooks"]
+    assert job_specs("hooks") == []

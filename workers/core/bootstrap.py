@@ -10,6 +10,7 @@ from celery import Celery
 import workers.domains
 from common.discovery import available_domains, load_domain, parse_domains
 from workers.core.jobs import JobSpec
+from workers.core.limits import JobRequest
 from workers.core.runner import Runner
 
 
@@ -35,9 +36,19 @@ def missing_modules(name: str) -> list[str]:
     return [m for m in domain_package(name).REQUIRES if not is_installed(m)]
 
 
+def runs_jobs(name: str) -> bool:
+    """Whether the domain runs jobs (``JOBS``); the hooks domain does not."""
+    return bool(getattr(domain_package(name), "JOBS", True))
+
+
 def installed_domains() -> list[str]:
-    """The worker domains whose extra is installed here."""
-    return [name for name in available_domains(workers.domains) if not missing_modules(name)]
+    """The job domains whose extra is installed here."""
+    return [name for name in available_domains(workers.domains) if runs_jobs(name) and not missing_modules(name)]
+
+
+def installed_service_domains() -> list[str]:
+    """The domains of the platform's own that run no jobs (``hooks``), installed here."""
+    return [name for name in available_domains(workers.domains) if not runs_jobs(name) and not missing_modules(name)]
 
 
 def resolve_domain(value: str) -> ModuleType:
@@ -71,7 +82,9 @@ def job_specs(name: str) -> list[JobSpec]:
 
 
 def register_job_tasks(app: Celery, specs: list[JobSpec], runner: Runner) -> None:
-    """Register each spec as a Celery task named ``<domain>.<verb>``; names must be unique."""
+    """Register each spec as a Celery task named ``<domain>.<verb>``, under its domain's time
+    limits (a prefork pool applies each job's own, see ``workers.core.limits``); names must be
+    unique."""
     for spec in specs:
         if spec.name in app.tasks:
             raise DomainError(f"worker: task {spec.name} is registered twice")
@@ -79,4 +92,5 @@ def register_job_tasks(app: Celery, specs: list[JobSpec], runner: Runner) -> Non
         def run(task: Any, job_id: str, params: dict[str, Any], _spec: JobSpec = spec) -> None:
             runner.run(_spec, task.request.hostname, job_id, params)
 
-        app.task(name=spec.name, bind=True)(run)
+        soft, hard = runner.settings.time_limits(spec.domain)
+        app.task(name=spec.name, bind=True, soft_time_limit=soft, time_limit=hard, Request=JobRequest)(run)

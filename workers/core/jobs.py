@@ -22,6 +22,10 @@ class JobInputError(Exception):
     """The job's input cannot be processed (e.g. a prompt longer than the model's context)."""
 
 
+class JobTimeLimitExceeded(Exception):
+    """The job ran to its deadline (``JobContext.deadline``); it fails with ``TimeLimitExceeded``."""
+
+
 @dataclass
 class JobContext:
     """What a job function gets besides its params."""
@@ -32,6 +36,9 @@ class JobContext:
     blobs: dict[str, bytes]
     store: JobStore
     attempt: int = 0  # this run's number (``lifecycle.start``)
+    # When the job must stop (``time.monotonic()``): engines that run in steps check it between
+    # them and raise ``JobTimeLimitExceeded``. None: no limit.
+    deadline: float | None = None
 
     def report_progress(self, report: dict[str, Any]) -> bool:
         """Publish progress; ``False`` means this run should stop (the job was canceled, or

@@ -2,6 +2,11 @@
 
 Engines load this way: after the fork (no CUDA before it), once (one model copy per process),
 and the first job waits on the lock while ``warmup`` loads it in the background.
+
+Builds take one process-wide lock, one at a time: two threads importing the same libraries
+at once (warmup loading the generator, a first embed job loading the embedder) can each hold
+a module lock the other waits on, and Python's deadlock escape then hands one of them a
+half-imported module ("cannot import name 'AutoModelForCausalLM' from 'transformers'").
 """
 
 import threading
@@ -9,15 +14,20 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+# Reentrant: a build may get another Lazy (the batcher builds on the generator).
+_BUILDING = threading.RLock()
 
 
 class Lazy(Generic[T]):
     def __init__(self, build: Callable[[], T]) -> None:
-        self._build, self._lock = build, threading.Lock()
+        self._build = build
         self._value: T | None = None
 
     def get(self) -> T:
-        with self._lock:
+        value = self._value
+        if value is not None:
+            return value
+        with _BUILDING:
             if self._value is None:
                 self._value = self._build()
             return self._value

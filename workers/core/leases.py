@@ -40,6 +40,16 @@ class Leases:
             with self._lock:
                 self._runs.pop(job_id, None)
 
+    def release(self) -> None:
+        """End the leases of every run held here now (this process is about to exit): the
+        reconciler runs those jobs again at its next pass instead of a lease later."""
+        with self._lock:
+            runs = list(self._runs.items())
+            self._runs.clear()  # and the heartbeat renews them no more
+        if runs:
+            self.store.run(lifecycle.renew(runs, 0))
+            log.warning("released the leases of %d held job(s)", len(runs))
+
     def _ensure_heartbeat(self) -> None:
         if self._pid != os.getpid():
             self._pid = os.getpid()

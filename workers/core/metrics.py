@@ -52,18 +52,18 @@ def enable_multiprocess(directory: str | None) -> str:
     return str(path)
 
 
-def serve(port: int) -> None:
-    """Serve the summed samples of every process of this worker on ``port`` (main process only)."""
+def serve(port: int, host: str) -> None:
+    """Serve the summed samples of every process of this worker on ``host:port`` (main process only)."""
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
     try:
-        start_http_server(port, registry=registry)
+        start_http_server(port, addr=host, registry=registry)
     except OSError as exc:
         # Jobs matter more than metrics: a second worker started by hand on the same host (the
         # README shows one) must still serve jobs; it says so and runs without its endpoint.
         log.error("worker metrics not served on port %s: %s; set WORKER_METRICS_PORT", port, exc)
         return
-    log.info("worker metrics on :%s/metrics", port)
+    log.info("worker metrics on %s:%s/metrics", host, port)
 
 
 @lru_cache

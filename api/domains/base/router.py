@@ -3,14 +3,16 @@
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.core.auth import PrincipalDep
 from api.core.deps import JobsDep
 from api.core.errors import documented
+from api.core.events import check_last_event_id, stream_events
+from api.core.listing import MAX_LIMIT
 from api.core.queues import queue_stats
-from common.contracts.jobs import JobView
+from common.contracts.jobs import JobPage, JobStatus, JobView
 from common.contracts.naming import queue_name
 
 router = APIRouter(tags=["base"])
@@ -39,7 +41,8 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/v1/domains", responses=documented(503))
 async def list_domains(request: Request) -> dict[str, Any]:
-    """The enabled domains, their tasks, queue depth, jobs running and workers online now."""
+    """The enabled domains, their tasks, queue depth, jobs running, workers online now, the
+    median run time of their recent jobs and about how long a job submitted now waits."""
     state = request.app.state
     stats = await queue_stats(state.redis, list(state.domain_tasks))
     online = await state.workers.online()  # a count a few seconds old at most
@@ -55,9 +58,51 @@ async def list_domains(request: Request) -> dict[str, Any]:
                 "queue_depth": depth,
                 "running": running,
                 "workers_online": online.get(queue, 0),
+                "p50_run_s": await state.estimates.p50_run_s(domain),
+                "estimated_wait_s": await state.estimates.wait_s(domain, depth),
             }
         )
     return {"domains": domains}
+
+
+@router.get("/v1/jobs", response_model=JobPage, responses=documented(422))
+async def list_jobs(
+    jobs: JobsDep,
+    principal: PrincipalDep,
+    domain: Annotated[str | None, Query(max_length=64, description="Only this domain's jobs.")] = None,
+    status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="At most this many jobs.")] = 20,
+    cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the page before.")] = None,
+) -> JobPage:
+    """Your jobs (an admin key: everyone's), newest first. A page may hold fewer than ``limit``
+    jobs when filters skip some; follow ``next_cursor`` until it is null."""
+    return await jobs.list(principal, limit, cursor, domain, status)
+
+
+@router.get(
+    "/v1/jobs/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "Server-sent events."},
+        **documented(404, 422),
+    },
+)
+async def job_events(
+    request: Request,
+    job_id: str,
+    jobs: JobsDep,
+    principal: PrincipalDep,
+    last_event_id: Annotated[str | None, Header(description="Resume after this event.")] = None,
+) -> StreamingResponse:
+    """A job's changes as server-sent events: ``status`` on each change, ``progress`` (for
+    generation: the new text and ``completion_tokens``), then ``done`` with the whole job.
+    ``Last-Event-ID`` resumes after the last event seen, losing nothing."""
+    after = check_last_event_id(last_event_id)
+    record = await jobs.read(job_id, principal)
+    state = request.app.state
+    stream = stream_events(jobs, state.redis, record, after, state.settings.events_heartbeat_s)
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
 
 @router.get("/v1/jobs/{job_id}", response_model=JobView, responses=documented(404, 422))

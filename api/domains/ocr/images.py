@@ -5,14 +5,17 @@ import binascii
 import io
 import json
 import warnings
+from typing import Any
 
 from fastapi import Request
 from PIL import Image, UnidentifiedImageError
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.core.errors import ApiError
-from common.contracts.ocr import RecognizeBase64Request
+from common.contracts.jobs import WEBHOOK_FIELDS, TimeLimit, WebhookOptions
+from common.contracts.ocr import TIME_LIMIT_FIELD, RecognizeBase64Request
 
 ALLOWED_FORMATS = {"PNG", "JPEG", "WEBP", "TIFF", "BMP"}
 _FORMATS_TEXT = "PNG, JPEG, WebP, TIFF or BMP"
@@ -22,8 +25,32 @@ def _too_large(size: int, cap: int) -> ApiError:
     return ApiError(413, "payload_too_large", f"image is {size} bytes; the limit is {cap}")
 
 
-async def read_image(request: Request, max_bytes: int) -> bytes:
-    """The image bytes from multipart field ``file`` or JSON ``image_base64``."""
+def _invalid(exc: ValidationError) -> ApiError:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    return ApiError(422, "invalid_request", f"{where}: {first['msg']}")
+
+
+def _form_webhook(form: FormData) -> WebhookOptions:
+    """The webhook options from form fields (``webhook_events_filter`` repeated or comma-separated)."""
+    given: dict[str, object] = {}
+    url = form.get("webhook")
+    if isinstance(url, str) and url:
+        given["webhook"] = url
+    events = [e.strip() for v in form.getlist("webhook_events_filter") if isinstance(v, str) for e in v.split(",")]
+    if any(events):
+        given["webhook_events_filter"] = [e for e in events if e]
+    try:
+        return WebhookOptions.model_validate(given)
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+
+
+async def read_image(request: Request, max_bytes: int) -> tuple[bytes, WebhookOptions, dict[str, Any]]:
+    """The image bytes from multipart field ``file`` or JSON ``image_base64``, the
+    submission's webhook options (form fields, or JSON fields beside the image) and the job's
+    options (``time_limit_s``, when given)."""
+    options: dict[str, Any] = {}
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         try:
@@ -35,7 +62,14 @@ async def read_image(request: Request, max_bytes: int) -> bytes:
             raise ApiError(422, "invalid_request", "multipart field 'file' with the image is required")
         if upload.size is not None and upload.size > max_bytes:
             raise _too_large(upload.size, max_bytes)
+        limit = form.get(TIME_LIMIT_FIELD)
+        if isinstance(limit, str):
+            try:
+                options[TIME_LIMIT_FIELD] = TypeAdapter(TimeLimit).validate_python(limit)
+            except ValidationError as exc:
+                raise ApiError(422, "invalid_request", f"{TIME_LIMIT_FIELD}: {exc.errors()[0]['msg']}") from exc
         data = await upload.read()
+        hook = _form_webhook(form)
     elif content_type.startswith("application/json"):
         try:
             parsed = json.loads(await request.body())
@@ -44,13 +78,14 @@ async def read_image(request: Request, max_bytes: int) -> bytes:
         try:
             body = RecognizeBase64Request.model_validate(parsed)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "body"
-            raise ApiError(422, "invalid_request", f"{where}: {first['msg']}") from exc
+            raise _invalid(exc) from exc
+        hook = WebhookOptions.model_validate(body.model_dump(include=set(WEBHOOK_FIELDS)))
         try:
             data = base64.b64decode(body.image_base64, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise ApiError(422, "invalid_base64", f"image_base64 is not valid base64: {exc}") from exc
+        if body.time_limit_s is not None:
+            options[TIME_LIMIT_FIELD] = body.time_limit_s
     else:
         raise ApiError(
             415,
@@ -61,7 +96,7 @@ async def read_image(request: Request, max_bytes: int) -> bytes:
         raise ApiError(422, "invalid_image", "the image is empty")
     if len(data) > max_bytes:
         raise _too_large(len(data), max_bytes)
-    return data
+    return data, hook, options
 
 
 def check_image(data: bytes, max_pixels: int) -> str:

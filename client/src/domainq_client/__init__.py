@@ -16,14 +16,16 @@ Exceptions, and when to catch them::
     ├── JobError                  the job ended without a result: .job is its last view
     │   ├── JobFailedError        it failed: .job.error says why
     │   └── JobCanceledError      it was canceled or expired
-    └── WaitTimeout               wait(timeout) ran out; the job goes on (also a TimeoutError)
+    ├── WaitTimeout               wait(timeout) ran out; the job goes on (also a TimeoutError)
+    └── WebhookVerificationError  a webhook delivery this secret did not sign, or a stale one
+                                  (domainq_client.webhooks.verify)
 
 ``429`` and ``503`` answers are retried (``RetryPolicy``: ``Retry-After`` when given, else
 exponential backoff) before any ``APIError`` reaches the caller.
 """
 
 from domainq_client._async import AsyncClient, AsyncJob
-from domainq_client._common import RetryPolicy
+from domainq_client._common import RetryPolicy, SubmitOptions
 from domainq_client._errors import (
     APIError,
     AuthenticationError,
@@ -47,6 +49,7 @@ from domainq_client._models import (
     Usage,
 )
 from domainq_client._sync import Client, Job
+from domainq_client.webhooks import WebhookEvent, WebhookVerificationError
 
 __all__ = [
     "APIError",
@@ -69,7 +72,10 @@ __all__ = [
     "OcrLine",
     "RecognizeResult",
     "RetryPolicy",
+    "SubmitOptions",
     "UnreachableError",
     "Usage",
     "WaitTimeout",
+    "WebhookEvent",
+    "WebhookVerificationError",
 ]

@@ -103,9 +103,16 @@ class _Resource:
 
 
 class AsyncOcr(_Resource):
-    async def recognize(self, image: str | os.PathLike[str] | bytes, filename: str | None = None) -> AsyncJob:
+    async def recognize(
+        self,
+        image: str | os.PathLike[str] | bytes,
+        filename: str | None = None,
+        *,
+        options: c.SubmitOptions | None = None,
+    ) -> AsyncJob:
         files = await asyncio.to_thread(c.upload, image, filename)  # no file read on the event loop
-        return self._job(await self._client._request("POST", "/v1/ocr/recognize", files=files))
+        request = c.submit_request(options)
+        return self._job(await self._client._request("POST", "/v1/ocr/recognize", files=files, **request))
 
 
 class AsyncLlm(_Resource):
@@ -119,14 +126,16 @@ class AsyncLlm(_Resource):
         top_p: float | None = None,
         stop: list[str] | None = None,
         seed: int | None = None,
+        options: c.SubmitOptions | None = None,
     ) -> AsyncJob:
         body = c.generate_body(
             prompt, messages, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=stop, seed=seed
         )
-        return self._job(await self._client._request("POST", "/v1/llm/generate", json=body))
+        return self._job(await self._client._request("POST", "/v1/llm/generate", **c.submit_request(options, body)))
 
-    async def embed(self, texts: list[str]) -> AsyncJob:
-        return self._job(await self._client._request("POST", "/v1/llm/embed", json={"texts": texts}))
+    async def embed(self, texts: list[str], *, options: c.SubmitOptions | None = None) -> AsyncJob:
+        request = c.submit_request(options, {"texts": texts})
+        return self._job(await self._client._request("POST", "/v1/llm/embed", **request))
 
 
 class AsyncJobs(_Resource):
@@ -137,14 +146,21 @@ class AsyncJobs(_Resource):
     async def cancel(self, job_id: str) -> AsyncJob:
         return self._job(await self._client._request("DELETE", f"/v1/jobs/{job_id}"))
 
-    async def list(self, *, limit: int | None = None, cursor: str | None = None, status: str | None = None) -> JobPage:
-        params = {k: v for k, v in {"limit": limit, "cursor": cursor, "status": status}.items() if v is not None}
+    async def list(
+        self,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        status: str | None = None,
+        domain: str | None = None,
+    ) -> JobPage:
+        params = c.list_params(limit=limit, cursor=cursor, status=status, domain=domain)
         body = (await self._client._request("GET", "/v1/jobs", params=params)).json()
         return JobPage([c.job_view(j) for j in body.get("jobs", [])], body.get("next_cursor"))
 
 
 class AsyncKeys(_Resource):
-    """API keys (admin keys only)."""
+    """API keys (admin keys only), and the calling key's own webhook secret (any key)."""
 
     async def create(self, name: str, role: str = "user", **limits: int | None) -> dict[str, Any]:
         body = {"name": name, "role": role, **{k: v for k, v in limits.items() if v is not None}}
@@ -155,6 +171,13 @@ class AsyncKeys(_Resource):
 
     async def revoke(self, key_id: str) -> dict[str, Any]:
         return dict((await self._client._request("DELETE", f"/v1/keys/{key_id}")).json())
+
+    async def webhook_secret(self) -> dict[str, Any]:
+        return dict((await self._client._request("GET", c.WEBHOOK_SECRET)).json())
+
+    async def rotate_webhook_secret(self, keep_previous_s: int | None = None) -> dict[str, Any]:
+        path, params = c.WEBHOOK_SECRET + "/rotate", c.keep(keep_previous_s)
+        return dict((await self._client._request("POST", path, params=params)).json())
 
 
 class AsyncClient:

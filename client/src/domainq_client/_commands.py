@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from domainq_client._common import SubmitOptions
 from domainq_client._errors import NotSupportedError
 from domainq_client._sync import Client, Job, finished_result
 
@@ -50,9 +51,17 @@ def _stream(job: Job) -> Any:
     return result
 
 
+def _options(args: argparse.Namespace) -> SubmitOptions:
+    return SubmitOptions(idempotency_key=args.idempotency_key, cancel_after=args.cancel_after, webhook=args.webhook)
+
+
 def llm_generate(client: Client, args: argparse.Namespace) -> int:
     job = client.llm.generate(
-        **_messages(args), max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed
+        **_messages(args),
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        seed=args.seed,
+        options=_options(args),
     )
     print(f"job {job.id}", file=sys.stderr, flush=True)
     if args.stream:
@@ -63,7 +72,7 @@ def llm_generate(client: Client, args: argparse.Namespace) -> int:
 
 
 def llm_embed(client: Client, args: argparse.Namespace) -> int:
-    result = client.llm.embed(args.texts).wait(args.timeout)
+    result = client.llm.embed(args.texts, options=_options(args)).wait(args.timeout)
     for text, vector in zip(args.texts, result.embeddings, strict=True):
         _print_json({"text": text, "model": result.model, "embedding": vector})
     return 0
@@ -90,7 +99,7 @@ def jobs_cancel(client: Client, args: argparse.Namespace) -> int:
 
 def jobs_list(client: Client, args: argparse.Namespace) -> int:
     try:
-        page = client.jobs.list(limit=args.limit, cursor=args.cursor, status=args.status)
+        page = client.jobs.list(limit=args.limit, cursor=args.cursor, status=args.status, domain=args.domain)
     except NotSupportedError:
         print(f"{client.url} does not support listing jobs (no GET /v1/jobs); use 'jobs get ID'", file=sys.stderr)
         return 1
@@ -138,4 +147,12 @@ def keys_list(client: Client, args: argparse.Namespace) -> int:
 
 def keys_revoke(client: Client, args: argparse.Namespace) -> int:
     _print_json(client.keys.revoke(args.id))
+    return 0
+
+
+def keys_webhook_secret(client: Client, args: argparse.Namespace) -> int:
+    if args.rotate:
+        _print_json(client.keys.rotate_webhook_secret(args.keep_previous_s))
+    else:
+        _print_json(client.keys.webhook_secret())
     return 0

@@ -6,6 +6,7 @@ import json
 import os
 import random
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,67 @@ def error_from(response: httpx.Response) -> APIError:
     return kind(status, code, message, body.get("details"), response.headers.get("X-Request-ID"))
 
 
+@dataclass(frozen=True)
+class SubmitOptions:
+    """What a submit may ask besides its job (every ``submit`` method takes ``options=``).
+
+    - ``idempotency_key``: the same key and body within 24 h answer the same job. Left unset, the
+      client makes one per call, so its own retries (``429``/``503``) never submit twice.
+    - ``cancel_after``: seconds (or ``"30s"``, ``"5m"``): not started by then, the job never runs;
+      still running then, it is stopped; either way it ends ``expired``.
+    - ``webhook`` / ``webhook_events``: an http(s) URL the server POSTs the job's changes to
+      (``start``, ``progress``, ``completed``; default ``completed``), signed with the key's
+      webhook secret.
+    - ``time_limit_s``: the job's own time limit (shorter than its domain's): past it, it fails
+      with ``TimeLimitExceeded``.
+    """
+
+    idempotency_key: str | None = None
+    cancel_after: float | str | None = None
+    webhook: str | None = None
+    webhook_events: tuple[str, ...] | list[str] | None = None
+    time_limit_s: float | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Idempotency-Key": self.idempotency_key or f"domainq-client-{uuid.uuid4().hex}"}
+        if self.cancel_after is not None:
+            headers["Cancel-After"] = str(self.cancel_after)
+        return headers
+
+    def fields(self) -> dict[str, Any]:
+        """The webhook and time limit fields of the body (JSON) or form (multipart)."""
+        fields: dict[str, Any] = {}
+        if self.time_limit_s is not None:
+            fields["time_limit_s"] = self.time_limit_s
+        if self.webhook is not None:
+            fields["webhook"] = self.webhook
+        if self.webhook_events is not None:
+            fields["webhook_events_filter"] = list(self.webhook_events)
+        return fields
+
+
+def submit_request(options: "SubmitOptions | None", body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``httpx`` arguments of a submit: headers, and the JSON body with the webhook fields
+    (``body`` ``None``: multipart, the fields go in ``data``)."""
+    options = options or SubmitOptions()
+    if body is None:
+        return {"headers": options.headers(), "data": options.fields()}
+    return {"headers": options.headers(), "json": {**body, **options.fields()}}
+
+
+WEBHOOK_SECRET = "/v1/keys/me/webhook-secret"
+
+
+def keep(keep_previous_s: int | None) -> dict[str, int]:
+    """A rotation's query: nothing for the server's default."""
+    return {} if keep_previous_s is None else {"keep_previous_s": keep_previous_s}
+
+
+def list_params(**params: Any) -> dict[str, Any]:
+    """``GET /v1/jobs``'s query: the filters given."""
+    return {k: v for k, v in params.items() if v is not None}
+
+
 def upload(source: str | os.PathLike[str] | bytes, filename: str | None) -> dict[str, tuple[str, bytes]]:
     """The multipart ``file`` part of an OCR request, from a path or the image's bytes."""
     if isinstance(source, bytes):
@@ -140,11 +202,22 @@ def event_from_sse(kind: str, data: str, last: JobView) -> Event:
     if "id" in payload and "status" in payload:
         view = job_view(payload)
     elif kind == "progress":
-        view = dataclasses.replace(last, progress=payload.get("progress", payload))
+        view = dataclasses.replace(last, progress=_progress(last.progress, payload))
     else:
         known = {f.name for f in dataclasses.fields(JobView)}
         view = dataclasses.replace(last, **{k: v for k, v in payload.items() if k in known and k != "id"})
     return Event(kind, view, payload)
+
+
+def _progress(before: dict[str, Any] | None, event: dict[str, Any]) -> dict[str, Any]:
+    """The job's whole progress after a ``progress`` event, whose ``text`` is only the new part
+    (all of it, with ``reset``, when a new run starts over)."""
+    report = dict(event.get("progress", event))
+    report.pop("reset", None)
+    if isinstance(report.get("text"), str) and not event.get("reset"):
+        earlier = (before or {}).get("text")
+        report["text"] = (earlier if isinstance(earlier, str) else "") + report["text"]
+    return report
 
 
 class PolledEvents:

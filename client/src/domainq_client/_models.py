@@ -51,6 +51,17 @@ class JobErrorInfo:
 
 
 @dataclass(frozen=True)
+class WebhookState:
+    """Where a job's webhook deliveries stand (the latest delivery's)."""
+
+    url: str
+    events_filter: list[str]
+    last_status: str | None = None
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class JobView:
     """A job's record as ``GET /v1/jobs/{id}`` answers it."""
 
@@ -66,6 +77,10 @@ class JobView:
     attempts: int = 0
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    deadline_at: datetime | None = None  # its Cancel-After deadline
+    queue_position: int | None = None  # queued: jobs ahead of it (0: next)
+    eta_s: float | None = None  # queued: about how long until it starts
+    webhook: WebhookState | None = None
 
     @property
     def finished(self) -> bool:

@@ -119,9 +119,16 @@ class _Resource:
 
 
 class Ocr(_Resource):
-    def recognize(self, image: str | os.PathLike[str] | bytes, filename: str | None = None) -> Job:
+    def recognize(
+        self,
+        image: str | os.PathLike[str] | bytes,
+        filename: str | None = None,
+        *,
+        options: c.SubmitOptions | None = None,
+    ) -> Job:
         """Queue OCR of one image (a path or its bytes)."""
-        return self._job(self._client._request("POST", "/v1/ocr/recognize", files=c.upload(image, filename)))
+        files = c.upload(image, filename)
+        return self._job(self._client._request("POST", "/v1/ocr/recognize", files=files, **c.submit_request(options)))
 
 
 class Llm(_Resource):
@@ -135,16 +142,18 @@ class Llm(_Resource):
         top_p: float | None = None,
         stop: list[str] | None = None,
         seed: int | None = None,
+        options: c.SubmitOptions | None = None,
     ) -> Job:
         """Queue text generation from a raw ``prompt`` or chat ``messages``."""
         body = c.generate_body(
             prompt, messages, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=stop, seed=seed
         )
-        return self._job(self._client._request("POST", "/v1/llm/generate", json=body))
+        return self._job(self._client._request("POST", "/v1/llm/generate", **c.submit_request(options, body)))
 
-    def embed(self, texts: list[str]) -> Job:
+    def embed(self, texts: list[str], *, options: c.SubmitOptions | None = None) -> Job:
         """Queue embeddings of ``texts``."""
-        return self._job(self._client._request("POST", "/v1/llm/embed", json={"texts": texts}))
+        request = c.submit_request(options, {"texts": texts})
+        return self._job(self._client._request("POST", "/v1/llm/embed", **request))
 
 
 class Jobs(_Resource):
@@ -155,15 +164,22 @@ class Jobs(_Resource):
     def cancel(self, job_id: str) -> Job:
         return self._job(self._client._request("DELETE", f"/v1/jobs/{job_id}"))
 
-    def list(self, *, limit: int | None = None, cursor: str | None = None, status: str | None = None) -> JobPage:
+    def list(
+        self,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        status: str | None = None,
+        domain: str | None = None,
+    ) -> JobPage:
         """One page of the caller's jobs, newest first; ``NotSupportedError`` on servers without listing."""
-        params = {k: v for k, v in {"limit": limit, "cursor": cursor, "status": status}.items() if v is not None}
+        params = c.list_params(limit=limit, cursor=cursor, status=status, domain=domain)
         body = self._client._request("GET", "/v1/jobs", params=params).json()
         return JobPage([c.job_view(j) for j in body.get("jobs", [])], body.get("next_cursor"))
 
 
 class Keys(_Resource):
-    """API keys (admin keys only)."""
+    """API keys (admin keys only), and the calling key's own webhook secret (any key)."""
 
     def create(self, name: str, role: str = "user", **limits: int | None) -> dict[str, Any]:
         """A new key; its secret (``key``) is in this answer and nowhere else."""
@@ -175,6 +191,16 @@ class Keys(_Resource):
 
     def revoke(self, key_id: str) -> dict[str, Any]:
         return dict(self._client._request("DELETE", f"/v1/keys/{key_id}").json())
+
+    def webhook_secret(self) -> dict[str, Any]:
+        """The secret that signs the calling key's webhook deliveries: ``webhook_secret`` (and,
+        after a rotation, ``previous_webhook_secret`` with ``previous_expires_in_s``)."""
+        return dict(self._client._request("GET", c.WEBHOOK_SECRET).json())
+
+    def rotate_webhook_secret(self, keep_previous_s: int | None = None) -> dict[str, Any]:
+        """A new webhook secret; the old one keeps signing beside it for ``keep_previous_s``
+        (the server's default, 24 h, when ``None``; 0: it stops at once)."""
+        return dict(self._client._request("POST", c.WEBHOOK_SECRET + "/rotate", params=c.keep(keep_previous_s)).json())
 
 
 class Client:

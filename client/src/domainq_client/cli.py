@@ -46,6 +46,12 @@ def ocr(client: Client, args: argparse.Namespace) -> int:
     return JOB_FAILED if state.failed else OK
 
 
+def _submit_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cancel-after", help="a deadline (30s, 5m, seconds): past it the job ends expired")
+    p.add_argument("--idempotency-key", help="retry-safe: the same key and request answer the same job")
+    p.add_argument("--webhook", help="an http(s) URL the server POSTs the job's changes to")
+
+
 def _parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="domainq", description="Submit and follow domainq jobs.", epilog=__doc__.split("\n\n", 1)[1]
@@ -71,10 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--system", help="a system message before the prompt")
     p.add_argument("--raw", action="store_true", help="send the prompt as raw text, no chat template")
     p.add_argument("--timeout", type=float, help="seconds to wait for the job")
+    _submit_options(p)
     p.set_defaults(run=cmd.llm_generate)
     p = llm.add_parser("embed", help="embed texts: one JSON line per text")
     p.add_argument("texts", nargs="+", metavar="TEXT")
     p.add_argument("--timeout", type=float)
+    _submit_options(p)
     p.set_defaults(run=cmd.llm_embed)
 
     jobs = sub.add_parser("jobs", help="read, wait for, cancel and list jobs").add_subparsers(
@@ -93,13 +101,16 @@ def _parser() -> argparse.ArgumentParser:
     p = jobs.add_parser("list", help="your jobs, newest first (servers with job listing)")
     p.add_argument("--limit", type=int)
     p.add_argument("--status")
+    p.add_argument("--domain")
     p.add_argument("--cursor")
     p.set_defaults(run=cmd.jobs_list)
 
     p = sub.add_parser("domains", help="the domains: queue depth, running, workers, estimated wait")
     p.set_defaults(run=cmd.domains)
 
-    keys = sub.add_parser("keys", help="API keys (admin key needed)").add_subparsers(dest="keys", required=True)
+    keys = sub.add_parser("keys", help="API keys (admin key needed), and your webhook secret").add_subparsers(
+        dest="keys", required=True
+    )
     p = keys.add_parser("create", help="create a key; its secret is printed once")
     p.add_argument("name")
     p.add_argument("--role", choices=["user", "admin"], default="user")
@@ -110,6 +121,10 @@ def _parser() -> argparse.ArgumentParser:
     p = keys.add_parser("revoke", help="revoke a key by id")
     p.add_argument("id")
     p.set_defaults(run=cmd.keys_revoke)
+    p = keys.add_parser("webhook-secret", help="the secret that signs your key's webhook deliveries (JSON)")
+    p.add_argument("--rotate", action="store_true", help="replace it (the old one keeps signing for a while)")
+    p.add_argument("--keep-previous-s", type=int, help="with --rotate: how long the old one keeps signing (0: not)")
+    p.set_defaults(run=cmd.keys_webhook_secret)
     return top
 
 

@@ -1,12 +1,14 @@
 """Sentence embeddings with plain transformers: mean pooling over tokens, then L2 norm."""
 
 import threading
+import time
 
 import torch
 import torch.nn.functional as F
 from transformers import AutoModel, AutoTokenizer
 
 from common.contracts.llm import EmbedResult
+from workers.core.jobs import JobTimeLimitExceeded
 
 
 class Embedder:
@@ -19,10 +21,14 @@ class Embedder:
         self._lock = threading.Lock()  # one forward pass at a time on the one model copy
 
     @torch.inference_mode()
-    def embed(self, texts: list[str]) -> EmbedResult:
+    def embed(self, texts: list[str], deadline: float | None = None) -> EmbedResult:
+        """One vector per text; past ``deadline`` (``time.monotonic()``, checked between
+        batches) ``JobTimeLimitExceeded``."""
         vectors = []
         with self._lock:
             for start in range(0, len(texts), self.batch_size):
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise JobTimeLimitExceeded(f"stopped after {start} texts")
                 chunk = texts[start : start + self.batch_size]
                 encoded = self.tokenizer(chunk, padding=True, truncation=True, return_tensors="pt").to(self.device)
                 hidden = self.model(**encoded).last_hidden_state

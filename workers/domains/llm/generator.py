@@ -1,7 +1,8 @@
 """The ``transformers`` engine: static batches, one ``generate`` call per group of waiting jobs.
 
 Rows are left-padded so every prompt ends where generation starts. Each row stops on its
-own (end of sequence, a stop string, its own ``max_new_tokens``, or a cancel), so jobs with
+own (end of sequence, a stop string, its own ``max_new_tokens``, a cancel, or its job's
+deadline, checked after every token: that job fails with ``JobTimeLimitExceeded``), so jobs with
 different lengths and stop lists share a batch; greedy rows give the same tokens as unbatched.
 Sampling rows are grouped by their settings, and seeded ones run alone so a seed repeats.
 """
@@ -16,6 +17,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
 
 from common.contracts.llm import GenerateRequest, GenerateResult, Usage
+from workers.core.jobs import JobTimeLimitExceeded
 from workers.domains.llm.prompts import PromptEncoder
 
 ProgressFn = Callable[[dict[str, Any]], bool]  # returns False once the job was canceled
@@ -25,6 +27,7 @@ ProgressFn = Callable[[dict[str, Any]], bool]  # returns False once the job was 
 class GenerationJob:
     request: GenerateRequest
     report_progress: ProgressFn | None = None
+    deadline: float | None = None  # time.monotonic(): the row stops there and its job fails
     prompt_ids: list[int] = field(default_factory=list)
 
 
@@ -45,7 +48,8 @@ class _RowStops(StoppingCriteria):
 
     def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
         n = input_ids.shape[1] - self.prompt_len
-        report = time.monotonic() >= self.next_report
+        now = time.monotonic()
+        report = now >= self.next_report
         for i, job in enumerate(self.jobs):
             if self.finished[i] is not None:
                 continue
@@ -56,6 +60,8 @@ class _RowStops(StoppingCriteria):
                 self.finished[i] = (n, "stop")
             elif n >= request.max_new_tokens:
                 self.finished[i] = (n, "length")
+            elif job.deadline is not None and now >= job.deadline:
+                self.finished[i] = (n, "time_limit")
             elif report and job.report_progress is not None:
                 progress = {"completion_tokens": n, "text": self._text(input_ids[i], n)}
                 if not job.report_progress(progress):
@@ -116,7 +122,7 @@ class TextGenerator:
         return [results[i] for i in range(len(jobs))]
 
     @torch.inference_mode()
-    def _run(self, jobs: list[GenerationJob]) -> list[GenerateResult]:
+    def _run(self, jobs: list[GenerationJob]) -> list[GenerateResult | Exception]:
         started = time.perf_counter()
         batch = self.tokenizer.pad({"input_ids": [job.prompt_ids for job in jobs]}, return_tensors="pt").to(self.device)
         prompt_len = batch["input_ids"].shape[1]
@@ -142,8 +148,10 @@ class TextGenerator:
 
     def _result(
         self, job: GenerationJob, new_ids: Any, finished: tuple[int, str] | None, elapsed_ms: float, batch_size: int
-    ) -> GenerateResult:
+    ) -> GenerateResult | Exception:
         n, reason = finished or (len(new_ids), "length")
+        if reason == "time_limit":
+            return JobTimeLimitExceeded(f"stopped after {n} tokens")
         text = self.tokenizer.decode(new_ids[:n], skip_special_tokens=True)
         for stop in job.request.stop:
             if stop in text:

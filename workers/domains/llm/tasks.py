@@ -52,13 +52,15 @@ def _build_vllm() -> "VllmGenerator":
 
     with timed_model_load(DOMAIN):
         source = models.generator_source(settings.model, settings.cache_dir)
-        eager = settings.enforce_eager == "true" or (settings.enforce_eager == "auto" and not models.cuda_available())
+        on_cpu = not models.cuda_available()
+        eager = settings.enforce_eager == "true" or (settings.enforce_eager == "auto" and on_cpu)
         options = VllmOptions(
-            dtype=settings.dtype,
+            dtype=models.vllm_dtype(settings.dtype, on_cpu),
             max_num_seqs=settings.max_num_seqs,
             max_model_len=settings.max_model_len,
             gpu_memory_utilization=settings.gpu_memory_utilization,
             enforce_eager=eager,
+            kv_cache_bytes=models.kv_cache_bytes(settings.kv_cache_gib, on_cpu),
         )
         return VllmGenerator(source.path, source.name, options, settings.progress_interval_ms / 1000)
 
@@ -108,13 +110,15 @@ def check_config() -> None:
 def generate(job: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     request = GenerateRequest.model_validate(params)  # the caps too: the limits may differ from the API's
     if engine.get() == engines.VLLM:
-        return vllm_generator.get().generate(request, job.report_progress).model_dump()
+        return vllm_generator.get().generate(request, job.report_progress, job.deadline).model_dump()
+    engine_batcher = batcher.get()  # built under the load lock, which imports the generator module
     from workers.domains.llm.generator import GenerationJob
 
-    return batcher.get().submit(GenerationJob(request, job.report_progress)).model_dump()
+    item = GenerationJob(request, job.report_progress, job.deadline)
+    return engine_batcher.submit(item, job.deadline).model_dump()
 
 
 @job_task(DOMAIN, EMBED)
 def embed(job: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     request = EmbedRequest.model_validate(params)
-    return embedder.get().embed(request.texts).model_dump()
+    return embedder.get().embed(request.texts, job.deadline).model_dump()

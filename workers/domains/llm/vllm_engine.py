@@ -2,26 +2,33 @@
 
 vLLM batches continuously: requests join and leave the running batch at every step, so a
 short job never waits for a long one. ``AsyncLLM`` lives on an event loop in a background
-thread (one engine per worker process, started once); each Celery pool thread holds one job,
+thread (``EngineLoop``; one engine per worker process, started once); each Celery pool thread holds one job,
 hands its request to that loop with ``asyncio.run_coroutine_threadsafe`` and, while the request
 runs, writes its progress from the pool thread, so Redis calls never block the loop. A cancel
 (``report_progress`` answers False) cancels the request's task, and vLLM aborts it in the
-engine at once. The engine core runs in a spawned process, which ``python -m workers``'s
-``__main__`` guard makes safe.
+engine at once; so does the job's deadline (its time limit: the job then fails with
+``JobTimeLimitExceeded``). The engine core runs in a spawned process, which ``python -m
+workers``'s ``__main__`` guard makes safe.
+
+No wait is unbounded: a pool thread waits for its request in short steps, and if the loop
+thread has ended, or vLLM says its engine died, the worker exits non-zero
+(``workers.core.fatal``): every later job would hang or fail, and a fresh worker (its
+supervisor starts one) gets a fresh engine; the reconciler runs the jobs it held again.
 """
 
-import asyncio
 import concurrent.futures
 import itertools
 import os
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from transformers import AutoTokenizer
 
 from common.contracts.llm import GenerateRequest, GenerateResult, Usage
+from workers.core import fatal
+from workers.core.jobs import JobTimeLimitExceeded
+from workers.domains.llm.engine_loop import EngineLoop
 from workers.domains.llm.generator import ProgressFn
 from workers.domains.llm.prompts import PromptEncoder
 
@@ -52,21 +59,29 @@ class _Progress:
 
 @dataclass(frozen=True)
 class VllmOptions:
-    dtype: str  # "auto" follows the model folder's (bfloat16 for the default model)
+    dtype: str  # "auto" follows the model folder's (bfloat16 for the default model); models.vllm_dtype
     max_num_seqs: int
     max_model_len: int  # 0: the model's own
     gpu_memory_utilization: float
     enforce_eager: bool
+    kv_cache_bytes: int | None = None  # None: vLLM sizes it from gpu_memory_utilization
 
 
 class VllmGenerator:
-    def __init__(self, path: str, name: str, options: VllmOptions, progress_interval_s: float) -> None:
+    def __init__(
+        self,
+        path: str,
+        name: str,
+        options: VllmOptions,
+        progress_interval_s: float,
+        on_death: Callable[[str], object] = fatal.exit_worker,
+    ) -> None:
         self.name = name
         self.progress_interval_s = progress_interval_s
+        self.on_death = on_death
         self._ids = itertools.count()
         self._running = 0  # requests in the engine now (touched on the loop thread only)
-        self._loop = asyncio.new_event_loop()
-        threading.Thread(target=self._loop.run_forever, name="vllm-engine-loop", daemon=True).start()
+        self._loop = EngineLoop("vllm-engine-loop", on_death)
         args = AsyncEngineArgs(
             model=path,
             served_model_name=name,
@@ -74,30 +89,38 @@ class VllmGenerator:
             max_model_len=options.max_model_len or None,
             max_num_seqs=options.max_num_seqs,
             gpu_memory_utilization=options.gpu_memory_utilization,
+            kv_cache_memory_bytes=options.kv_cache_bytes,
             enforce_eager=options.enforce_eager,
             disable_log_stats=True,
         )
         # Built on the loop: AsyncLLM starts its output handler on the loop it is created in.
-        self.engine: AsyncLLM = self._on_loop(self._start(args)).result()
+        self.engine: AsyncLLM = self._loop.result(self._loop.submit(self._start(args)))
         # The tokenizer the transformers engine uses too: both engines see the same prompt ids.
         tokenizer = AutoTokenizer.from_pretrained(path)
         self.prompts = PromptEncoder(tokenizer, name, self.engine.model_config.max_model_len)
 
-    def _on_loop(self, coroutine: Any) -> "concurrent.futures.Future[Any]":
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+    def _alive(self) -> None:
+        """Hand over to ``on_death`` when the loop thread ended, or vLLM's engine died."""
+        self._loop.check()
+        if self.engine.errored:
+            self.on_death("the vLLM engine died (its engine core process or output handler ended)")
+            raise RuntimeError("the vLLM engine died")
 
     @staticmethod
     async def _start(args: AsyncEngineArgs) -> AsyncLLM:
         return AsyncLLM.from_engine_args(args)
 
-    def generate(self, request: GenerateRequest, report_progress: ProgressFn | None = None) -> GenerateResult:
-        """Run one job's request in the engine, blocking this pool thread until it ends."""
+    def generate(
+        self, request: GenerateRequest, report_progress: ProgressFn | None = None, deadline: float | None = None
+    ) -> GenerateResult:
+        """Run one job's request in the engine, blocking this pool thread until it ends (or its
+        ``deadline``, a ``time.monotonic()`` time: then ``JobTimeLimitExceeded``)."""
         started = time.perf_counter()
         prompt_ids = self.prompts.encode(request)
         progress = _Progress()
-        running = self._on_loop(self._stream(prompt_ids, _sampling(request), progress))
+        running = self._loop.submit(self._stream(prompt_ids, _sampling(request), progress))
         try:
-            canceled = self._wait(running, progress, report_progress)
+            canceled = self._wait(running, progress, report_progress, deadline)
         finally:
             running.cancel()  # a no-op once it ended; otherwise vLLM aborts the request
         text = progress.text
@@ -116,7 +139,11 @@ class VllmGenerator:
         )
 
     def _wait(
-        self, running: "concurrent.futures.Future[None]", progress: _Progress, report_progress: ProgressFn | None
+        self,
+        running: "concurrent.futures.Future[None]",
+        progress: _Progress,
+        report_progress: ProgressFn | None,
+        deadline: float | None,
     ) -> bool:
         """Wait for the request, writing its progress between; True when the job was canceled.
 
@@ -124,11 +151,20 @@ class VllmGenerator:
         for a request still waiting for a place in the engine's batch too.
         """
         while True:
+            step = self.progress_interval_s
+            if deadline is not None:
+                step = max(min(step, deadline - time.monotonic()), 0.001)
             try:
-                running.result(timeout=self.progress_interval_s)
+                running.result(timeout=step)
                 return False
             except concurrent.futures.TimeoutError:
                 pass
+            except Exception:
+                self._alive()  # an engine that died fails every request: the worker exits
+                raise
+            self._alive()
+            if deadline is not None and time.monotonic() >= deadline:
+                raise JobTimeLimitExceeded(f"stopped after {progress.completion_tokens} tokens")
             if report_progress is None:
                 continue
             if not report_progress({"completion_tokens": progress.completion_tokens, "text": progress.text}):

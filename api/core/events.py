@@ -1,0 +1,94 @@
+"""``GET /v1/jobs/{id}/events``: a job's changes as server-sent events, until it ends.
+
+Each change is in the job's event stream (``dq:job:<id>:events``, written by the lifecycle
+scripts), so any API process can serve any client, and ``Last-Event-ID`` resumes right after
+the last event a client saw. Events:
+
+- ``status``: ``{"status": ...}`` on every change of status (``queued``, ``running``, ...);
+- ``progress``: the job's progress report; for LLM generation ``text`` is the text generated
+  since the last event (with ``"reset": true`` when a new run starts over) and
+  ``completion_tokens`` the count so far;
+- ``done``: the whole job (as ``GET /v1/jobs/{id}`` shows it), once it has ended; then the
+  stream ends.
+
+Every event carries ``id:``; a comment line is sent every ``EVENTS_HEARTBEAT_S`` while nothing
+happens, so proxies keep the connection open. The process's events subscription
+(``api.core.waiter``) wakes the stream; the stream itself is read with ``XRANGE``, so no
+connection is held blocking per client.
+"""
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import cast
+
+import redis.asyncio as aioredis
+
+from api.core.errors import ApiError
+from api.core.jobs import JobService
+from common import keys
+from common.contracts.jobs import JobStatus
+from common.records import JobRecord
+
+_EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")
+_BATCH = 100
+
+
+def check_last_event_id(value: str | None) -> str:
+    """Where to resume: after ``value`` (an event id this route sent), or from the start."""
+    if value is None or value == "":
+        return "0-0"
+    if not _EVENT_ID.fullmatch(value):
+        raise ApiError(422, "invalid_header", "Last-Event-ID must be the id of an event this stream sent")
+    return value
+
+
+def _sse(event: str, data: str, event_id: str | None = None) -> bytes:
+    head = f"id: {event_id}\n" if event_id else ""
+    return f"{head}event: {event}\ndata: {data}\n\n".encode()
+
+
+async def stream_events(
+    jobs: JobService, client: aioredis.Redis, record: JobRecord, after: str, heartbeat_s: float
+) -> AsyncIterator[bytes]:
+    job_id = record.id
+    wake = jobs.waiter.register(job_id)
+    try:
+        last = after
+        while True:
+            wake.clear()  # before reading: a change landing during the read wakes the wait
+            entries = cast(
+                list[tuple[str, dict[str, str]]],
+                await client.xrange(keys.events(job_id), min=f"({last}", max="+", count=_BATCH),
+            )
+            for entry_id, fields in entries:
+                last = entry_id
+                if fields.get("type") == "progress":
+                    yield _sse("progress", fields.get("data") or "{}", entry_id)
+                    continue
+                status = fields.get("status", "")
+                yield _sse("status", json.dumps({"status": status}), entry_id)
+                if status in JobStatus.__members__ and JobStatus(status).finished:
+                    yield await _done(jobs, job_id, entry_id)
+                    return
+            if entries:
+                continue
+            current = await jobs.store.get(job_id)
+            if current is None or current.status.finished:  # expired meanwhile, or no ending event kept
+                if current is not None:
+                    yield await _done(jobs, job_id, None if last == "0-0" else last, current)
+                return
+            try:
+                async with asyncio.timeout(heartbeat_s):
+                    await wake.wait()
+            except TimeoutError:
+                yield b": heartbeat\n\n"
+    finally:
+        jobs.waiter.unregister(job_id, wake)
+
+
+async def _done(jobs: JobService, job_id: str, event_id: str | None, record: JobRecord | None = None) -> bytes:
+    record = record or await jobs.store.get(job_id)
+    data = (await jobs.view(record)).model_dump_json() if record else json.dumps({"id": job_id, "expired": True})
+    return _sse("done", data, event_id)

@@ -1,0 +1,86 @@
+"""One delivery attempt (workers/domains/hooks/sender.py) against real sockets on 127.0.0.1:
+no redirect followed, one deadline for the whole attempt, the URL checked before connecting."""
+
+import random
+import socket
+import threading
+import time
+
+import pytest
+
+from tests.webhook_receiver import Receiver
+from workers.domains.hooks import sender
+from workers.domains.hooks.schedule import retry_delay_s
+
+HEADERS = {"content-type": "application/json", "webhook-id": "msg_test"}
+
+
+def test_a_2xx_answer_delivers_and_the_host_header_names_the_urls_host():
+    with Receiver() as receiver:
+        port = receiver.server.server_port
+        answer = sender.post(f"http://localhost:{port}/in?team=7", b"{}", HEADERS, 5, allow_private=True)
+        (delivery,) = receiver.wait_for(1)
+    assert answer == sender.Answer(True, "200")
+    assert delivery.headers["host"] == f"localhost:{port}" and delivery.path == "/in?team=7"
+    assert delivery.headers["webhook-id"] == "msg_test" and delivery.body == b"{}"
+
+
+def test_a_redirect_is_a_failed_attempt_and_is_not_followed():
+    with Receiver() as target, Receiver(statuses=(302,), headers={"location": target.url}) as redirecting:
+        answer = sender.post(redirecting.url, b"{}", HEADERS, 5, allow_private=True)
+        time.sleep(0.2)
+        assert target.deliveries == []
+    assert answer == sender.Answer(False, "302")
+
+
+def test_an_internal_address_is_refused_before_connecting_unless_allowed():
+    with Receiver() as receiver:
+        answer = sender.post(receiver.url, b"{}", HEADERS, 5, allow_private=False)
+        time.sleep(0.2)
+        assert receiver.deliveries == []
+    assert not answer.ok and answer.status.startswith("refused: ") and "WEBHOOK_ALLOW_PRIVATE" in answer.status
+
+
+def test_the_timeout_bounds_the_whole_attempt_even_against_a_receiver_that_trickles():
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:  # reads the request, then answers one byte every 0.2 s, forever
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nx-slow: " + b"a" * 1000:
+                if stop.wait(0.2):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    answer = sender.post(f"http://127.0.0.1:{listener.getsockname()[1]}/", b"{}", HEADERS, 1, allow_private=True)
+    took = time.monotonic() - started
+    stop.set()
+    thread.join(5)
+    listener.close()
+    assert answer == sender.Answer(False, "timeout")
+    assert 0.9 <= took < 2
+
+
+def test_nobody_listening_is_a_connection_error():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, not listening: connections are refused
+        answer = sender.post(f"http://127.0.0.1:{port}/", b"{}", HEADERS, 2, allow_private=True)
+    assert not answer.ok and answer.status.startswith("connection error: ")
+
+
+@pytest.mark.parametrize("attempt", range(1, 12))
+def test_retry_delays_grow_exponentially_with_jitter_up_to_the_cap(attempt):
+    rng = random.Random(attempt)
+    ceiling = min(3600, 5 * 2 ** (attempt - 1))
+    delays = [retry_delay_s(attempt, 5, 3600, rng) for _ in range(200)]
+    assert all(ceiling / 2 <= d <= ceiling for d in delays)
+    assert max(delays) - min(delays) > ceiling / 4  # jittered, not fixed

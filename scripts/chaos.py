@@ -69,7 +69,7 @@ on its data five seconds later.
 - **recovery after Redis restart**: from Redis answering again to the first job started after.
 - **false 503s**: 503 answers outside the window in which Redis was down (plus 3 s).
 
-## Time limits, dead engines, long jobs
+## Time limits, dead engines, long jobs, bursts
 
 - **Time limits hold in every pool.** The `ocr` worker's prefork pool applies Celery's soft and
   hard limits, and each job's own (`time_limit_s`: Celery is handed the job's limits per
@@ -86,6 +86,13 @@ on its data five seconds later.
   it releases the leases of the jobs it held, so the reconciler publishes them again at its next
   pass and they run on another (or the restarted) worker
   (`tests/workers/test_engine_death.py`: the held job succeeds on its second attempt).
+- **A burst waits for a Redis connection.** Each API process has a pool of
+  `REDIS_MAX_CONNECTIONS` (512) on which a request waits up to `REDIS_POOL_WAIT_S` (10 s) when
+  every connection is taken, instead of failing (redis-py's plain async pool raises
+  `MaxConnectionsError` at its size, and the first test below fails with it); only a pool still
+  full after the wait answers 503 `redis_unavailable` with `Retry-After`
+  (`tests/api/test_redis_pool.py`: 120 submits at once on 4 connections all accepted; with a
+  1 ms wait some are refused that way).
 - **A job running past the visibility timeout runs once.** Redis hands an unacknowledged message
   out again after `BROKER_VISIBILITY_TIMEOUT_S`; the copy of a job that is still running meets
   its live lease and is skipped, so the timeout no longer has to outlast the hard time limit

@@ -18,6 +18,12 @@ class ApiSettings(CoreSettings):
     workers_offline_after_s: float = Field(
         15, ge=0, description="How long a worker that stopped answering the probe still counts as online."
     )
+    # The API's Redis pool waits for a free connection rather than failing at its size, so a burst
+    # of requests queues for a moment instead of answering false 503s.
+    redis_max_connections: int = Field(512, ge=1, description="Redis connections per API process.")
+    redis_pool_wait_s: float = Field(
+        10, gt=0, description="How long a request waits for a free Redis connection before 503."
+    )
     # An event stream with nothing to send sends a comment this often (proxies close idle ones).
     events_heartbeat_s: float = Field(15, gt=0, description="Heartbeat interval of job event streams.")
 

@@ -69,6 +69,17 @@ on its data five seconds later.
 - **recovery after Redis restart**: from Redis answering again to the first job started after.
 - **false 503s**: 503 answers outside the window in which Redis was down (plus 3 s).
 
+## Why the broker stays Redis
+
+The issue allowed RabbitMQ as a broker next to Redis (it requeues on connection loss and has no
+visibility timeout). It was not built: leases and the reconciler close the Redis transport's gaps
+instead (a message lost between `BRPOP` and kombu's unacked record is published again from the
+record; a killed worker's job runs again a lease later, not a visibility timeout later), the
+table above meets every target on Redis alone, and one server stays the whole local stack. With
+RabbitMQ the job store would still be Redis, so a second server would buy no guarantee the
+reconciler does not already give, and long jobs would need its `consumer_timeout` (30 min by
+default) raised past the hard time limit.
+
 ## Time limits, dead engines, long jobs, bursts
 
 - **Time limits hold in every pool.** The `ocr` worker's prefork pool applies Celery's soft and

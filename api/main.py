@@ -86,7 +86,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        reader = async_client(settings.redis_url, settings.redis_max_connections, settings.redis_pool_wait_s)
+        reader = async_client(
+            settings.redis_url, max_connections=settings.redis_max_connections, wait_s=settings.redis_pool_wait_s
+        )
         scripts = AsyncScripts(reader)
         bootstrap = None
         if settings.auth and settings.admin_api_key is not None:

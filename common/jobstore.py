@@ -46,7 +46,7 @@ def sync_client(url: str, decode_responses: bool = True) -> redis.Redis:
     return redis.Redis.from_url(url, decode_responses=decode_responses, retry=_retry(), **_RESILIENT)
 
 
-def async_client(url: str, max_connections: int = 512, wait_s: float = 10) -> aioredis.Redis:
+def async_client(url: str, *, max_connections: int, wait_s: float) -> aioredis.Redis:
     """The API's client: a pool that waits (up to ``wait_s``) for a free connection instead of
     failing at ``max_connections`` (a burst of requests must not answer false 503s)."""
     pool = aioredis.BlockingConnectionPool.from_url(

@@ -5,9 +5,12 @@
 --            between taking the message and starting the job).
 -- A job whose runs were lost max times fails instead. Answers 'requeued', 'exhausted' or
 -- 'skip' (things changed since the reconciler looked).
+-- It goes back at the front of its queue, not the back: it was taken from the front (it has
+-- waited longest), and its worker's death must not send it behind a backlog of later jobs.
 -- ARGV: job id, reason, message, its delivery tag, queue, max attempts, WorkerLost error JSON,
 -- now (ISO), ttl s.
 --! include end_job
+--! include queue_head
 local id, reason = ARGV[1], ARGV[2]
 local record = '{{JOB}}' .. id
 local s = redis.call('HGET', record, 'status')
@@ -39,7 +42,10 @@ local domain = redis.call('HGET', record, 'domain')
 redis.call('HSET', record, 'status', 'queued', 'delivery_tag', ARGV[4])
 redis.call('SREM', '{{RUNNING}}' .. domain, id)
 redis.call('ZREM', '{{LEASES}}', id)
-redis.call('ZADD', '{{QUEUED}}' .. domain, now, id)
-redis.call('LPUSH', ARGV[5], ARGV[3])
+-- Its place in the queued set is just before the job next out of the queue (the order the
+-- set keeps is the order messages leave the queue).
+local _, head_score = queue_head(ARGV[5], domain)
+redis.call('ZADD', '{{QUEUED}}' .. domain, math.min(head_score or now, now) - 1, id)
+redis.call('RPUSH', ARGV[5], ARGV[3])
 if reason == 'lease' then emit(record, id, 'status', 'queued') end
 return 'requeued'

@@ -5,17 +5,12 @@
 -- Answers {lost ids, stuck ids}.
 -- ARGV: domain, queue, min age ms (younger jobs are left alone), stuck ms, limit.
 --! include clock
+--! include queue_head
 local domain, queue = ARGV[1], ARGV[2]
 local now = now_ms()
 local cutoff = now - tonumber(ARGV[3])
-local head = redis.call('LINDEX', queue, -1)
-if head then
-  local ok, message = pcall(cjson.decode, head)
-  if ok and type(message) == 'table' and type(message.headers) == 'table' and message.headers.id then
-    local score = redis.call('ZSCORE', '{{QUEUED}}' .. domain, message.headers.id)
-    if score and tonumber(score) < cutoff then cutoff = tonumber(score) end
-  end
-end
+local _, head_score = queue_head(queue, domain)
+if head_score and head_score < cutoff then cutoff = head_score end
 local lost, stuck = {}, {}
 local ids = redis.call('ZRANGEBYSCORE', '{{QUEUED}}' .. domain, '-inf', '(' .. cutoff, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[5]))
 for i = 1, #ids, 2 do

@@ -103,12 +103,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         # reason) even while no worker of their domain runs.
         reconciler = Reconciler(sync_client(settings.redis_url), messages, settings)
         reconciler.start()
-        app.state.workers = WorkerPresence(
-            settings.redis_url,
-            settings.workers_probe_timeout_s,
-            settings.workers_probe_interval_s,
-            settings.workers_offline_after_s,
-        )
+        app.state.workers = WorkerPresence(scripts, settings.workers_offline_after_s)
         app.state.estimates = QueueEstimates(reader, scripts, app.state.workers)
         app.state.jobs = JobService(AsyncJobStore(reader), messages, waiter, metrics, settings, app.state.estimates)
         app.state.redis = reader
@@ -118,7 +113,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         reconciler.stop()
         if bootstrap is not None:
             bootstrap.cancel()
-        await app.state.workers.close()
         await waiter.stop()
         await reader.aclose()
 

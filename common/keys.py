@@ -24,6 +24,8 @@ Prefix ``dq:`` (job records and everything kept beside them):
   ``hooks.deliver`` tasks send them (``workers/domains/hooks``);
 - ``dq:whsec:<key id>``: the key's webhook signing secret, and ``dq:whsec:<key id>:previous``
   the one it replaced, kept for a while after a rotation (it expires);
+- ``dq:workers:seen`` / ``dq:workers:info``: the workers online: each node scored by its last
+  heartbeat (ms), and its ``<domain> <slots>`` (``common.presence``);
 - ``dq:metered:<id>``: which API process counted the job's finish in its metrics (a claim
   that expires; ``api.core.finished_meter``);
 - channel ``dq:jobs:events``: ``<id> <status>`` on every change of a job (``<id> progress`` for
@@ -63,6 +65,8 @@ RUNTIMES_PREFIX = PREFIX + "runtimes:"
 ALL_JOBS = PREFIX + "jobs:all"
 OWNER_JOBS_PREFIX = PREFIX + "jobs:owner:"
 HOOK_PREFIX = PREFIX + "hook:"
+WORKERS_SEEN = PREFIX + "workers:seen"
+WORKERS_INFO = PREFIX + "workers:info"
 HOOKS_DUE = PREFIX + "hooks:due"
 WHSEC_PREFIX = PREFIX + "whsec:"
 WHSEC_PREVIOUS_SUFFIX = ":previous"
@@ -110,6 +114,8 @@ def lua_constants() -> dict[str, str]:
         "WHSEC_PREVIOUS": WHSEC_PREVIOUS_SUFFIX,
         "HOOK_PROGRESS_MS": str(HOOK_PROGRESS_MS),
         "HOOK_TTL_S": str(HOOK_TTL_S),
+        "WORKERS_SEEN": WORKERS_SEEN,
+        "WORKERS_INFO": WORKERS_INFO,
     }
 
 

@@ -203,11 +203,11 @@ def scan_queued(
     return Call("scan_queued", [], [domain, queue, int(min_age_s * 1000), int(stuck_s * 1000), limit], parse)
 
 
-def position(job_id: str, domain: str, p50_ms: int, workers: int) -> Call[tuple[int | None, float | None]]:
+def position(job_id: str, domain: str, p50_ms: int, slots: int) -> Call[tuple[int | None, float | None]]:
     """A queued job's ``(queue_position, eta_s)``; ``None`` for what cannot be told."""
 
     def parse(answer: list[Any]) -> tuple[int | None, float | None]:
         rank, eta_ms = int(answer[0]), int(answer[1])
         return (rank if rank >= 0 else None), (round(eta_ms / 1000, 1) if eta_ms >= 0 else None)
 
-    return Call("position", [keys.job(job_id)], [job_id, domain, p50_ms, workers], parse)
+    return Call("position", [keys.job(job_id)], [job_id, domain, p50_ms, slots], parse)

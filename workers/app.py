@@ -20,6 +20,7 @@ from workers.core import fatal, metrics
 from workers.core.bootstrap import DomainError, domain_tasks_module, job_specs, register_job_tasks, resolve_domain
 from workers.core.config import WorkerSettings
 from workers.core.jobs import JobSpec
+from workers.core.presence import Heartbeat
 from workers.core.runner import Runner, fail_killed_job
 
 
@@ -85,6 +86,14 @@ def connect_observability(settings: WorkerSettings) -> None:
         signals.celeryd_after_setup.connect(lambda instance, **kw: setattr(instance, "quiet", True), weak=False)
 
 
+def connect_presence(settings: WorkerSettings, slots: int) -> None:
+    """Join the registry of workers online once ready; leave it at shutdown."""
+    heartbeat = Heartbeat(settings.redis_url, settings.domain, slots, settings.worker_heartbeat_s)
+    # worker_ready's sender is the consumer, which knows the node name with %h expanded.
+    signals.worker_ready.connect(lambda sender, **kw: heartbeat.start(sender.hostname), weak=False)
+    signals.worker_shutdown.connect(lambda **kw: heartbeat.stop(), weak=False)
+
+
 def build_worker() -> Worker:
     try:
         settings = WorkerSettings()
@@ -113,7 +122,9 @@ def build_worker() -> Worker:
     connect_signals(app, settings, store, {spec.name: spec for spec in specs}, pool, *extension_points, runner.warm)
     connect_observability(settings)
     concurrency = package.CONCURRENCY() if callable(package.CONCURRENCY) else package.CONCURRENCY
-    return Worker(app, settings, pool, settings.worker_concurrency or concurrency)
+    concurrency = settings.worker_concurrency or concurrency
+    connect_presence(settings, concurrency)  # its slots: the jobs it holds at once
+    return Worker(app, settings, pool, concurrency)
 
 
 worker = build_worker()

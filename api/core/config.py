@@ -11,12 +11,9 @@ class ApiSettings(CoreSettings):
     # One name, a comma list or "all": the seed's DOMAIN, widened so one API can front many.
     domain: str = Field("all", description="Domains whose routes this API serves.")
     max_upload_bytes: int = Field(20 * 1024 * 1024, gt=0, description="Largest input file accepted.")
-    # Workers online (/metrics, /v1/domains) come from a broadcast that always lasts its timeout,
-    # so it is cached: at most one probe per interval, and only when asked.
-    workers_probe_timeout_s: float = Field(0.5, gt=0, le=10, description="How long workers get to answer.")
-    workers_probe_interval_s: float = Field(5, ge=0, description="How old a workers-online count may get.")
+    # Workers say they are online every WORKER_HEARTBEAT_S (2 s); a busy host can delay a beat.
     workers_offline_after_s: float = Field(
-        15, ge=0, description="How long a worker that stopped answering the probe still counts as online."
+        15, gt=0, description="How long after its last heartbeat a worker still counts as online."
     )
     # The API's Redis pool waits for a free connection rather than failing at its size, so a burst
     # of requests queues for a moment instead of answering false 503s.

@@ -1,9 +1,10 @@
 """Where a queued job stands and when it should start: position in its queue and an ETA.
 
 The position is exact (``lifecycle.position``); the ETA is an approximation, documented as
-such: each online worker takes one job at a time, and each job runs the domain's recent median
-run time (``dq:runtimes:<domain>``, the last 100 runs), so a job at position ``p`` with ``w``
-workers starts in about ``(p // w + 1) * p50``. It never goes up while the job waits.
+such: the domain's workers online run ``s`` jobs at once in all (their slots: an llm worker on
+vLLM runs 64, an ocr worker one per pool process), and each job runs the domain's recent median
+run time (``dq:runtimes:<domain>``, the last 100 runs), so a job at position ``p`` starts in
+about ``(p // s + 1) * p50``. It never goes up while the job waits.
 """
 
 import statistics
@@ -13,7 +14,6 @@ import redis.asyncio as aioredis
 
 from api.core.presence import WorkerPresence
 from common import keys, lifecycle
-from common.contracts.naming import queue_name
 from common.scripts import AsyncScripts
 
 _CACHE_S = 2.0
@@ -34,18 +34,15 @@ class QueueEstimates:
         self._p50[domain] = (time.monotonic(), p50)
         return p50
 
-    async def workers_online(self, domain: str) -> int:
-        return (await self._presence.online()).get(queue_name(domain), 0)
-
     async def position(self, job_id: str, domain: str) -> tuple[int | None, float | None]:
         """``(queue_position, eta_s)`` of a queued job."""
         p50 = await self.p50_run_s(domain)
-        workers = await self.workers_online(domain)
-        return await self._scripts.run(lifecycle.position(job_id, domain, int((p50 or 0) * 1000), workers))
+        slots = (await self._presence.of(domain)).slots
+        return await self._scripts.run(lifecycle.position(job_id, domain, int((p50 or 0) * 1000), slots))
 
     async def wait_s(self, domain: str, queue_depth: int) -> float | None:
         """About how long a job submitted now waits before it starts."""
-        p50, workers = await self.p50_run_s(domain), await self.workers_online(domain)
-        if p50 is None or workers == 0:
+        p50, slots = await self.p50_run_s(domain), (await self._presence.of(domain)).slots
+        if p50 is None or slots == 0:
             return None
-        return round((queue_depth // workers) * p50, 1)
+        return round((queue_depth // slots) * p50, 1)

@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Metric, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
 from api.core.queues import queue_stats
-from common.contracts.naming import queue_name
+from common.presence import Capacity
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +37,22 @@ async def metrics(request: Request) -> Response:
     except Exception as exc:  # Redis is away: the counters are still worth a scrape
         log.warning("queue depth not read for /metrics: %s", exc)
         stats = {}
-    online = await state.workers.online()
+    try:
+        online = await state.workers.online()
+    except Exception as exc:
+        log.warning("workers online not read for /metrics: %s", exc)
+        online = None
     depth = GaugeMetricFamily("dq_queue_depth", "Jobs waiting in the domain's queue.", labels=["domain"])
     running = GaugeMetricFamily("dq_jobs_running", "Jobs running now.", labels=["domain"])
-    workers = GaugeMetricFamily("dq_workers_online", "Workers that answered the last probe.", labels=["domain"])
+    workers = GaugeMetricFamily("dq_workers_online", "Workers whose heartbeat is recent.", labels=["domain"])
+    slots = GaugeMetricFamily("dq_worker_slots", "Jobs the workers online run at once, in all.", labels=["domain"])
     for domain in domains:
         if domain in stats:
             depth.add_metric([domain], stats[domain][0])
             running.add_metric([domain], stats[domain][1])
-        workers.add_metric([domain], online.get(queue_name(domain), 0))
-    samples = _Samples(state.metrics.samples(), (depth, running, workers))
+        if online is not None:
+            capacity = online.get(domain, Capacity())
+            workers.add_metric([domain], capacity.workers)
+            slots.add_metric([domain], capacity.slots)
+    samples = _Samples(state.metrics.samples(), (depth, running, workers, slots))
     return Response(generate_latest(samples), media_type=CONTENT_TYPE_LATEST)

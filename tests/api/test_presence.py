@@ -1,28 +1,46 @@
-"""The workers-online count: a worker that misses a probe (busy host) is not taken off at once."""
+"""The registry of workers online (common.presence's scripts on a real Redis): counts and slots
+by domain, a silent worker counted offline, a worker that shuts down gone at once."""
 
-from api.core.presence import WorkerPresence
+import redis
 
-
-def _presence(offline_after_s: float) -> WorkerPresence:
-    return WorkerPresence("redis://127.0.0.1:1/0", timeout_s=0.5, interval_s=1, offline_after_s=offline_after_s)
-
-
-def test_a_worker_counts_for_each_queue_it_consumes():
-    presence = _presence(15)
-    answered = {"ocr@a": frozenset({"ocr"}), "ocr@b": frozenset({"ocr"}), "all@c": frozenset({"ocr", "llm"})}
-    assert presence._count(answered, now=100) == {"ocr": 3, "llm": 1}
+from common import keys, presence
+from common.presence import Capacity
+from common.scripts import SyncScripts
 
 
-def test_a_worker_that_missed_a_probe_still_counts_until_offline_after_s():
-    presence = _presence(15)
-    presence._count({"ocr@a": frozenset({"ocr"}), "llm@b": frozenset({"llm"})}, now=100)
-    assert presence._count({"llm@b": frozenset({"llm"})}, now=110) == {"ocr": 1, "llm": 1}
-    assert presence._count({"llm@b": frozenset({"llm"})}, now=115) == {"ocr": 1, "llm": 1}
-    assert presence._count({"llm@b": frozenset({"llm"})}, now=115.1) == {"llm": 1}
-    assert presence._count({}, now=200) == {}
+def _scripts(isolated_stack) -> tuple[SyncScripts, redis.Redis]:
+    client = redis.Redis.from_url(isolated_stack.redis_url, decode_responses=True)
+    return SyncScripts(client), client
 
 
-def test_offline_after_zero_counts_only_the_last_answers():
-    presence = _presence(0)
-    presence._count({"ocr@a": frozenset({"ocr"})}, now=100)
-    assert presence._count({}, now=100.5) == {}
+def test_workers_count_with_their_slots_by_domain(isolated_stack):
+    scripts, _ = _scripts(isolated_stack)
+    scripts.run(presence.seen("ocr@a", "ocr", 1))
+    scripts.run(presence.seen("ocr@b", "ocr", 2))
+    scripts.run(presence.seen("llm@a", "llm", 65))
+    scripts.run(presence.seen("ocr@a", "ocr", 1))  # a second heartbeat counts once
+    assert scripts.run(presence.online(15)) == {"ocr": Capacity(2, 3), "llm": Capacity(1, 65)}
+
+
+def test_a_worker_whose_heartbeats_stopped_is_offline_after_the_setting(isolated_stack):
+    scripts, client = _scripts(isolated_stack)
+    scripts.run(presence.seen("ocr@a", "ocr", 1))
+    scripts.run(presence.seen("ocr@old", "ocr", 4))
+    seconds, micros = client.time()
+    now_ms = int(seconds) * 1000 + int(micros) // 1000
+    client.zadd(keys.WORKERS_SEEN, {"ocr@old": now_ms - 10_000})  # its last beat: 10 s ago
+    assert scripts.run(presence.online(15)) == {"ocr": Capacity(2, 5)}
+    assert scripts.run(presence.online(5)) == {"ocr": Capacity(1, 1)}
+
+
+def test_a_worker_that_shuts_down_leaves_at_once_and_long_silent_ones_are_forgotten(isolated_stack):
+    scripts, client = _scripts(isolated_stack)
+    scripts.run(presence.seen("ocr@a", "ocr", 1))
+    scripts.run(presence.gone("ocr@a"))
+    assert scripts.run(presence.online(15)) == {}
+    assert client.hlen(keys.WORKERS_INFO) == 0
+
+    scripts.run(presence.seen("ocr@ancient", "ocr", 1))
+    client.zadd(keys.WORKERS_SEEN, {"ocr@ancient": 1})  # silent since 1970
+    assert scripts.run(presence.seen("ocr@b", "ocr", 1)) == 1  # the next heartbeat forgets it
+    assert client.zrange(keys.WORKERS_SEEN, 0, -1) == ["ocr@b"] and client.hkeys(keys.WORKERS_INFO) == ["ocr@b"]

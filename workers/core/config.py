@@ -10,6 +10,9 @@ class WorkerSettings(CoreSettings):
     worker_name: str | None = Field(None, description="Celery node name; default <domain>@<host>.")
     worker_pool: str | None = Field(None, description="Override the domain's pool (prefork, threads, solo).")
     worker_concurrency: int | None = Field(None, gt=0, description="Override the domain's concurrency.")
+    worker_heartbeat_s: float = Field(
+        2, gt=0, le=60, description="How often the worker says it is online (WORKERS_OFFLINE_AFTER_S must exceed it)."
+    )
     worker_metrics_port: int = Field(9808, ge=0, le=65535, description="Port of the worker's /metrics; 0: none.")
     # Every interface by default: Prometheus scrapes a container from outside it.
     worker_metrics_host: str = Field(

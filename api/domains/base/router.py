@@ -14,6 +14,7 @@ from api.core.listing import MAX_LIMIT
 from api.core.queues import queue_stats
 from common.contracts.jobs import JobPage, JobStatus, JobView
 from common.contracts.naming import queue_name
+from common.presence import Capacity
 
 router = APIRouter(tags=["base"])
 TASKS: tuple[str, ...] = ()
@@ -41,11 +42,11 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/v1/domains", responses=documented(503))
 async def list_domains(request: Request) -> dict[str, Any]:
-    """The enabled domains, their tasks, queue depth, jobs running, workers online now, the
-    median run time of their recent jobs and about how long a job submitted now waits."""
+    """The enabled domains, their tasks, queue depth, jobs running, workers online now and the
+    jobs they run at once (slots), the median run time of their recent jobs and about how long a job submitted now waits."""
     state = request.app.state
     stats = await queue_stats(state.redis, list(state.domain_tasks))
-    online = await state.workers.online()  # a count a few seconds old at most
+    online = await state.workers.online()  # a second old at most
     domains = []
     for domain, tasks in state.domain_tasks.items():
         queue = queue_name(domain)
@@ -57,7 +58,8 @@ async def list_domains(request: Request) -> dict[str, Any]:
                 "queue": queue,
                 "queue_depth": depth,
                 "running": running,
-                "workers_online": online.get(queue, 0),
+                "workers_online": online.get(domain, Capacity()).workers,
+                "worker_slots": online.get(domain, Capacity()).slots,
                 "p50_run_s": await state.estimates.p50_run_s(domain),
                 "estimated_wait_s": await state.estimates.wait_s(domain, depth),
             }

@@ -1,0 +1,14 @@
+-- worker_seen: a worker's heartbeat (workers/core/presence.py): it is online, serving `domain`
+-- with `slots` jobs at once. Workers not seen for `forget` ms are dropped from the registry
+-- (the API already counts them offline much sooner: WORKERS_OFFLINE_AFTER_S).
+-- ARGV: node, domain, slots, forget ms.
+--! include clock
+local now = now_ms()
+redis.call('ZADD', '{{WORKERS_SEEN}}', now, ARGV[1])
+redis.call('HSET', '{{WORKERS_INFO}}', ARGV[1], ARGV[2] .. ' ' .. ARGV[3])
+local gone = redis.call('ZRANGEBYSCORE', '{{WORKERS_SEEN}}', '-inf', now - tonumber(ARGV[4]))
+for _, node in ipairs(gone) do
+  redis.call('ZREM', '{{WORKERS_SEEN}}', node)
+  redis.call('HDEL', '{{WORKERS_INFO}}', node)
+end
+return #gone

@@ -6,7 +6,11 @@ import signal
 import subprocess
 import time
 
-from tests.builders import text_image
+import pytest
+
+from api.core.auth import KEY_CACHE_S
+from domainq_client._batch import STOP_CHECK_S
+from tests.builders import text_image, wait_until
 from tests.client.conftest import cli_env, domainq_argv
 from tests.stored_jobs import stored_jobs
 
@@ -73,28 +77,33 @@ def test_ocr_text_prints_plain_text_and_a_failed_file_exits_1(domainq, ocr_worke
     assert f"==> {broken} <==\n[failed]" in run.stdout and "1 succeeded, 1 failed" in run.stderr
 
 
-def test_ctrl_c_cancels_the_jobs_it_submitted(isolated_stack, tmp_path):
-    # An API with no OCR worker on its Redis: every job stays queued until canceled.
+@pytest.mark.parametrize("stored_before", [1, 4], ids=["while-submitting", "all-submitted"])
+def test_ctrl_c_cancels_the_jobs_it_submitted(isolated_stack, tmp_path, stored_before):
+    # An API with no OCR worker on its Redis: every job stays queued until canceled. Ctrl-C
+    # comes while the first files are still being sent, or once four wait (concurrency 4).
     url = isolated_stack.start_api(env={"DEFAULT_RATE_LIMIT_PER_MINUTE": "0"})
     files = _pages(tmp_path / "scans", 6)
     env = cli_env(url, isolated_stack.admin_key)
-    proc = subprocess.Popen(
-        domainq_argv("ocr", *files, "--concurrency", "4"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while len(stored_jobs(isolated_stack.redis_url)) < 4:
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
-        records = stored_jobs(isolated_stack.redis_url)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    argv = domainq_argv("ocr", *files, "--concurrency", "4")
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        try:
+            wait_until(
+                lambda: proc.poll() is not None or len(stored_jobs(isolated_stack.redis_url)) >= stored_before,
+                60,
+                f"{stored_before} job(s) submitted",
+            )
+            assert proc.poll() is None, proc.communicate()
+            proc.send_signal(signal.SIGINT)
+            # Promptly: the command's threads look at their stop flag every STOP_CHECK_S.
+            _, err = proc.communicate(timeout=STOP_CHECK_S + 20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    records = stored_jobs(isolated_stack.redis_url)
     assert proc.returncode == 130, err
-    assert {r.status for r in records} == {"canceled"} and len(records) == 4  # the other 2 never sent
-    assert f"canceled {len(records)} unfinished job(s)" in err.decode()
+    assert {r.status for r in records} == {"canceled"} and stored_before <= len(records) <= 4, records
+    assert f"canceled {len(records)} unfinished job(s)" in err.decode()  # every one it submitted
     for record in records:
         assert record.id in err.decode()
 
@@ -158,7 +167,7 @@ def test_keys_create_list_revoke(domainq, api_url):
     user = domainq("keys", "list", env={"DOMAINQ_API_KEY": created["key"]})
     assert user.returncode == 3 and "forbidden" in user.stderr  # not an admin
     assert domainq("keys", "revoke", created["id"]).returncode == 0
-    time.sleep(2.1)  # API processes cache a key's lookup for a second
+    time.sleep(KEY_CACHE_S)  # every lookup cached before the revoke has expired by now
     assert domainq("domains", env={"DOMAINQ_API_KEY": created["key"]}).returncode == 3
 
 

@@ -1,10 +1,12 @@
 """``domainq ocr``: many files through OCR with bounded concurrency, a live progress bar,
 a resumable JSONL log, and Ctrl-C that cancels what it started."""
 
+import contextlib
 import dataclasses
 import json
+import signal
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,9 @@ from domainq_client._errors import APIError, DomainqError, JobError, Unreachable
 from domainq_client._sync import Client, Job
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}
+# A thread's long-poll asks this long at most, so it sees a stop within this time even if no
+# change of its job wakes it (a cancel that could not be sent, a server that missed the wake).
+STOP_CHECK_S = 2.0
 
 
 def expand(paths: Iterable[str]) -> list[Path]:
@@ -57,6 +62,7 @@ class BatchState:
     in_flight: dict[str, Job] = field(default_factory=dict)
     canceled: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
+    interrupted: threading.Event = field(default_factory=threading.Event)  # Ctrl-C came
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -96,11 +102,15 @@ class OcrBatch:
             return self._record({"file": name, "id": None, "status": "failed", "error": str(exc)}, None)
         with self.state.lock:
             self.state.in_flight[job.id] = job
-            interrupted = self.state.stop.is_set()
-        if interrupted:  # submitted while Ctrl-C's sweep ran: cancel it here
+            stopping = self.state.stop.is_set()
+        if stopping:  # submitted while Ctrl-C's sweep ran: cancel it here
             self._cancel(job)
             return
         try:
+            while not job.view.finished:
+                if self.state.stop.is_set():
+                    return  # Ctrl-C: the main thread cancels what is in flight
+                job.refresh(wait_s=STOP_CHECK_S)
             result = job.wait()
             entry = {"file": name, "id": job.id, "status": "succeeded", "result": _plain(result)}
             self._record(entry, result.text)
@@ -124,27 +134,29 @@ class OcrBatch:
             TimeRemainingColumn(),
         )
         self.bar = Progress(*columns, console=console, transient=False)  # public: docs render it
-        with self.bar as bar:
+        with self.bar as bar, _ctrl_c_sets(self.state.interrupted):
             task = bar.add_task("ocr", total=len(files), ok=0, failed=0, flight=0, rate="")
-            with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            pool = ThreadPoolExecutor(max_workers=concurrency)
+            try:
                 futures = [pool.submit(self._one, f) for f in files]
-                try:
-                    pending = set(futures)
-                    while pending:
-                        _, pending = wait(pending, timeout=0.2)
-                        self._show(bar, task)
+                pending = set(futures)
+                while pending and not self.state.interrupted.is_set():
+                    _, pending = wait(pending, timeout=0.2)
                     self._show(bar, task)
-                    for f in futures:
-                        f.result()  # an unreachable server or a refused key: raised here
-                except KeyboardInterrupt:
-                    # Before the pool's exit joins the threads: canceled jobs end their long-polls.
-                    self.state.stop.set()
-                    for f in futures:
-                        f.cancel()
-                    self.cancel_unfinished()
-                    raise
-                finally:
-                    self.state.stop.set()
+                if self.state.interrupted.is_set():
+                    raise KeyboardInterrupt
+                self._show(bar, task)
+                for f in futures:
+                    f.result()  # an unreachable server or a refused key: raised here
+            except KeyboardInterrupt:
+                # Before the pool is joined: canceled jobs end their threads' waits.
+                self.state.stop.set()
+                pool.shutdown(wait=False, cancel_futures=True)  # files not started never are
+                self.cancel_unfinished()
+                raise
+            finally:
+                self.state.stop.set()
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def _show(self, bar: Progress, task: Any) -> None:
         s = self.state
@@ -166,6 +178,22 @@ class OcrBatch:
             return  # finished meanwhile (409), or the server is gone
         with self.state.lock:
             self.state.canceled.append(job.id)
+
+
+@contextlib.contextmanager
+def _ctrl_c_sets(flag: threading.Event) -> Iterator[None]:
+    """While the block runs, Ctrl-C (SIGINT) sets ``flag`` instead of raising
+    ``KeyboardInterrupt`` wherever the main thread happens to be: raised at an arbitrary
+    point, it could leave a lock of the thread pool's or the progress bar's held, and the
+    threads that need it would never end. The run loop checks the flag every 0.2 s."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread; elsewhere nothing to change
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: flag.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _plain(value: Any) -> Any:

@@ -1,7 +1,10 @@
-"""Payload builders: images with known text, job helpers."""
+"""Payload builders: images with known text, job helpers, and ``wait_until``."""
 
+import functools
 import io
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import httpx
 from PIL import Image, ImageDraw, ImageFont
@@ -14,6 +17,8 @@ from common.contracts.naming import queue_for, task_name
 from common.enqueue import TaskMessages
 from common.jobstore import JobStore
 from common.records import JobRecord
+
+T = TypeVar("T")
 
 # A domain no worker serves: a job sent there stays queued (its message waits in its queue,
 # so the reconciler leaves it alone).
@@ -41,6 +46,24 @@ def text_image(lines: list[str], fmt: str = "PNG", size: tuple[int, int] | None 
     return out.getvalue()
 
 
+def wait_until(
+    predicate: Callable[[], T], timeout: float, what: str | Callable[[], str] = "the condition", interval: float = 0.02
+) -> T:
+    """Call ``predicate`` until it answers something truthy, and return that answer; past
+    ``timeout`` seconds fail the test naming ``what`` (a text, or a function that says what
+    was seen) and the last answer. The one way the tests wait for something to happen: on a
+    condition, never a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = predicate()
+        if answer:
+            return answer
+        if time.monotonic() >= deadline:
+            said = what() if callable(what) else what
+            raise AssertionError(f"{said}: not reached after {timeout}s (last answer: {answer!r})")
+        time.sleep(interval)
+
+
 def wait_for_job(client: httpx.Client, job_id: str, timeout: float = 90) -> dict:
     """Long-poll a job until it finishes; fails the test past ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -55,8 +78,23 @@ def wait_for_job(client: httpx.Client, job_id: str, timeout: float = 90) -> dict
     raise AssertionError(f"job {job_id} not finished after {timeout}s")
 
 
+def wait_for_status(client: httpx.Client, job_id: str, status: str, timeout: float = 30) -> dict:
+    """Poll a job until it has ``status`` (e.g. ``running``); its view then."""
+    return wait_until(
+        lambda: (job := client.get(f"/v1/jobs/{job_id}").json())["status"] == status and job,
+        timeout,
+        f"job {job_id} {status}",
+        interval=0.01,
+    )
+
+
 def submit_image(client: httpx.Client, data: bytes, name: str = "page.png") -> httpx.Response:
     return client.post("/v1/ocr/recognize", files={"file": (name, data)})
+
+
+@functools.cache
+def _messages(redis_url: str) -> TaskMessages:
+    return TaskMessages(make_celery(CoreSettings(redis_url=redis_url)))
 
 
 def enqueue_direct(
@@ -72,9 +110,7 @@ def enqueue_direct(
     record = JobRecord.new(domain, verb, owner=DIRECT_OWNER, params=params or {}, blobs=tuple(blobs))
     name = task_name(domain, verb)
     queue = queue_for(name)
-    message = TaskMessages(make_celery(CoreSettings(redis_url=redis_url))).build(
-        name, record.id, [record.id, params or {}], queue
-    )
+    message = _messages(redis_url).build(name, record.id, [record.id, params or {}], queue)
     record.delivery_tag = message.delivery_tag
     status, _ = store.run(lifecycle.submit(record, blobs, queue, message.body, 600, NO_LIMITS))
     assert status == "queued", status

@@ -48,12 +48,12 @@ class Principal:
 
 # With AUTH=off every caller is this one admin.
 ANONYMOUS = Principal(apikeys.ANONYMOUS_ID, "admin", None, None, None)
-_CACHE_S = 1.0
+KEY_CACHE_S = 1.0
 _CACHE_MAX = 10_000
 
 
 class KeyCache:
-    """Key lookups by secret, remembered for ``_CACHE_S``; misses are remembered too."""
+    """Key lookups by secret, remembered for ``KEY_CACHE_S``; misses are remembered too."""
 
     def __init__(self, scripts: AsyncScripts) -> None:
         self._scripts = scripts
@@ -63,7 +63,7 @@ class KeyCache:
         digest = apikeys.secret_hash(secret)  # the cache holds no secret
         now = time.monotonic()
         hit = self._entries.get(digest)
-        if hit is not None and now - hit[0] < _CACHE_S:
+        if hit is not None and now - hit[0] < KEY_CACHE_S:
             return hit[1]
         record = await self._scripts.run(apikeys.authenticate(secret))
         principal = None if record is None else Principal.of(record, digest)

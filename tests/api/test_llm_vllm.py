@@ -8,7 +8,7 @@ import httpx
 import pytest
 from celery import Celery
 
-from tests.builders import wait_for_job
+from tests.builders import wait_for_job, wait_until
 from tests.conftest import VLLM_SEQS
 
 # Counting goes on for as long as it is allowed to: a request that runs to its max_new_tokens.
@@ -34,13 +34,12 @@ def _run(client: httpx.Client, body: dict) -> dict:
 
 
 def _wait_running_with_progress(client: httpx.Client, job_id: str) -> dict:
-    deadline = time.monotonic() + 60
-    while True:
+    def with_progress() -> dict | None:
         job = client.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] == "running" and job["progress"] and job["progress"]["completion_tokens"] > 0:
-            return job
-        assert job["status"] in ("queued", "running") and time.monotonic() < deadline, job
-        time.sleep(0.02)
+        assert job["status"] in ("queued", "running"), job
+        return job if job["progress"] and job["progress"]["completion_tokens"] > 0 else None
+
+    return wait_until(with_progress, 60, f"job {job_id} running with progress")
 
 
 def test_the_default_model_on_vllm_knows_the_capital_of_france(vllm, vllm_stack):

@@ -1,24 +1,22 @@
 """``LOG_FORMAT=json``: the API and a worker write one JSON object a line, job events with their ids."""
 
 import json
-import time
 
 import httpx
 
-from tests.builders import submit_image, text_image, wait_for_job
+from tests.builders import submit_image, text_image, wait_for_job, wait_until
 
 
 def _json_lines(proc, until, timeout: float = 15) -> list[dict]:
     """The process's log as JSON objects, once ``until(records)``; every line must be one."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def records() -> list[dict]:
         lines = [line for line in proc.log().splitlines() if line.strip()]
         not_json = [line for line in lines if not line.startswith("{")]
         assert not not_json, f"{proc.name} wrote lines that are not JSON: {not_json[:5]}"
-        records = [json.loads(line) for line in lines]
-        if until(records) or time.monotonic() > deadline:
-            return records
-        time.sleep(0.1)
+        return [json.loads(line) for line in lines]
+
+    return wait_until(lambda: seen if until(seen := records()) else None, timeout, f"{proc.name}'s log lines")
 
 
 def _job_events(records: list[dict], job_id: str) -> dict[str, dict]:

@@ -1,6 +1,7 @@
 """OCR end to end: real API process, real Redis, real DOMAIN=ocr worker, real PaddleOCR."""
 
 import time
+import uuid
 
 import httpx
 import pytest
@@ -44,9 +45,9 @@ def test_long_poll_returns_as_soon_as_the_job_finishes(client, ocr_worker):
     wait_for_job(client, job_id)  # warm: the model is loaded
     job_id = submit_image(client, text_image(["Second quick one"])).json()["id"]
     started = time.monotonic()
-    job = client.get(f"/v1/jobs/{job_id}", params={"wait": 30}).json()
+    job = client.get(f"/v1/jobs/{job_id}", params={"wait": 60}).json()
     assert job["status"] == "succeeded"
-    assert time.monotonic() - started < 10  # answered on the finish event, not after 30 s
+    assert time.monotonic() - started < 30  # answered on the finish event, not after the 60 s
 
 
 def test_long_poll_of_an_unfinished_job_answers_when_the_wait_runs_out(client, job_store, redis_stack):
@@ -54,14 +55,20 @@ def test_long_poll_of_an_unfinished_job_answers_when_the_wait_runs_out(client, j
     started = time.monotonic()
     job = client.get(f"/v1/jobs/{job_id}", params={"wait": 1.5}).json()
     assert job["status"] == "queued"
-    assert 1.4 < time.monotonic() - started < 5
+    assert 1.4 < time.monotonic() - started < 15  # the wait asked for, not the client's 90 s
 
 
 def test_unknown_job_is_404_with_the_envelope(client):
-    answer = client.get("/v1/jobs/0123456789abcdef")
-    assert answer.status_code == 404
-    assert answer.json()["error"]["code"] == "job_not_found"
-    assert client.delete("/v1/jobs/0123456789abcdef").status_code == 404
+    unknown = uuid.uuid4().hex  # the shape of a job id: looked up in Redis, and not there
+    for answer in (
+        client.get(f"/v1/jobs/{unknown}"),
+        client.get(f"/v1/jobs/{unknown}", params={"wait": 1}),
+        client.get(f"/v1/jobs/{unknown}/events"),
+        client.delete(f"/v1/jobs/{unknown}"),
+        client.get("/v1/jobs/0123456789abcdef"),  # not even the shape of one: refused before
+    ):
+        assert answer.status_code == 404, answer.text
+        assert answer.json()["error"]["code"] == "job_not_found"
 
 
 def test_cancel_of_a_finished_job_is_409(client, ocr_worker):

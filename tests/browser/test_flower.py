@@ -1,11 +1,10 @@
 """Flower's dashboard in a real browser: behind basic auth, one worker per running domain."""
 
-import time
-
 import httpx
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser.conftest import basic_auth_header
+from tests.builders import wait_until
 
 ROWS = """return Array.from(document.querySelectorAll('#workers-table tbody tr'))
     .map(tr => Array.from(tr.cells).map(td => td.innerText.trim()))"""
@@ -13,13 +12,11 @@ ROWS = """return Array.from(document.querySelectorAll('#workers-table tbody tr')
 
 def _wait_until_flower_sees(url: str, auth: tuple[str, str], nodes: set[str], timeout: float = 30) -> None:
     # Flower learns of workers from their heartbeats (every 2 s), after it starts.
-    deadline = time.monotonic() + timeout
-    while True:
+    def online() -> set[str]:
         workers = httpx.get(f"{url}/workers", params={"json": 1}, auth=auth).json()["data"]
-        if nodes <= {w["hostname"] for w in workers if w["status"]}:
-            return
-        assert time.monotonic() < deadline, f"flower saw {workers}, not {nodes}"
-        time.sleep(0.5)
+        return {w["hostname"] for w in workers if w["status"]}
+
+    wait_until(lambda: nodes <= online(), timeout, lambda: f"flower sees {online()}, not all of {nodes}", interval=0.5)
 
 
 def test_flower_refuses_requests_without_the_credentials(flower):

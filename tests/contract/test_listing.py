@@ -1,13 +1,12 @@
 """``GET /v1/jobs`` and where a queued job stands: real API, Redis and workers."""
 
-import time
 from datetime import datetime
 
 import httpx
 import redis
 
 from common import keys
-from tests.builders import submit_image, text_image, wait_for_job
+from tests.builders import submit_image, text_image, wait_for_job, wait_until
 
 EMBED = {"texts": ["listing"]}
 
@@ -75,7 +74,6 @@ def test_listing_pages_newest_first_isolated_by_key_and_stable_while_jobs_arrive
 
 
 def test_queued_jobs_know_their_position_and_it_only_goes_down(isolated_stack):
-    isolated_stack.env.update({"WORKERS_PROBE_INTERVAL_S": "0.5"})
     api = isolated_stack.start_api(domain="ocr")
     r = redis.Redis.from_url(isolated_stack.redis_url, decode_responses=True)
     # Lines enough that each job takes a while, so the waiting ones are seen moving up.
@@ -90,17 +88,17 @@ def test_queued_jobs_know_their_position_and_it_only_goes_down(isolated_stack):
 
         isolated_stack.start_worker("ocr", env={"WORKER_CONCURRENCY": "1"})
         seen = {v["id"]: [(v["queue_position"], v["eta_s"])] for v in views}
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
+
+        def all_ran() -> bool:
             views = [client.get(f"/v1/jobs/{job_id}").json() for job_id in ids]
             for view in views:
                 if view["status"] == "queued":
                     seen[view["id"]].append((view["queue_position"], view["eta_s"]))
                 else:
                     assert view["queue_position"] is None and view["eta_s"] is None
-            if all(v["status"] == "succeeded" for v in views):
-                break
-            time.sleep(0.05)
+            return all(v["status"] == "succeeded" for v in views)
+
+        wait_until(all_ran, 180, "all five jobs run", interval=0.05)
         for job_id in ids:
             assert wait_for_job(client, job_id)["status"] == "succeeded"
         for job_id, history in seen.items():
@@ -109,7 +107,9 @@ def test_queued_jobs_know_their_position_and_it_only_goes_down(isolated_stack):
             etas = [e for _, e in history if e is not None]
             assert etas == sorted(etas, reverse=True), (job_id, etas)
         last = seen[ids[-1]]
-        assert {p for p, _ in last} >= {4, 1}  # it moved up the queue as the others ran
+        # It moved up the queue as the others ran: seen at 4, then nearer the front. (Not at a
+        # given place: a poll of the five takes long enough on a busy machine to miss one.)
+        assert last[0][0] == 4 and min(p for p, _ in last) < 4, last
         assert any(e is not None for _, e in last)  # once a job had run, with a worker online
         assert r.llen(keys.runtimes("ocr")) == 5
         domains = {d["name"]: d for d in client.get("/v1/domains").json()["domains"]}

@@ -7,6 +7,7 @@ import httpx
 import openai
 import pytest
 
+from tests.builders import wait_for_status
 from tests.openai.conftest import CHAT_MODEL, EMBEDDING_MODEL
 from tests.stored_jobs import stored_jobs
 
@@ -111,18 +112,11 @@ def test_errors_come_in_openais_shape_and_classes(oai, api_url):
     }
 
 
-def _wait_status(client: httpx.Client, job_id: str, want: str, timeout: float = 15) -> dict:
-    deadline = time.monotonic() + timeout
-    while (job := client.get(f"/v1/jobs/{job_id}").json())["status"] != want and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return job
-
-
 def test_a_caller_that_leaves_a_stream_cancels_its_job(oai, client):
     stream = oai.chat.completions.create(model=CHAT_MODEL, messages=HI, max_tokens=LONG, stream=True)
     first = next(iter(stream))
     stream.close()
-    job = _wait_status(client, first.id.split("-", 1)[1], "canceled")
+    job = wait_for_status(client, first.id.split("-", 1)[1], "canceled")
     assert job["status"] == "canceled" and job["result"] is None
 
 
@@ -134,7 +128,7 @@ def test_a_caller_that_leaves_a_plain_request_cancels_its_job(api_url, redis_sta
     ):
         impatient.post("/openai/v1/chat/completions", json=body)
     # The job's id is only in the answer it never got: find the newest generate job instead.
-    job = _wait_status(client, _newest_generate_job(redis_stack), "canceled")
+    job = wait_for_status(client, _newest_generate_job(redis_stack), "canceled")
     assert job["status"] == "canceled"
 
 

@@ -28,7 +28,7 @@ def test_a_2xx_answer_delivers_and_the_host_header_names_the_urls_host():
 def test_a_redirect_is_a_failed_attempt_and_is_not_followed():
     with Receiver() as target, Receiver(statuses=(302,), headers={"location": target.url}) as redirecting:
         answer = sender.post(redirecting.url, b"{}", HEADERS, 5, allow_private=True)
-        time.sleep(0.2)
+        # post() answers after its last request: a followed redirect would be recorded by now.
         assert target.deliveries == []
     assert answer == sender.Answer(False, "302")
 
@@ -36,8 +36,7 @@ def test_a_redirect_is_a_failed_attempt_and_is_not_followed():
 def test_an_internal_address_is_refused_before_connecting_unless_allowed():
     with Receiver() as receiver:
         answer = sender.post(receiver.url, b"{}", HEADERS, 5, allow_private=False)
-        time.sleep(0.2)
-        assert receiver.deliveries == []
+        assert receiver.deliveries == []  # a request it sent would be recorded by now
     assert not answer.ok and answer.status.startswith("refused: ") and "WEBHOOK_ALLOW_PRIVATE" in answer.status
 
 
@@ -66,7 +65,9 @@ def test_the_timeout_bounds_the_whole_attempt_even_against_a_receiver_that_trick
     thread.join(5)
     listener.close()
     assert answer == sender.Answer(False, "timeout")
-    assert 0.9 <= took < 2
+    # Not before the 1 s deadline, and nowhere near the 200 s the trickle lasts: a per-read
+    # timeout alone would never fire (a byte comes every 0.2 s). The margin is the trickle's.
+    assert 0.9 <= took < 20
 
 
 def test_nobody_listening_is_a_connection_error():

@@ -4,14 +4,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 
 import httpx
 import redis
 from celery import Celery
 
-from tests.builders import enqueue_direct, submit_image, text_image, wait_for_job
+from tests.builders import enqueue_direct, submit_image, text_image, wait_for_job, wait_for_status, wait_until
 
 
 def _inspect(redis_url: str, node: str):
@@ -68,10 +67,7 @@ def test_a_job_survives_sigkill_of_its_worker_and_runs_again_within_30_s(isolate
         wait_for_job(client, submit_image(client, text_image(["warm up"])).json()["id"])
         isolated_stack.wait_worker(second)
         job_id = submit_image(client, text_image(lines)).json()["id"]
-        deadline = time.monotonic() + 30
-        while (job := client.get(f"/v1/jobs/{job_id}").json())["status"] != "running":
-            assert time.monotonic() < deadline, "the job never started"
-            time.sleep(0.01)
+        job = wait_for_status(client, job_id, "running")
         victim = first if job["worker"] == first.node else second
         victim.signal(signal.SIGKILL)
         killed_at = datetime.now(UTC)
@@ -93,10 +89,7 @@ def test_a_job_whose_message_vanished_is_published_again(isolated_stack, redis_c
         job_id = submit_image(client, text_image(["Found again"])).json()["id"]
         # As a worker killed between taking the message and recording it would leave it: gone.
         assert store_client.delete("ocr") == 1
-        deadline = time.monotonic() + 20
-        while store_client.llen("ocr") == 0:
-            assert time.monotonic() < deadline, "the reconciler never published the job again"
-            time.sleep(0.1)
+        wait_until(lambda: store_client.llen("ocr"), 20, "the job published again by the reconciler")
         isolated_stack.start_worker("ocr")
         job = wait_for_job(client, job_id)
     assert job["status"] == "succeeded" and job["result"]["text"] == "Found again"

@@ -3,7 +3,6 @@
 import os
 import re
 import signal
-import time
 from datetime import UTC, datetime
 
 import httpx
@@ -11,7 +10,7 @@ import pytest
 
 from common.jobstore import JobStore
 from devtools.localstack import LocalStack, Proc
-from tests.builders import submit_image, text_image, wait_for_job
+from tests.builders import submit_image, text_image, wait_for_job, wait_until
 
 WORKERS = 3
 
@@ -46,14 +45,15 @@ def _assert_started_once(procs: list[Proc], ids) -> None:
 def _wait_running_on_one(store: JobStore, ids: list[str], procs: list[Proc]) -> tuple[str, Proc]:
     """Poll the job records (straight from Redis: fast) until a job runs; it and its worker."""
     by_node = {proc.node: proc for proc in procs}
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def one_running() -> tuple[str, Proc] | None:
         for job_id in ids:
             job = store.get(job_id)
             if job is not None and job.status == "running" and job.worker in by_node:
                 return job_id, by_node[job.worker]
-        time.sleep(0.002)
-    raise AssertionError("no job of the burst was seen running")
+        return None
+
+    return wait_until(one_running, 30, "a job of the burst running", interval=0.002)
 
 
 @pytest.mark.slow

@@ -18,10 +18,10 @@ from pathlib import Path
 from PIL import Image, ImageChops
 from rich.console import Console
 
+from devtools.images import text_image
 from devtools.localstack import LocalStack
 from domainq_client import Client
 from domainq_client._batch import OcrBatch, expand
-from tests.builders import text_image
 
 PAGES = 48
 

@@ -1,13 +1,12 @@
-"""Payload builders: images with known text, job helpers, and ``wait_until``."""
+"""Payload builders: images with known text (from devtools.images), job helpers, and
+``wait_until``."""
 
 import functools
-import io
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 import httpx
-from PIL import Image, ImageDraw, ImageFont
 
 from common import lifecycle
 from common.celery_app import make_celery
@@ -17,6 +16,9 @@ from common.contracts.naming import queue_for, task_name
 from common.enqueue import TaskMessages
 from common.jobstore import JobStore
 from common.records import JobRecord
+
+# The one copy is devtools' (its screenshot renders pages too): the tests take it from here.
+from devtools.images import text_image as text_image
 
 T = TypeVar("T")
 
@@ -28,22 +30,6 @@ DIRECT_OWNER = "key_direct_test"
 NO_LIMITS = lifecycle.Admission(
     owner=DIRECT_OWNER, key_hash=None, rate_limit_per_minute=0, max_jobs_in_flight=0, max_queue_depth=0
 )
-
-
-def text_image(lines: list[str], fmt: str = "PNG", size: tuple[int, int] | None = None) -> bytes:
-    """An image of black text lines on white, in ``fmt``."""
-    font = ImageFont.load_default(size=48)
-    width, height = size or (60 + 30 * max(len(line) for line in lines), 40 + 90 * len(lines))
-    image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
-    for i, line in enumerate(lines):
-        draw.text((30, 30 + 90 * i), line, fill="black", font=font)
-    out = io.BytesIO()
-    # Best quality for JPEG/WebP: at JPEG quality 95 the recognizer already lost the narrow
-    # gaps of this font ("Hellodomainworkers"); the tests check formats, not compression.
-    lossy = {"JPEG": {"quality": 100, "subsampling": 0}, "WEBP": {"lossless": True}}
-    image.save(out, format=fmt, **lossy.get(fmt, {}))
-    return out.getvalue()
 
 
 def wait_until(

@@ -1,6 +1,11 @@
-"""``AsyncClient``: the same API as ``Client`` for asyncio code, with ``AsyncJob``."""
+"""``AsyncClient``: the same API as ``Client`` for asyncio code, with ``AsyncJob``.
+
+The one source of both clients: ``_sync.py`` is written from this file by ``python -m devtools.unasync``
+(``async``/``await`` dropped, ``Async`` names unprefixed). Change this file, then run that.
+"""
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import AsyncIterator
@@ -10,77 +15,50 @@ import httpx
 
 from domainq_client import _common as c
 from domainq_client._errors import NotSupportedError, UnreachableError, WaitTimeout
-from domainq_client._models import Event, JobPage, JobView, typed_result
-from domainq_client._sync import LONG_POLL_S, POLL_INTERVAL_S, finished_result
+from domainq_client._models import Event, JobPage, JobView
 
 
-class AsyncJob:
-    """A submitted job: ``await wait()``, ``async for event in events()``, ``await cancel()``."""
+class AsyncJob(c.JobBase):
+    """A submitted job: ``wait()`` for its result, ``events()`` to follow it, ``cancel()``."""
 
     def __init__(self, client: "AsyncClient", view: JobView) -> None:
         self._client = client
         self.view = view
 
-    def __repr__(self) -> str:
-        return f"<AsyncJob {self.id} {self.view.domain}.{self.view.task} {self.status}>"
-
-    @property
-    def id(self) -> str:
-        return self.view.id
-
-    @property
-    def status(self) -> str:
-        return self.view.status
-
-    @property
-    def result(self) -> Any:
-        return typed_result(self.view)
-
     async def refresh(self, wait_s: float = 0) -> "AsyncJob":
-        self.view = (await self._client.jobs.get(self.id, wait_s=wait_s)).view
+        job = await self._client.jobs.get(self.id, wait_s=wait_s)
+        self.view = job.view
         return self
 
     async def wait(self, timeout: float | None = None) -> Any:
-        """As ``Job.wait``: the typed result, or the job's failure, cancel or a ``WaitTimeout``."""
+        """Long-poll until the job finishes; its typed result, or ``JobFailedError`` /
+        ``JobCanceledError``; ``WaitTimeout`` after ``timeout`` seconds (``None``: no limit)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self.view.finished:
-            left = LONG_POLL_S if deadline is None else deadline - time.monotonic()
+            left = c.LONG_POLL_S if deadline is None else deadline - time.monotonic()
             if left <= 0:
                 raise WaitTimeout(f"job {self.id} still {self.status} after {timeout} s", self.view)
-            await self.refresh(wait_s=min(LONG_POLL_S, max(left, 0.01)))
-        return finished_result(self.view)
+            await self.refresh(wait_s=min(c.LONG_POLL_S, max(left, 0.01)))
+        return c.finished_result(self.view)
 
     async def cancel(self) -> "AsyncJob":
-        self.view = (await self._client.jobs.cancel(self.id)).view
+        job = await self._client.jobs.cancel(self.id)
+        self.view = job.view
         return self
 
     async def events(self) -> AsyncIterator[Event]:
-        """As ``Job.events``: the server's event stream, else reads of the job every 100 ms."""
+        """Live events (``status``, ``progress``, ``done``) until the job finishes. From the
+        server's event stream where it has one, else from reading the job every 100 ms."""
         try:
             async for event in self._streamed_events():
                 yield event
         except NotSupportedError:
-            tracker = c.PolledEvents()
-            while True:
-                for event in tracker.events(self.view):
-                    yield event
-                    if event.type == "done":
-                        return
-                await asyncio.sleep(POLL_INTERVAL_S)
-                await self.refresh()
+            async for event in self._polled_events():
+                yield event
 
     async def _streamed_events(self) -> AsyncIterator[Event]:
         decoder = c.SseDecoder()
-        http = self._client._http
-        request = http.build_request("GET", f"/v1/jobs/{self.id}/events", headers={"Accept": "text/event-stream"})
-        try:
-            response = await http.send(request, stream=True)
-        except httpx.TransportError as exc:
-            raise UnreachableError(f"{self._client.url} unreachable: {exc}") from exc
-        try:
-            if not response.is_success:
-                await response.aread()
-                raise c.error_from(response)
+        async with self._client._stream(f"/v1/jobs/{self.id}/events") as response:
             async for line in response.aiter_lines():
                 sse = decoder.feed(line)
                 if sse is None:
@@ -90,16 +68,24 @@ class AsyncJob:
                 yield event
                 if event.type == "done":
                     return
-        finally:
-            await response.aclose()
+
+    async def _polled_events(self) -> AsyncIterator[Event]:
+        tracker = c.PolledEvents()
+        while True:
+            for event in tracker.events(self.view):
+                yield event
+                if event.type == "done":
+                    return
+            await asyncio.sleep(c.POLL_INTERVAL_S)
+            await self.refresh()
 
 
 class _Resource:
     def __init__(self, client: "AsyncClient") -> None:
         self._client = client
 
-    def _job(self, response: httpx.Response) -> AsyncJob:
-        return AsyncJob(self._client, c.job_view(response.json()))
+    def _job(self, data: dict[str, Any]) -> AsyncJob:
+        return AsyncJob(self._client, c.job_view(data))
 
 
 class AsyncOcr(_Resource):
@@ -110,6 +96,7 @@ class AsyncOcr(_Resource):
         *,
         options: c.SubmitOptions | None = None,
     ) -> AsyncJob:
+        """Queue OCR of one image (a path or its bytes)."""
         files = await asyncio.to_thread(c.upload, image, filename)  # no file read on the event loop
         request = c.submit_request(options)
         return self._job(await self._client._request("POST", "/v1/ocr/recognize", files=files, **request))
@@ -128,12 +115,14 @@ class AsyncLlm(_Resource):
         seed: int | None = None,
         options: c.SubmitOptions | None = None,
     ) -> AsyncJob:
+        """Queue text generation from a raw ``prompt`` or chat ``messages``."""
         body = c.generate_body(
             prompt, messages, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=stop, seed=seed
         )
         return self._job(await self._client._request("POST", "/v1/llm/generate", **c.submit_request(options, body)))
 
     async def embed(self, texts: list[str], *, options: c.SubmitOptions | None = None) -> AsyncJob:
+        """Queue embeddings of ``texts``."""
         request = c.submit_request(options, {"texts": texts})
         return self._job(await self._client._request("POST", "/v1/llm/embed", **request))
 
@@ -154,8 +143,9 @@ class AsyncJobs(_Resource):
         status: str | None = None,
         domain: str | None = None,
     ) -> JobPage:
+        """One page of the caller's jobs, newest first; ``NotSupportedError`` on servers without listing."""
         params = c.list_params(limit=limit, cursor=cursor, status=status, domain=domain)
-        body = (await self._client._request("GET", "/v1/jobs", params=params)).json()
+        body = await self._client._request("GET", "/v1/jobs", params=params)
         return JobPage([c.job_view(j) for j in body.get("jobs", [])], body.get("next_cursor"))
 
 
@@ -163,25 +153,32 @@ class AsyncKeys(_Resource):
     """API keys (admin keys only), and the calling key's own webhook secret (any key)."""
 
     async def create(self, name: str, role: str = "user", **limits: int | None) -> dict[str, Any]:
+        """A new key; its secret (``key``) is in this answer and nowhere else."""
         body = {"name": name, "role": role, **{k: v for k, v in limits.items() if v is not None}}
-        return dict((await self._client._request("POST", "/v1/keys", json=body)).json())
+        return dict(await self._client._request("POST", "/v1/keys", json=body))
 
     async def list(self) -> list[dict[str, Any]]:
-        return list((await self._client._request("GET", "/v1/keys")).json()["keys"])
+        body = await self._client._request("GET", "/v1/keys")
+        return list(body["keys"])
 
     async def revoke(self, key_id: str) -> dict[str, Any]:
-        return dict((await self._client._request("DELETE", f"/v1/keys/{key_id}")).json())
+        return dict(await self._client._request("DELETE", f"/v1/keys/{key_id}"))
 
     async def webhook_secret(self) -> dict[str, Any]:
-        return dict((await self._client._request("GET", c.WEBHOOK_SECRET)).json())
+        """The secret that signs the calling key's webhook deliveries: ``webhook_secret`` (and,
+        after a rotation, ``previous_webhook_secret`` with ``previous_expires_in_s``)."""
+        return dict(await self._client._request("GET", c.WEBHOOK_SECRET))
 
     async def rotate_webhook_secret(self, keep_previous_s: int | None = None) -> dict[str, Any]:
-        path, params = c.WEBHOOK_SECRET + "/rotate", c.keep(keep_previous_s)
-        return dict((await self._client._request("POST", path, params=params)).json())
+        """A new webhook secret; the old one keeps signing beside it for ``keep_previous_s``
+        (the server's default, 24 h, when ``None``; 0: it stops at once)."""
+        params = c.keep(keep_previous_s)
+        return dict(await self._client._request("POST", c.WEBHOOK_SECRET + "/rotate", params=params))
 
 
 class AsyncClient:
-    """The domainq API for asyncio; ``await client.aclose()`` (or ``async with``) when done."""
+    """The domainq API. ``url`` and ``api_key`` default to ``DOMAINQ_URL`` and ``DOMAINQ_API_KEY``.
+    Close it (``await client.aclose()``, or ``async with``) to release its connections."""
 
     def __init__(
         self,
@@ -194,10 +191,11 @@ class AsyncClient:
     ) -> None:
         self.url, api_key = c.resolve(url, api_key)
         self.retry = retry or c.RetryPolicy()
+        # Long-polls hold a request up to LONG_POLL_S: the read timeout must outlast them.
         self._http = httpx.AsyncClient(
             base_url=self.url,
             headers=c.default_headers(api_key),
-            timeout=httpx.Timeout(max(timeout, LONG_POLL_S + 10), connect=10),
+            timeout=httpx.Timeout(max(timeout, c.LONG_POLL_S + 10), connect=10),
             transport=transport,
         )
         self.ocr, self.llm, self.jobs, self.keys = AsyncOcr(self), AsyncLlm(self), AsyncJobs(self), AsyncKeys(self)
@@ -212,9 +210,12 @@ class AsyncClient:
         await self._http.aclose()
 
     async def domains(self) -> list[dict[str, Any]]:
-        return list((await self._request("GET", "/v1/domains")).json()["domains"])
+        """The enabled domains: tasks, queue depth, jobs running, workers online."""
+        body = await self._request("GET", "/v1/domains")
+        return list(body["domains"])
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The JSON of a successful answer, after the retries ``self.retry`` allows."""
         attempt = 0
         while True:
             try:
@@ -222,9 +223,25 @@ class AsyncClient:
             except httpx.TransportError as exc:
                 raise UnreachableError(f"{self.url} unreachable: {type(exc).__name__}: {exc}") from exc
             if response.is_success:
-                return response
+                return response.json()
             delay = self.retry.delay(response, attempt)
             if delay is None:
                 raise c.error_from(response)
             attempt += 1
             await asyncio.sleep(delay)
+
+    @contextlib.asynccontextmanager
+    async def _stream(self, path: str) -> AsyncIterator[httpx.Response]:
+        """``GET path`` as server-sent events: the open response, its error raised first."""
+        request = self._http.build_request("GET", path, headers={"Accept": "text/event-stream"})
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise UnreachableError(f"{self.url} unreachable: {exc}") from exc
+        try:
+            if not response.is_success:
+                await response.aread()
+                raise c.error_from(response)
+            yield response
+        finally:
+            await response.aclose()

@@ -10,9 +10,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from domainq_client._common import SubmitOptions
+from domainq_client._common import SubmitOptions, finished_result
 from domainq_client._errors import NotSupportedError
-from domainq_client._sync import Client, Job, finished_result
+from domainq_client._sync import Client, Job
 
 stdout = Console(highlight=False, soft_wrap=True)
 

@@ -1,4 +1,4 @@
-"""What the sync and async clients share: settings, requests, error parsing, retries, events."""
+"""What the sync and async clients share: settings, requests, error parsing, retries, results, events."""
 
 import dataclasses
 import email.utils
@@ -13,11 +13,15 @@ from typing import Any
 
 import httpx
 
-from domainq_client._errors import APIError, AuthenticationError, NotSupportedError
-from domainq_client._models import Event, JobView, from_dict
+from domainq_client._errors import APIError, AuthenticationError, JobCanceledError, JobFailedError, NotSupportedError
+from domainq_client._models import Event, JobView, from_dict, typed_result
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 RETRIED_STATUSES = frozenset({429, 503})
+# One long-poll asks the server to hold the request this long (its cap is 60 s).
+LONG_POLL_S = 30.0
+# How often the events fallback reads a running job (the worker writes progress every 250 ms).
+POLL_INTERVAL_S = 0.1
 
 
 def resolve(url: str | None, api_key: str | None) -> tuple[str, str | None]:
@@ -166,6 +170,47 @@ def generate_body(prompt: str | None, messages: list[dict[str, str]] | None, **o
 
 def job_view(data: dict[str, Any]) -> JobView:
     return from_dict(JobView, data)
+
+
+class JobBase:
+    """What ``Job`` and ``AsyncJob`` read off ``view``, the job as last seen."""
+
+    view: JobView
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id} {self.domain}.{self.task} {self.status}>"
+
+    @property
+    def id(self) -> str:
+        return self.view.id
+
+    @property
+    def domain(self) -> str:
+        return self.view.domain
+
+    @property
+    def task(self) -> str:
+        return self.view.task
+
+    @property
+    def status(self) -> str:
+        return self.view.status
+
+    @property
+    def result(self) -> Any:
+        """The typed result once succeeded (``None`` before)."""
+        return typed_result(self.view)
+
+
+def finished_result(view: JobView) -> Any:
+    """A finished job's typed result, or the exception its end calls for."""
+    if view.status == "succeeded":
+        return typed_result(view)
+    if view.status == "failed":
+        error = view.error
+        reason = f"{error.type}: {error.message}" if error else "no reason given"
+        raise JobFailedError(f"job {view.id} failed: {reason}", view)
+    raise JobCanceledError(f"job {view.id} was {view.status}", view)
 
 
 class SseDecoder:

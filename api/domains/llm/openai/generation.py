@@ -13,10 +13,10 @@ from api.core.auth import Principal
 from api.core.errors import ApiError
 from api.core.jobs import JobService
 from api.core.submit_controls import SubmitControls
-from api.openai import jobrun
-from api.openai.config import OpenAICompatSettings
+from api.domains.llm.openai import jobrun
+from api.domains.llm.openai.config import OpenAICompatSettings
+from api.domains.llm.openai.streaming import follow_text
 from api.openai.protocol import ChatCompletionRequest, CompletionRequest
-from api.openai.streaming import follow_text
 from common.contracts.llm import GENERATE, GenerateRequest
 
 

@@ -78,11 +78,10 @@ async def _generate(
     principal: PrincipalDep,
     controls: SubmitControlsDep,
 ) -> dict[str, Any] | StreamingResponse:
-    settings = _settings()
-    _model(body.model, settings.chat_model)
+    _model(body.model, _settings().chat_model)
     params = generation.job_params(body)
     if body.stream:
-        return await generation.stream(jobs, principal, settings, shape, body, params, controls)
+        return await generation.stream(request, jobs, principal, shape, body, params, controls)
     return await generation.complete(request, jobs, principal, shape, body.model, params, controls)
 
 

@@ -30,7 +30,6 @@ from api.core.router import enabled_domains, include_domain_routers
 from api.core.scrape import router as metrics_router
 from api.core.waiter import JobWaiter
 from api.keys.routes import router as keys_router
-from api.openai import router as openai_api
 from api.openai.errors import OpenAIErrors
 from common import apikeys, webhook_secrets
 from common.celery_app import make_celery
@@ -129,9 +128,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     routes = include_domain_routers(app, domains)
     app.state.domain_tasks = routes.tasks
     app.include_router(keys_router)
-    if "llm" in domains:  # the OpenAI-compatible routes run llm jobs
-        app.include_router(openai_api.router)
-        routes.body_caps[openai_api.router.prefix + "/"] = openai_api.MAX_BODY_BYTES
     app.include_router(metrics_router)
     serve_docs_offline(app)
     open_exact, _ = open_paths(settings)
@@ -141,7 +137,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     # (they time the 401s and 413s too).
     app.add_middleware(BodySizeLimit, caps=routes.body_caps)
     app.add_middleware(Authentication, settings=settings)
-    app.add_middleware(OpenAIErrors)  # OpenAI's error shape on /openai/, the 401s and 413s included
+    # OpenAI's error shape on /openai/, the 401s and 413s included: the protocol's, whichever
+    # domain brings routes there (none enabled: its 404s take the shape too).
+    app.add_middleware(OpenAIErrors)
     if settings.allowed_origins:
         app.add_middleware(
             CORSMiddleware,

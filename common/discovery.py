@@ -1,10 +1,13 @@
 """Find domain packages: the seed's ``pkgutil.iter_modules`` walk, shared by API and workers.
 
 A domain is a sub-package of ``api.domains`` (its routes) and of ``workers.domains`` (its
-tasks); listing needs no import, and only enabled domains are ever imported.
+tasks); listing needs no import, and only enabled domains are ever imported. An API domain's
+own sub-packages that hold a ``router`` module bring more routes of that domain (the llm
+domain's ``openai/``).
 """
 
 import importlib
+import os
 import pkgutil
 from types import ModuleType
 
@@ -13,7 +16,20 @@ BASE = "base"
 
 def available_domains(package: ModuleType) -> list[str]:
     """Names of the domain packages under ``package``, without importing them."""
-    return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.ispkg)
+    return sub_packages(package)
+
+
+def sub_packages(package: ModuleType, holding: str | None = None) -> list[str]:
+    """Names of the packages directly under ``package``, without importing them; with
+    ``holding``, only those that hold a module of that name."""
+    names = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.ispkg)
+    if holding is None:
+        return names
+    return [n for n in names if holding in {m.name for m in pkgutil.iter_modules(_paths(package, n))}]
+
+
+def _paths(package: ModuleType, name: str) -> list[str]:
+    return [os.path.join(path, name) for path in package.__path__]
 
 
 def parse_domains(value: str, available: list[str], *, one: bool = False) -> list[str]:

@@ -14,21 +14,24 @@ the last event a client saw. Events:
 Every event carries ``id:``; a comment line is sent every ``EVENTS_HEARTBEAT_S`` while nothing
 happens, so proxies keep the connection open. The process's events subscription
 (``api.core.waiter``) wakes the stream; the stream itself is read with ``XRANGE``, so no
-connection is held blocking per client.
+connection is held blocking per client. ``job_events`` is the one reader of a job's events:
+this route writes them as they are, OpenAI's streamed answers turn them into chunks.
 """
 
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
-from typing import cast
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Literal, cast
 
 import redis.asyncio as aioredis
 
 from api.core.errors import ApiError
 from api.core.jobs import JobService
 from common import keys
-from common.contracts.jobs import JobStatus
+from common.contracts.jobs import JobStatus, JobView
 from common.records import JobRecord
 
 _EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")
@@ -44,15 +47,34 @@ def check_last_event_id(value: str | None) -> str:
     return value
 
 
-def _sse(event: str, data: str, event_id: str | None = None) -> bytes:
-    head = f"id: {event_id}\n" if event_id else ""
-    return f"{head}event: {event}\ndata: {data}\n\n".encode()
+@dataclass(frozen=True)
+class JobEvent:
+    """One event of a job's stream; ``heartbeat`` when nothing happened for a while."""
+
+    kind: Literal["status", "progress", "done", "heartbeat"]
+    data: str = ""  # JSON, as the stream sends it
+    id: str | None = None
+    view: JobView | None = None  # done: the job as it ended (None: its record expired)
+
+    def sse(self) -> bytes:
+        if self.kind == "heartbeat":
+            return b": heartbeat\n\n"
+        head = f"id: {self.id}\n" if self.id else ""
+        return f"{head}event: {self.kind}\ndata: {self.data}\n\n".encode()
 
 
 async def stream_events(
     jobs: JobService, client: aioredis.Redis, record: JobRecord, after: str, heartbeat_s: float
 ) -> AsyncIterator[bytes]:
-    job_id = record.id
+    async with aclosing(job_events(jobs, client, record.id, after, heartbeat_s)) as events:
+        async for event in events:
+            yield event.sse()
+
+
+async def job_events(
+    jobs: JobService, client: aioredis.Redis, job_id: str, after: str, heartbeat_s: float
+) -> AsyncGenerator[JobEvent, None]:
+    """The job's events after ``after`` (``"0-0"``: all), live, until ``done``."""
     wake = jobs.waiter.register(job_id)
     try:
         last = after
@@ -65,10 +87,10 @@ async def stream_events(
             for entry_id, fields in entries:
                 last = entry_id
                 if fields.get("type") == "progress":
-                    yield _sse("progress", fields.get("data") or "{}", entry_id)
+                    yield JobEvent("progress", fields.get("data") or "{}", entry_id)
                     continue
                 status = fields.get("status", "")
-                yield _sse("status", json.dumps({"status": status}), entry_id)
+                yield JobEvent("status", json.dumps({"status": status}), entry_id)
                 if status in JobStatus.__members__ and JobStatus(status).finished:
                     yield await _done(jobs, job_id, entry_id)
                     return
@@ -83,12 +105,14 @@ async def stream_events(
                 async with asyncio.timeout(heartbeat_s):
                     await wake.wait()
             except TimeoutError:
-                yield b": heartbeat\n\n"
+                yield JobEvent("heartbeat")
     finally:
         jobs.waiter.unregister(job_id, wake)
 
 
-async def _done(jobs: JobService, job_id: str, event_id: str | None, record: JobRecord | None = None) -> bytes:
+async def _done(jobs: JobService, job_id: str, event_id: str | None, record: JobRecord | None = None) -> JobEvent:
     record = record or await jobs.store.get(job_id)
-    data = (await jobs.view(record)).model_dump_json() if record else json.dumps({"id": job_id, "expired": True})
-    return _sse("done", data, event_id)
+    if record is None:
+        return JobEvent("done", json.dumps({"id": job_id, "expired": True}), event_id)
+    view = await jobs.view(record)
+    return JobEvent("done", view.model_dump_json(), event_id, view)

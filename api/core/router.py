@@ -1,16 +1,20 @@
 """The seed's mechanism: include the routers of ``base`` and the enabled domains only.
 
-A disabled domain's modules are never imported, so its code (and anything it imports)
-costs the process nothing.
+A domain's routers are its ``router`` module and that of each of its sub-packages holding one
+(the llm domain's ``openai/`` serves ``/openai/v1``), so a domain brings every route it has
+and this file names none. A disabled domain's modules are never imported, so its code (and
+anything it imports) costs the process nothing.
 """
 
+import importlib
 import logging
 from dataclasses import dataclass
+from types import ModuleType
 
 from fastapi import FastAPI
 
 import api.domains
-from common.discovery import BASE, available_domains, load_domain, parse_domains
+from common.discovery import BASE, available_domains, load_domain, parse_domains, sub_packages
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +30,25 @@ class DomainRoutes:
     body_caps: dict[str, int]  # a router's path prefix -> its MAX_BODY_BYTES, where it declares one
 
 
+def _router_modules(name: str) -> list[ModuleType]:
+    """A domain's ``router`` module, then each of its sub-packages' (``llm/openai/router.py``)."""
+    package = importlib.import_module(f"{api.domains.__name__}.{name}")
+    subs = [load_domain(api.domains, name, f"{sub}.router") for sub in sub_packages(package, holding="router")]
+    return [load_domain(api.domains, name, "router"), *subs]
+
+
 def include_domain_routers(app: FastAPI, domains: list[str]) -> DomainRoutes:
-    """Include ``base`` and each enabled domain's router."""
+    """Include ``base`` and each enabled domain's routers, each with its own body cap."""
     routes = DomainRoutes({}, {})
     for name in available_domains(api.domains):
         if name != BASE and name not in domains:
             continue
-        module = load_domain(api.domains, name, "router")
-        app.include_router(module.router)
+        modules = _router_modules(name)
         if name != BASE:
-            routes.tasks[name] = tuple(module.TASKS)
-        if hasattr(module, "MAX_BODY_BYTES"):
-            routes.body_caps[module.router.prefix + "/"] = module.MAX_BODY_BYTES
+            routes.tasks[name] = tuple(modules[0].TASKS)
+        for module in modules:
+            app.include_router(module.router)
+            if hasattr(module, "MAX_BODY_BYTES"):
+                routes.body_caps[module.router.prefix + "/"] = module.MAX_BODY_BYTES
     log.info("domains enabled: %s", ", ".join(routes.tasks) or "(none)")
     return routes

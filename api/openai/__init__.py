@@ -1,1 +1,5 @@
-"""An OpenAI-compatible API for the llm domain, under ``/openai/v1``: every call is an llm job."""
+"""OpenAI's protocol, spoken at the edge: its error shape (``errors``) and request models (``protocol``).
+
+The routes that speak it come with a domain, through the discovery walk (the llm domain's
+``api/domains/llm/openai/`` serves ``/openai/v1``); nothing here names a domain.
+"""

@@ -3,6 +3,7 @@
 import json
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +14,10 @@ from api.core.auth import Principal
 from api.core.errors import ApiError
 from api.core.jobs import JobService
 from api.core.submit_controls import SubmitControls
-from api.openai import jobrun
-from api.openai.config import OpenAICompatSettings
+from api.domains.llm.openai import jobrun
+from api.domains.llm.openai.streaming import follow_text
 from api.openai.protocol import ChatCompletionRequest, CompletionRequest
-from api.openai.streaming import follow_text
+from common.contracts.jobs import JobView
 from common.contracts.llm import GENERATE, GenerateRequest
 
 
@@ -114,17 +115,18 @@ def _sse(data: dict[str, Any]) -> str:
 
 
 async def stream(
+    request: Request,
     jobs: JobService,
     principal: Principal,
-    settings: OpenAICompatSettings,
     shape: Shape,
     body: ChatCompletionRequest | CompletionRequest,
     params: dict[str, Any],
     controls: SubmitControls,
 ) -> StreamingResponse:
-    """Chunks as the text grows, the finish reason, ``usage`` when asked, then ``[DONE]``. A
-    retried request (same ``Idempotency-Key``) streams its job's text from the start."""
+    """Chunks as the job's progress events bring text, the finish reason, ``usage`` when asked,
+    then ``[DONE]``. A retried request (same ``Idempotency-Key``) streams its job's text from the start."""
     job_id = await jobrun.submit(jobs, principal, GENERATE, params, controls)  # refusals answer before the stream
+    state = request.app.state
     head = {"id": _answer_id(shape, job_id), "object": shape.chunk_object, "created": int(time.time())}
     head["model"] = body.model
     include_usage = bool((body.stream_options or {}).get("include_usage"))
@@ -135,20 +137,16 @@ async def stream(
             if shape.chat:
                 yield _sse({**head, "choices": [shape.delta("", None, first=True)]})
             shown = ""
-            interval = settings.stream_interval_ms / 1000
-            async for update in follow_text(jobs, principal, job_id, interval, params.get("stop", [])):
-                if len(update.text) > len(shown):
-                    yield _sse({**head, "choices": [shape.delta(update.text[len(shown) :], None)]})
-                    shown = update.text
-                if update.finished is not None:
-                    done = True
-                    result = _streamed_result(update.finished)
-                    if result is None:
-                        yield _sse({"error": {"message": f"job {job_id} ended: {update.finished.status}"}})
-                    else:
-                        yield _sse({**head, "choices": [shape.delta(None, result["finish_reason"])]})
-                        if include_usage:
-                            yield _sse({**head, "choices": [], "usage": usage(result)})
+            text = follow_text(jobs, state.redis, job_id, params.get("stop", []), state.settings.events_heartbeat_s)
+            async with aclosing(text) as updates:
+                async for update in updates:
+                    if len(update.text) > len(shown):
+                        yield _sse({**head, "choices": [shape.delta(update.text[len(shown) :], None)]})
+                        shown = update.text
+                    if update.ended:
+                        done = True
+                        for chunk in _ending(shape, head, job_id, update.finished, include_usage):
+                            yield chunk
             yield "data: [DONE]\n\n"
         finally:
             # The caller went away mid-stream (or the stream broke) and will not retry: stop the job.
@@ -158,8 +156,16 @@ async def stream(
     return StreamingResponse(chunks(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
-def _streamed_result(view: Any) -> dict[str, Any] | None:
+def _ending(shape: Shape, head: dict[str, Any], job_id: str, view: JobView | None, include_usage: bool) -> list[str]:
+    """The last chunks: the finish reason (and ``usage`` when asked), or how the job ended instead."""
     try:
-        return jobrun.result_of(view)
+        result = jobrun.result_of(view) if view is not None else None
     except ApiError:
-        return None
+        result = None
+    if view is None or result is None:
+        status = view.status if view is not None else "expired"
+        return [_sse({"error": {"message": f"job {job_id} ended: {status}"}})]
+    ending = [_sse({**head, "choices": [shape.delta(None, result["finish_reason"])]})]
+    if include_usage:
+        ending.append(_sse({**head, "choices": [], "usage": usage(result)}))
+    return ending

@@ -9,7 +9,7 @@ from fastapi import Request
 from api.core.auth import Principal
 from api.core.jobs import JobService
 from api.core.submit_controls import SubmitControls
-from api.openai import jobrun
+from api.domains.llm.openai import jobrun
 from api.openai.protocol import EmbeddingRequest
 from common.contracts.llm import EMBED, EmbedRequest
 

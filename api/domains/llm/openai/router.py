@@ -1,9 +1,10 @@
 """``/openai/v1``: chat completions, completions, embeddings and models, as OpenAI's clients call them.
 
-Served with the llm domain; each call is an llm job (queued, batched, metered and isolated
-like any other) that the route waits for, or streams, on the caller's behalf. ``Idempotency-Key``
-and ``Cancel-After`` work as on every submit: a retry with the same key and body answers the same
-job (and a caller that sent a key and left does not cancel it: it means to come back).
+Included with the llm domain (the discovery walk finds this sub-package); each call is an llm
+job (queued, batched, metered and isolated like any other) that the route waits for, or
+streams, on the caller's behalf. ``Idempotency-Key`` and ``Cancel-After`` work as on every
+submit: a retry with the same key and body answers the same job (and a caller that sent a key
+and left does not cancel it: it means to come back).
 """
 
 import time
@@ -16,9 +17,9 @@ from api.core.auth import PrincipalDep
 from api.core.deps import JobsDep
 from api.core.errors import ApiError
 from api.core.submit_controls import SubmitControlsDep
-from api.openai import generation
-from api.openai.config import OpenAICompatSettings, get_openai_compat_settings
-from api.openai.embeddings import embeddings
+from api.domains.llm.openai import generation
+from api.domains.llm.openai.config import OpenAICompatSettings, get_openai_compat_settings
+from api.domains.llm.openai.embeddings import embeddings
 from api.openai.protocol import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, ModelCard, ModelList
 from common.contracts.llm import get_llm_limits
 
@@ -77,11 +78,10 @@ async def _generate(
     principal: PrincipalDep,
     controls: SubmitControlsDep,
 ) -> dict[str, Any] | StreamingResponse:
-    settings = _settings()
-    _model(body.model, settings.chat_model)
+    _model(body.model, _settings().chat_model)
     params = generation.job_params(body)
     if body.stream:
-        return await generation.stream(jobs, principal, settings, shape, body, params, controls)
+        return await generation.stream(request, jobs, principal, shape, body, params, controls)
     return await generation.complete(request, jobs, principal, shape, body.model, params, controls)
 
 

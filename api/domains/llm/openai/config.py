@@ -13,9 +13,6 @@ class OpenAICompatSettings(BaseSettings):
     # (set them to match LLM_MODEL / LLM_EMBED_MODEL when those change).
     chat_model: str = Field("SmolLM2-135M-Instruct", description="Model id /openai/v1 serves for chat and completions.")
     embedding_model: str = Field("all-MiniLM-L6-v2", description="Model id /openai/v1 serves for embeddings.")
-    stream_interval_ms: float = Field(
-        100, gt=0, le=5000, description="How often a streamed answer reads the job's progress."
-    )
 
 
 @lru_cache

@@ -48,6 +48,8 @@ class Report:
     lost: list[str] = field(default_factory=list)
     ran_twice: list[str] = field(default_factory=list)
     worker_recovery_s: float = 0.0
+    # From a worker's SIGKILL until its replacement answered: the floor of its jobs' recovery.
+    worker_restart_s: float = 0.0
     redis_recovery_s: float = 0.0
     false_503s: int = 0
     false_503_examples: list[str] = field(default_factory=list)
@@ -64,6 +66,7 @@ class Report:
             ("lost", f"{len(self.lost)}"),
             ("ran twice", f"{len(self.ran_twice)}"),
             ("recovery after worker SIGKILL (s)", f"{self.worker_recovery_s:.1f}"),
+            ("replacement worker ready after the SIGKILL (s)", f"{self.worker_restart_s:.1f}"),
             ("recovery after Redis restart (s)", f"{self.redis_recovery_s:.1f}"),
             ("false 503s", f"{self.false_503s}"),
         ]
@@ -76,6 +79,7 @@ class Chaos:
         self.stack = LocalStack(workdir, env=dict(SETTINGS))
         self.ids: list[str] = []
         self.kills: list[tuple[float, Proc]] = []  # (when, the worker killed)
+        self.restarts: list[float] = []  # seconds from each kill to its replacement answering
         self.redis_down: tuple[float, float] | None = None
         # (sent, answered, the error's code and message, the request id the API logged it under)
         self.answers_503: list[tuple[float, float, str, str]] = []
@@ -159,8 +163,10 @@ class Chaos:
             proc = self.workers[domain]
             proc.signal(signal.SIGKILL)
             proc.popen.wait(10)
-            self.kills.append((time.time(), proc))
+            killed_at = time.time()
+            self.kills.append((killed_at, proc))
             self.workers[domain] = self._worker(domain)
+            self.restarts.append(time.time() - killed_at)
 
     def _supervise(self) -> None:
         """Restart a worker that ends on its own, as compose's restart policy would, and say so:
@@ -259,6 +265,7 @@ class Chaos:
                 report.ran_twice.append(job_id)
         report.ran_twice = sorted(set(report.ran_twice))
         report.worker_recovery_s = recovery
+        report.worker_restart_s = max(self.restarts, default=0.0)
         if self.redis_down is not None:
             after = [start for job_runs in runs.values() for start, _, _ in job_runs if start > self.redis_back_wall]
             report.redis_recovery_s = (min(after) - self.redis_back_wall) if after else float("nan")

@@ -1,8 +1,9 @@
 """One error envelope for every failure: ``{"error": {"code", "message", "details"?}}``.
 
 Codes are stable strings clients can branch on; messages are for people. Nothing escapes as
-plain text: Redis errors answer ``503 redis_unavailable`` (with ``Retry-After``) on every route,
-and anything unexpected ``500 internal``, logged with the request id and never shown.
+plain text: Redis errors answer ``503 redis_unavailable`` (with ``Retry-After``) on every route
+that reaches Redis (``/readyz`` says so in its own answer, ``/metrics`` serves what it has without
+Redis), and anything unexpected ``500 internal``, logged with the request id and never shown.
 """
 
 import logging

@@ -4,6 +4,7 @@ Redis is killed and restarted; no accepted job is lost, none runs twice (devtool
 
 import pytest
 
+from common.config import CoreSettings
 from devtools.chaos import Chaos
 
 
@@ -14,5 +15,11 @@ def test_a_short_chaos_run_loses_nothing_and_runs_nothing_twice(tmp_path):
     assert report.lost == [] and report.ran_twice == []
     assert report.statuses["succeeded"] == 240, report.rows()
     assert report.false_503s == 0
-    assert report.worker_recovery_s <= 30
+    # A killed worker's job runs again once its lease has run out and the reconciler has seen
+    # it (lease + up to two passes), and a worker is there to take it (its replacement, started
+    # at the kill): after the later of the two, plus a little for a slot to free. Measured
+    # against the run's own restart, not a fixed figure a loaded machine can miss.
+    settings = CoreSettings()
+    floor = max(settings.job_lease_s + 2 * settings.reconcile_interval_s, report.worker_restart_s)
+    assert report.worker_recovery_s <= floor + 15, report.rows()
     assert report.worker_exits == []  # no worker ended on its own (e.g. on the Redis restart)

@@ -58,7 +58,11 @@ def _refused(status: str, detail: str | None, principal: Principal, domain: str)
     if status == "idempotency_conflict":
         message = f"this Idempotency-Key was used for job {detail} with another body; use a new key"
         return ApiError(409, "idempotency_conflict", message)
-    return ApiError(401, "unauthorized", "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    if status == "unauthorized":
+        return ApiError(401, "unauthorized", "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    # A status this code does not know is a bug (a script and its caller out of step), never the
+    # caller's fault: the 500 handler logs it and answers ``internal``.
+    raise RuntimeError(f"the submit script answered an unknown status {status!r} ({detail!r})")
 
 
 def _fingerprint(domain: str, verb: str, params: dict[str, Any], blobs: dict[str, bytes], hook: WebhookOptions) -> str:

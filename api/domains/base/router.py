@@ -1,6 +1,5 @@
 """Health, readiness, the domains listing and the job endpoints shared by all domains."""
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -12,6 +11,7 @@ from api.core.errors import documented
 from api.core.events import check_last_event_id, stream_events
 from api.core.listing import MAX_LIMIT
 from api.core.queues import queue_stats
+from api.core.readiness import not_ready
 from common.contracts.jobs import JobPage, JobStatus, JobView
 from common.contracts.naming import queue_name
 
@@ -27,15 +27,11 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses=documented(503))
 async def readyz(request: Request) -> JSONResponse:
-    """Ready when Redis (broker and job store) answers."""
-    try:
-        await asyncio.wait_for(request.app.state.redis.ping(), timeout=2)
-    except Exception as exc:
-        reason = f"redis unreachable: {type(exc).__name__}: {exc}".rstrip(": ")
-        return JSONResponse(
-            {"status": "unavailable", "error": {"code": "redis_unavailable", "message": reason}},
-            status_code=503,
-        )
+    """Ready when Redis (broker and job store) answers and takes writes."""
+    reason = await not_ready(request.app.state.redis)
+    if reason is not None:
+        code, message = reason
+        return JSONResponse({"status": "unavailable", "error": {"code": code, "message": message}}, status_code=503)
     return JSONResponse({"status": "ready"})
 
 

@@ -25,6 +25,7 @@ from api.core.estimates import QueueEstimates
 from api.core.metrics import ApiMetrics
 from api.core.submit_controls import SubmitControls
 from api.core.waiter import JobWaiter
+from api.core.waits import WaitSlots
 from common import lifecycle, webhook_urls
 from common.contracts.jobs import JobAccepted, JobLinks, JobPage, JobStatus, JobView, WebhookOptions
 from common.contracts.naming import queue_for, task_name
@@ -101,6 +102,7 @@ class JobService:
         self.metrics = metrics
         self.settings = settings
         self.estimates = estimates
+        self.waits = WaitSlots(settings.max_waits_per_key, metrics.waits_open)
 
     def _admission(self, principal: Principal, domain: str) -> lifecycle.Admission:
         s = self.settings

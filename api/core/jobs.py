@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 # hint, since what frees a slot is other jobs finishing.
 TOO_MANY_JOBS_RETRY_S = 2
 QUEUE_FULL_RETRY_S = 5
+# Idempotency fingerprints of smaller inputs are hashed on the event loop (a thread's hand-off
+# costs about as much); larger ones in a thread.
+HASH_INLINE_BYTES = 64 * 1024
 
 
 def _job_not_found(job_id: str) -> ApiError:
@@ -140,9 +143,16 @@ class JobService:
         message = self.messages.build(name, record.id, [record.id, params], queue)
         record.delivery_tag = message.delivery_tag
         key = controls.idempotency_key
+        fingerprint = ""
+        if key is not None:
+            args = (domain, verb, params, blobs, hook)
+            if sum(len(b) for b in blobs.values()) < HASH_INLINE_BYTES:
+                fingerprint = _fingerprint(*args)
+            else:  # hashing megabytes would hold the loop for tens of milliseconds
+                fingerprint = await run_in_threadpool(_fingerprint, *args)
         extras = lifecycle.Extras(
             idempotency_key_hash=None if key is None else hashlib.sha256(key.encode()).hexdigest(),
-            fingerprint="" if key is None else _fingerprint(domain, verb, params, blobs, hook),
+            fingerprint=fingerprint,
             cancel_after_s=controls.cancel_after_s,
         )
         call = lifecycle.submit(

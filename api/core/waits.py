@@ -11,7 +11,7 @@ answered, timed out, its client gone, its stream over.
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterator, Mapping
 from typing import TypeVar
 
 from prometheus_client import Gauge
@@ -90,8 +90,10 @@ class HeldStream(StreamingResponse):
     """A streaming response that releases its wait slot when it ends, however it ends (Starlette
     cancels the stream when the client disconnects)."""
 
-    def __init__(self, content: AsyncIterable[bytes], release: Callable[[], None], **kwargs: object) -> None:
-        super().__init__(content, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self, content: AsyncIterable[bytes], release: Callable[[], None], media_type: str, headers: Mapping[str, str]
+    ) -> None:
+        super().__init__(content, media_type=media_type, headers=headers)
         self._release = release
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -12,6 +12,7 @@ Prefix ``dq:`` (job records and everything kept beside them):
   running a job renews it, so an old score means that worker died;
 - ``dq:domains``: the domains that have ever had a job (the reconciler walks them);
 - ``dq:reconciler``: the lock held by the one process reconciling at a time;
+- ``dq:readyz``: written and deleted at once by ``GET /readyz``, to see that Redis takes writes;
 - ``dq:deadlines``: jobs with a ``Cancel-After`` deadline, scored by it (ms); the reconciler
   expires the ones past it;
 - ``dq:runtimes:<domain>``: the run times (ms) of the domain's last finished jobs, for ETAs;
@@ -51,6 +52,7 @@ JOB_PREFIX = PREFIX + "job:"
 LEASES = PREFIX + "leases"
 DOMAINS = PREFIX + "domains"
 RECONCILER_LOCK = PREFIX + "reconciler"
+READY_PROBE = PREFIX + "readyz"
 # kombu's Redis transport: delivered messages not yet acked, by delivery tag.
 UNACKED = "unacked"
 UNACKED_INDEX = "unacked_index"

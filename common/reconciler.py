@@ -34,7 +34,7 @@ from common import keys, lifecycle
 from common.config import CoreSettings
 from common.contracts.naming import queue_for, queue_name, task_name
 from common.enqueue import TaskMessages
-from common.scripts import SyncScripts, text
+from common.scripts import Call, SyncScripts, text
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +71,7 @@ class Reconciler:
 
     def _lead(self) -> bool:
         """Hold the lock (acquire or extend it); only its holder acts."""
-        ttl_ms = int(self.settings.reconcile_interval_s * 3000)
-        if self.client.set(keys.RECONCILER_LOCK, self.name, nx=True, px=ttl_ms):
-            return True
-        if text(self.client.get(keys.RECONCILER_LOCK) or "") == self.name:
-            self.client.pexpire(keys.RECONCILER_LOCK, ttl_ms)
-            return True
-        return False
+        return self.scripts.run(lead(self.name, int(self.settings.reconcile_interval_s * 3000)))
 
     def run_once(self) -> dict[str, int]:
         """One pass; answers how many jobs each step published again or failed."""
@@ -138,6 +132,12 @@ class Reconciler:
             done[reason] += 1
         elif outcome == "exhausted":
             done["exhausted"] += 1
+
+
+def lead(name: str, ttl_ms: int) -> Call[bool]:
+    """Take the reconciler's lock for ``name``, or extend it if ``name`` holds it (one script:
+    a lock that runs out between a read and an extend is never extended for another)."""
+    return Call("reconciler_lead", [keys.RECONCILER_LOCK], [name, ttl_ms], lambda answer: answer == 1)
 
 
 def _redis_now_ms(client: redis.Redis) -> int:

@@ -10,6 +10,8 @@ records the job.
 
 import logging
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -53,23 +55,28 @@ _CACHE_MAX = 10_000
 
 
 class KeyCache:
-    """Key lookups by secret, remembered for ``KEY_CACHE_S``; misses are remembered too."""
+    """Key lookups by secret, remembered for ``KEY_CACHE_S``; misses are remembered too. At most
+    ``_CACHE_MAX`` entries, the least recently used dropped one at a time: a flood of unknown
+    keys pushes out only entries nobody used meanwhile."""
 
-    def __init__(self, scripts: AsyncScripts) -> None:
+    def __init__(self, scripts: AsyncScripts, clock: Callable[[], float] = time.monotonic) -> None:
         self._scripts = scripts
-        self._entries: dict[str, tuple[float, Principal | None]] = {}
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, Principal | None]] = OrderedDict()
 
     async def lookup(self, secret: str) -> Principal | None:
         digest = apikeys.secret_hash(secret)  # the cache holds no secret
-        now = time.monotonic()
+        now = self._clock()
         hit = self._entries.get(digest)
         if hit is not None and now - hit[0] < KEY_CACHE_S:
+            self._entries.move_to_end(digest)
             return hit[1]
         record = await self._scripts.run(apikeys.authenticate(secret))
         principal = None if record is None else Principal.of(record, digest)
-        if len(self._entries) >= _CACHE_MAX:
-            self._entries.clear()
         self._entries[digest] = (now, principal)
+        self._entries.move_to_end(digest)
+        while len(self._entries) > _CACHE_MAX:
+            self._entries.popitem(last=False)
         return principal
 
 

@@ -38,6 +38,10 @@ class ApiSettings(CoreSettings):
     max_queue_depth_by_domain: dict[str, int] = Field(
         default_factory=dict, description='Per-domain caps as JSON, e.g. {"ocr": 500}.'
     )
+    # Each long-poll and event stream holds a connection and a waiter: a key's share of them.
+    max_waits_per_key: int = Field(
+        100, ge=0, description="Long-polls and event streams a key holds open at once, per API process (0: no limit)."
+    )
 
     @field_validator("admin_api_key")
     @classmethod

@@ -49,11 +49,16 @@ def error_response(
     return JSONResponse({"error": body.model_dump(exclude_none=True)}, status_code=status, headers=headers)
 
 
-def redis_unavailable(exc: Exception) -> JSONResponse:
-    """Redis is away (or full): the same answer wherever it is noticed."""
+def redis_out_of_memory(exc: BaseException) -> bool:
+    """Whether Redis refused a write for memory (``maxmemory`` reached, nothing to evict)."""
     # redis-py turns Redis's "-OOM ..." reply into OutOfMemoryError and drops the prefix; a Lua
     # script's write refused for memory comes back as a ResponseError naming maxmemory.
-    if isinstance(exc, redis.OutOfMemoryError) or (isinstance(exc, redis.ResponseError) and "maxmemory" in str(exc)):
+    return isinstance(exc, redis.OutOfMemoryError) or (isinstance(exc, redis.ResponseError) and "maxmemory" in str(exc))
+
+
+def redis_unavailable(exc: Exception) -> JSONResponse:
+    """Redis is away (or full): the same answer wherever it is noticed."""
+    if redis_out_of_memory(exc):
         message = "Redis (broker and job store) is out of memory; nothing was recorded"
     else:
         message = f"Redis (broker and job store) unreachable: {type(exc).__name__}"

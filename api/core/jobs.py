@@ -25,6 +25,7 @@ from api.core.estimates import QueueEstimates
 from api.core.metrics import ApiMetrics
 from api.core.submit_controls import SubmitControls
 from api.core.waiter import JobWaiter
+from api.core.waits import WaitSlots
 from common import lifecycle, webhook_urls
 from common.contracts.jobs import JobAccepted, JobLinks, JobPage, JobStatus, JobView, WebhookOptions
 from common.contracts.naming import queue_for, task_name
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 # hint, since what frees a slot is other jobs finishing.
 TOO_MANY_JOBS_RETRY_S = 2
 QUEUE_FULL_RETRY_S = 5
+# Idempotency fingerprints of smaller inputs are hashed on the event loop (a thread's hand-off
+# costs about as much); larger ones in a thread.
+HASH_INLINE_BYTES = 64 * 1024
 
 
 def _job_not_found(job_id: str) -> ApiError:
@@ -58,7 +62,11 @@ def _refused(status: str, detail: str | None, principal: Principal, domain: str)
     if status == "idempotency_conflict":
         message = f"this Idempotency-Key was used for job {detail} with another body; use a new key"
         return ApiError(409, "idempotency_conflict", message)
-    return ApiError(401, "unauthorized", "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    if status == "unauthorized":
+        return ApiError(401, "unauthorized", "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    # A status this code does not know is a bug (a script and its caller out of step), never the
+    # caller's fault: the 500 handler logs it and answers ``internal``.
+    raise RuntimeError(f"the submit script answered an unknown status {status!r} ({detail!r})")
 
 
 def _fingerprint(domain: str, verb: str, params: dict[str, Any], blobs: dict[str, bytes], hook: WebhookOptions) -> str:
@@ -97,6 +105,7 @@ class JobService:
         self.metrics = metrics
         self.settings = settings
         self.estimates = estimates
+        self.waits = WaitSlots(settings.max_waits_per_key, metrics.waits_open)
 
     def _admission(self, principal: Principal, domain: str) -> lifecycle.Admission:
         s = self.settings
@@ -134,9 +143,16 @@ class JobService:
         message = self.messages.build(name, record.id, [record.id, params], queue)
         record.delivery_tag = message.delivery_tag
         key = controls.idempotency_key
+        fingerprint = ""
+        if key is not None:
+            args = (domain, verb, params, blobs, hook)
+            if sum(len(b) for b in blobs.values()) < HASH_INLINE_BYTES:
+                fingerprint = _fingerprint(*args)
+            else:  # hashing megabytes would hold the loop for tens of milliseconds
+                fingerprint = await run_in_threadpool(_fingerprint, *args)
         extras = lifecycle.Extras(
             idempotency_key_hash=None if key is None else hashlib.sha256(key.encode()).hexdigest(),
-            fingerprint="" if key is None else _fingerprint(domain, verb, params, blobs, hook),
+            fingerprint=fingerprint,
             cancel_after_s=controls.cancel_after_s,
         )
         call = lifecycle.submit(

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import cast
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, Metric
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from common.contracts.jobs import JobStatus
@@ -51,6 +51,13 @@ class ApiMetrics:
             ["method", "route", "status"],
             buckets=HTTP_BUCKETS,
             registry=self.registry,
+        )
+        self.waits_open = Gauge(
+            "dq_waits_open",
+            "Long-polls and event streams open now in this process.",
+            ["kind"],
+            registry=self.registry,
+            multiprocess_mode="livesum",
         )
 
     def job_finished(

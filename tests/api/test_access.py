@@ -174,3 +174,26 @@ def test_cors_is_off_by_default_and_allows_listed_origins(isolated_stack, api_ur
     assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == "https://app.example"
     other = httpx.options(f"{base}/v1/llm/embed", headers={**preflight, "Origin": "https://evil.example"})
     assert other.headers.get("access-control-allow-origin") != "https://evil.example"
+
+
+def test_an_unknown_answer_of_the_submit_script_is_a_logged_500_never_a_401(redis_stack, caplog):
+    from fastapi.testclient import TestClient
+
+    from api.core.config import ApiSettings
+    from api.main import create_app
+
+    app = create_app(ApiSettings(redis_url=redis_stack.redis_url, auth=False))
+    with TestClient(app, raise_server_exceptions=False) as http:
+        store = app.state.jobs.store
+        real_run = store.run
+
+        async def run(call):
+            return ("no_such_status", None) if call.script == "submit" else await real_run(call)
+
+        store.run = run
+        answer = http.post("/v1/llm/embed", json={"texts": ["x"]})
+    assert answer.status_code == 500, answer.text
+    assert answer.json()["error"]["code"] == "internal" and "www-authenticate" not in answer.headers
+    request_id = answer.headers["x-request-id"]
+    logged = [r for r in caplog.records if getattr(r, "request_id", None) == request_id]
+    assert logged and "no_such_status" in str(logged[0].exc_info[1])

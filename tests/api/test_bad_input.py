@@ -2,6 +2,8 @@
 
 import base64
 import io
+import socket
+from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
@@ -52,6 +54,22 @@ def test_a_truncated_image_is_corrupt(client, nothing_enqueued):
 def test_an_upload_over_the_cap_is_413(client, nothing_enqueued):
     answer = client.post("/v1/ocr/recognize", files={"file": ("big.png", b"\x89PNG" + b"\0" * 1_100_000)})
     _error(answer, 413, "payload_too_large")
+
+
+def test_a_form_declaring_more_than_its_file_can_need_is_413_before_its_body_is_sent(api_url, client):
+    # Under the route's cap, which leaves room for the same image as base64 JSON (4/3 larger),
+    # but over a 1 MB file and its framing: refused on the header alone, nothing read.
+    url = urlsplit(api_url)
+    head = (
+        "POST /v1/ocr/recognize HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: {client.headers['authorization']}\r\n"
+        "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 1200000\r\n\r\n"
+    )
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(head.encode())
+        answer = sock.recv(65536)  # no body sent: without an answer, this times out
+    status, _, rest = answer.partition(b"\r\n")
+    assert status == b"HTTP/1.1 413 Request Entity Too Large" and b'"payload_too_large"' in rest, answer
 
 
 def test_a_chunked_upload_over_the_cap_is_413(client, nothing_enqueued):

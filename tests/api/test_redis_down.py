@@ -69,10 +69,17 @@ def test_every_route_answers_503_with_the_envelope(api_without_redis, auth):
                 assert answer.headers["retry-after"] == "5"
 
 
-def test_readiness_says_why(api_without_redis):
+def test_readiness_says_why_and_keeps_the_details_for_the_log(api_without_redis):
     base = api_without_redis.start_api(domain="llm")
     ready = httpx.get(f"{base}/readyz", timeout=10)
-    assert ready.status_code == 503 and "redis unreachable" in ready.json()["error"]["message"]
+    assert ready.status_code == 503 and ready.json()["error"]["code"] == "redis_unavailable"
+    message = ready.json()["error"]["message"]
+    assert "redis unreachable" in message
+    # Nothing of the exception reaches an anonymous caller: not its type, address or text.
+    port = api_without_redis.redis_url.rsplit(":", 1)[1].split("/")[0]
+    assert "Error" not in message and port not in message and "refused" not in message, message
+    api = next(p for p in api_without_redis.procs if p.name.startswith("api-"))
+    assert f"not ready: ConnectionError: Error 111 connecting to 127.0.0.1:{port}" in api.log()
 
 
 def test_the_api_answers_normally_as_soon_as_a_restarted_redis_is_back(tmp_path):
@@ -92,15 +99,25 @@ def test_the_api_answers_normally_as_soon_as_a_restarted_redis_is_back(tmp_path)
             assert answers[1].json()["status"] == "queued"  # kept in the append-only file
 
 
-def test_a_full_redis_refuses_new_jobs_with_the_envelope(tmp_path):
+def test_a_full_redis_is_not_ready_and_refuses_new_jobs_with_the_envelope(tmp_path):
     # Compose runs Redis with maxmemory and noeviction: past the cap, writes fail.
     with LocalStack(tmp_path) as stack:
         stack.start_redis(persist=False)
         base = stack.start_api(domain="llm")
         with httpx.Client(base_url=base, timeout=30, headers=stack.auth_headers) as client:
             assert client.get("/readyz").status_code == 200  # the bootstrap key is written first
-            redis.Redis.from_url(stack.redis_url).config_set("maxmemory", 1)  # below what Redis itself uses
+            r = redis.Redis.from_url(stack.redis_url)
+            r.config_set("maxmemory", 1)  # below what Redis itself uses
+            assert r.ping()  # Redis still answers: only a write shows it is of no use
+            ready = client.get("/readyz")
             answer = client.post("/v1/llm/embed", json={"texts": ["hello"]})
+            r.config_set("maxmemory", "1gb")
+            again = client.get("/readyz")
+            assert r.keys("dq:readyz*") == []  # the probe leaves nothing behind
+    assert ready.status_code == 503, ready.text
+    assert ready.json()["status"] == "unavailable" and ready.json()["error"]["code"] == "redis_out_of_memory"
+    assert "OOM" not in ready.text and "maxmemory" not in ready.text
+    assert again.status_code == 200, again.text
     assert answer.status_code == 503, answer.text
     assert answer.json()["error"]["code"] == "redis_unavailable"
     assert "out of memory" in answer.json()["error"]["message"]

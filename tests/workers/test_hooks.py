@@ -22,6 +22,7 @@ from domainq_client import webhooks
 from tests.builders import wait_for_job, wait_until
 from tests.conftest import TEST_CAPS, stack_of_its_own
 from tests.webhook_receiver import Receiver, verify
+from tests.workers.test_hooks_sender import EMBEDDED_LOOPBACK
 
 RETRY = {
     "WEBHOOK_RETRY_BASE_S": "0.4",
@@ -240,11 +241,12 @@ def test_the_pending_deliveries_of_a_revoked_keys_jobs_are_dropped(stack):
         assert admin.get(f"/v1/jobs/{job_id}").json()["status"] == "succeeded"
 
 
-def test_a_webhook_to_a_loopback_address_is_refused_unless_private_addresses_are_allowed(stack):
+def test_a_webhook_to_a_loopback_address_in_any_form_is_refused_unless_private_addresses_are_allowed(stack):
     base = stack.start_api(domain="llm", env={**TEST_CAPS, "WEBHOOK_ALLOW_PRIVATE": "false"})
     r = redis.Redis.from_url(stack.redis_url, decode_responses=True)
     before = r.llen("llm"), r.zcard(keys.ALL_JOBS)
-    for url in ("http://127.0.0.1:9/hooks", "http://localhost/hooks", "http://10.0.0.1/x", "http://[::1]/x"):
+    urls = ["http://127.0.0.1:9/hooks", "http://localhost/hooks", "http://10.0.0.1/x", "http://[::1]/x"]
+    for url in urls + list(EMBEDDED_LOOPBACK.values()):
         answer = httpx.post(f"{base}/v1/llm/embed", json={**EMBED, "webhook": url}, headers=stack.auth_headers)
         assert answer.status_code == 422, (url, answer.text)
         assert answer.json()["error"]["code"] == "invalid_webhook"

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from common import webhook_urls
 from tests.webhook_receiver import Receiver
 from workers.domains.hooks import sender
 from workers.domains.hooks.schedule import retry_delay_s
@@ -38,6 +39,30 @@ def test_an_internal_address_is_refused_before_connecting_unless_allowed():
         answer = sender.post(receiver.url, b"{}", HEADERS, 5, allow_private=False)
         assert receiver.deliveries == []  # a request it sent would be recorded by now
     assert not answer.ok and answer.status.startswith("refused: ") and "WEBHOOK_ALLOW_PRIVATE" in answer.status
+
+
+# IPv6 forms that reach 127.0.0.1 (or a network's own NAT64), which Python calls global.
+EMBEDDED_LOOPBACK = {
+    "nat64": "http://[64:ff9b::7f00:1]/",
+    "local-nat64": "http://[64:ff9b:1::808:808]/",
+    "6to4": "http://[2002:7f00:1::1]/",
+    "ipv4-compatible": "http://[::7f00:1]/",
+    "ipv4-mapped": "http://[::ffff:127.0.0.1]/",
+    "ipv4-translated": "http://[::ffff:0:7f00:1]/",
+    "teredo": "http://[2001:0:808:808::80ff:fffe]/",  # server 8.8.8.8, client 127.0.0.1
+}
+
+
+@pytest.mark.parametrize("url", EMBEDDED_LOOPBACK.values(), ids=EMBEDDED_LOOPBACK.keys())
+def test_an_ipv6_address_embedding_an_internal_ipv4_one_is_refused_before_connecting(url):
+    answer = sender.post(url, b"{}", HEADERS, 2, allow_private=False)
+    assert not answer.ok and answer.status.startswith("refused: ") and "WEBHOOK_ALLOW_PRIVATE" in answer.status
+
+
+@pytest.mark.parametrize("host", ["64:ff9b::808:808", "2002:808:808::1", "8.8.8.8", "2606:4700:4700::1111"])
+def test_an_address_embedding_a_public_ipv4_one_is_allowed(host):
+    url = f"http://[{host}]/" if ":" in host else f"http://{host}/"
+    assert webhook_urls.resolve(url, allow_private=False) == [host]
 
 
 def test_the_timeout_bounds_the_whole_attempt_even_against_a_receiver_that_trickles():

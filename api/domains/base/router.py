@@ -1,10 +1,9 @@
 """Health, readiness, the domains listing and the job endpoints shared by all domains."""
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from api.core.auth import PrincipalDep
 from api.core.deps import JobsDep
@@ -12,6 +11,8 @@ from api.core.errors import documented
 from api.core.events import check_last_event_id, stream_events
 from api.core.listing import MAX_LIMIT
 from api.core.queues import queue_stats
+from api.core.readiness import not_ready
+from api.core.waits import HeldStream, unless_disconnected
 from common.contracts.jobs import JobPage, JobStatus, JobView
 from common.contracts.naming import queue_name
 from common.presence import Capacity
@@ -28,15 +29,11 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses=documented(503))
 async def readyz(request: Request) -> JSONResponse:
-    """Ready when Redis (broker and job store) answers."""
-    try:
-        await asyncio.wait_for(request.app.state.redis.ping(), timeout=2)
-    except Exception as exc:
-        reason = f"redis unreachable: {type(exc).__name__}: {exc}".rstrip(": ")
-        return JSONResponse(
-            {"status": "unavailable", "error": {"code": "redis_unavailable", "message": reason}},
-            status_code=503,
-        )
+    """Ready when Redis (broker and job store) answers and takes writes."""
+    reason = await not_ready(request.app.state.redis)
+    if reason is not None:
+        code, message = reason
+        return JSONResponse({"status": "unavailable", "error": {"code": code, "message": message}}, status_code=503)
     return JSONResponse({"status": "ready"})
 
 
@@ -86,7 +83,7 @@ async def list_jobs(
     response_class=StreamingResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "Server-sent events."},
-        **documented(404, 422),
+        **documented(404, 422, 429),
     },
 )
 async def job_events(
@@ -101,21 +98,27 @@ async def job_events(
     ``Last-Event-ID`` resumes after the last event seen, losing nothing."""
     after = check_last_event_id(last_event_id)
     record = await jobs.read(job_id, principal)
+    release = jobs.waits.take(principal.id, "events")
     state = request.app.state
     stream = stream_events(jobs, state.redis, record, after, state.settings.events_heartbeat_s)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+    return HeldStream(stream, release, media_type="text/event-stream", headers=headers)
 
 
-@router.get("/v1/jobs/{job_id}", response_model=JobView, responses=documented(404, 422))
+@router.get("/v1/jobs/{job_id}", response_model=JobView, responses=documented(404, 422, 429))
 async def get_job(
+    request: Request,
     job_id: str,
     jobs: JobsDep,
     principal: PrincipalDep,
     wait: Annotated[float, Query(ge=0, le=60, description="Seconds to wait for the job to finish.")] = 0,
-) -> JobView:
+) -> JobView | Response:
     """A job's status and result; with ``wait`` it answers as soon as the job finishes."""
-    return await jobs.get(job_id, principal, wait)
+    if wait <= 0:
+        return await jobs.get(job_id, principal)
+    with jobs.waits.held(principal.id, "long_poll"):
+        view = await unless_disconnected(request, jobs.get(job_id, principal, wait))
+    return Response(status_code=499) if view is None else view  # 499: the client closed the request
 
 
 @router.delete("/v1/jobs/{job_id}", response_model=JobView, responses=documented(404, 409))

@@ -12,7 +12,7 @@ from api.core.deps import JobsDep, SettingsDep
 from api.core.errors import documented
 from api.core.submit_controls import SubmitControlsDep
 from api.domains.ocr.config import get_ocr_api_settings
-from api.domains.ocr.images import check_image, read_image
+from api.domains.ocr.images import check_declared_length, check_image, read_image
 from common.contracts.jobs import JobAccepted
 from common.contracts.ocr import DOMAIN, IMAGE_BLOB, RECOGNIZE, RecognizeBase64Request
 
@@ -74,6 +74,7 @@ async def recognize(
     request: Request, jobs: JobsDep, settings: SettingsDep, principal: PrincipalDep, controls: SubmitControlsDep
 ) -> JobAccepted:
     """Queue OCR of one image (PNG, JPEG, WebP, TIFF, BMP); poll the job for its text."""
+    check_declared_length(request, settings.max_upload_bytes)  # before waiting for a turn
     async with _uploads():
         image, hook, options = await read_image(request, settings.max_upload_bytes)
         image_format = await run_in_threadpool(check_image, image, get_ocr_api_settings().max_pixels)

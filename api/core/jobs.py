@@ -129,8 +129,8 @@ class JobService:
         hook: WebhookOptions | None = None,
         controls: SubmitControls | None = None,
     ) -> JobAccepted:
-        """Admit, record and queue the job, atomically. Raises ``Replayed`` for an idempotent
-        submit seen before (its job's answer, which the route sends as it is)."""
+        """Admit, record and queue the job, atomically. An idempotent submit seen before answers
+        that job (``replayed: true``) instead; a refused one raises its ``ApiError``."""
         blobs, hook, controls = blobs or {}, hook or WebhookOptions(), controls or SubmitControls()
         if hook.webhook is not None:
             await self._check_webhook(hook.webhook)

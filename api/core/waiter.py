@@ -21,6 +21,8 @@ from common.keys import EVENTS_CHANNEL
 
 log = logging.getLogger(__name__)
 _FINISHED = {status.value for status in FINISHED}
+# The listener waits this long for a message at a time, then looks whether it should stop.
+_READ_S = 1.0
 
 
 class JobWaiter:
@@ -30,16 +32,26 @@ class JobWaiter:
         self._callbacks: list[Callable[[str], Coroutine[Any, Any, None]]] = []
         self._pending: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def on_finish(self, callback: Callable[[str], Coroutine[Any, Any, None]]) -> None:
         """Call ``callback(job_id)`` for every finish event this process hears."""
         self._callbacks.append(callback)
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._listen_forever(), name="job-waiter")
 
     async def stop(self) -> None:
-        if self._task:
+        """End the listener without cancelling it: a task cancelled inside redis-py's pubsub read
+        could wait forever for its teardown (seen with redis 8.2: a lifespan shutdown that never
+        ended), so the listener reads with a timeout and looks at ``_stopping`` between reads."""
+        self._stopping = True
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), _READ_S + 5)
+        except TimeoutError:  # Redis unreachable (a connect in progress): cancel after all
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
@@ -63,12 +75,15 @@ class JobWaiter:
 
     async def _listen_forever(self) -> None:
         delay = 0.1
-        while True:
+        while not self._stopping:
             try:
                 async with self._client.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(EVENTS_CHANNEL)
                     delay = 0.1
-                    async for message in pubsub.listen():
+                    while not self._stopping:
+                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=_READ_S)
+                        if message is None:
+                            continue
                         job_id, _, status = message["data"].partition(" ")
                         self._wake(job_id)
                         if status not in _FINISHED:

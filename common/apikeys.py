@@ -32,6 +32,9 @@ class KeyRecord(BaseModel):
     role: Role
     rate_limit_per_minute: int | None = Field(None, description="Submissions a minute; null: the server default.")
     max_jobs_in_flight: int | None = Field(None, description="Jobs queued or running at once; null: the default.")
+    weight: float = Field(
+        1.0, gt=0, le=1000, description="Its share of each domain's workers beside other keys' (fair share)."
+    )
     created_at: datetime
     last_used_at: datetime | None = None
 

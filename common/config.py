@@ -31,6 +31,16 @@ class CoreSettings(BaseSettings):
     job_lease_s: float = Field(15, ge=3, description="How long a run's lease lasts without a heartbeat.")
     reconcile_interval_s: float = Field(2, gt=0, description="How often the reconciler looks.")
     job_max_attempts: int = Field(3, gt=0, description="Runs of a job that may be lost before it fails.")
+    # Fair share (common/fair.py): jobs wait in Redis in fair order and only as many move on
+    # to a domain's Celery queue as its workers online have free slots, plus this buffer.
+    # Workers say they are online every WORKER_HEARTBEAT_S (2 s); a busy host can delay a beat.
+    workers_offline_after_s: float = Field(
+        15, gt=0, description="How long after its last heartbeat a worker still counts as online."
+    )
+    dispatch_buffer: int = Field(2, ge=0, le=1000, description="Jobs dispatched beyond the free slots of a domain.")
+    batch_min_share: float = Field(
+        0.05, ge=0, le=0.5, description="Share of dispatches batch jobs get while interactive ones wait."
+    )
     # A worker that cannot reach Redis to start, report or finish a job retries this long.
     redis_retry_s: float = Field(60, ge=0, description="How long workers retry Redis before giving up a job.")
     # Task events feed Flower (what runs where, for how long): a few extra Redis writes per job.

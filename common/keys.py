@@ -6,8 +6,14 @@ Prefix ``dq:`` (job records and everything kept beside them):
 - ``dq:job:<id>:events``: the job's events (a stream: status changes and progress), replayed
   by ``GET /v1/jobs/{id}/events``; it expires with the record;
 - ``dq:running:<domain>``: a set of the ids running now;
-- ``dq:queued:<domain>``: the ids waiting for a worker, scored by when their message was
-  (last) published (ms): what the reconciler checks for messages gone missing;
+- ``dq:fair:<domain>:<class>``: the ids waiting in the domain's fair queue of a priority class
+  (``interactive``, ``batch``), scored by their virtual start tag; ``...:clock`` the start tag
+  last dispatched, ``...:last`` each key's last finish tag; ``dq:fair:<domain>:turns`` counts the turns
+  batch jobs had while interactive ones waited; ``dq:fair:config`` the dispatch settings
+  (``common.fair``);
+- ``dq:queued:<domain>``: the ids dispatched to the Celery queue and not started yet, scored by
+  when their message was (last) published (ms): what the reconciler checks for messages gone
+  missing;
 - ``dq:leases``: the ids running now, scored by when their lease runs out (ms); the worker
   running a job renews it, so an old score means that worker died;
 - ``dq:domains``: the domains that have ever had a job (the reconciler walks them);
@@ -67,6 +73,8 @@ RUNTIMES_PREFIX = PREFIX + "runtimes:"
 ALL_JOBS = PREFIX + "jobs:all"
 OWNER_JOBS_PREFIX = PREFIX + "jobs:owner:"
 HOOK_PREFIX = PREFIX + "hook:"
+FAIR_PREFIX = PREFIX + "fair:"
+FAIR_CONFIG = PREFIX + "fair:config"
 WORKERS_SEEN = PREFIX + "workers:seen"
 WORKERS_INFO = PREFIX + "workers:info"
 HOOKS_DUE = PREFIX + "hooks:due"
@@ -116,6 +124,8 @@ def lua_constants() -> dict[str, str]:
         "WHSEC_PREVIOUS": WHSEC_PREVIOUS_SUFFIX,
         "HOOK_PROGRESS_MS": str(HOOK_PROGRESS_MS),
         "HOOK_TTL_S": str(HOOK_TTL_S),
+        "FAIR": FAIR_PREFIX,
+        "FAIR_CONFIG": FAIR_CONFIG,
         "WORKERS_SEEN": WORKERS_SEEN,
         "WORKERS_INFO": WORKERS_INFO,
     }
@@ -123,6 +133,10 @@ def lua_constants() -> dict[str, str]:
 
 def events(job_id: str) -> str:
     return JOB_PREFIX + job_id + EVENTS_SUFFIX
+
+
+def fair_queue(domain: str, priority: str) -> str:
+    return f"{FAIR_PREFIX}{domain}:{priority}"
 
 
 def runtimes(domain: str) -> str:

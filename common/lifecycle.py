@@ -3,14 +3,18 @@
 ::
 
     submit ──▶ queued ──start──▶ running ──finish──▶ succeeded | failed
+     (waits in its fair queue, then is dispatched to the Celery queue: common.fair)
                  │  ▲               │ ▲ progress, renew (the worker's heartbeat)
                  │  └── requeue ────┤ (its lease ran out: the worker died)
                  ├──── cancel ──────┼──▶ canceled
                  └── expire_due ────┴──▶ expired (its Cancel-After deadline passed)
 
 - ``submit`` admits the job first (the key still exists, is under its rate and in-flight
-  limits, the queue under its cap), then writes its record (params included, so it can be
-  published again), input blobs and Celery message at once.
+  limits, the domain's waiting jobs under their cap), then writes its record (params included,
+  so it can be published again; its Celery message until dispatched) and input blobs at once.
+  The job waits in its domain's fair queue of its priority class; dispatch moves it on to the
+  Celery queue when it is its fair turn and a worker has room (``common.fair``; every end of a
+  job dispatches the next).
 - ``start`` gives the run a number (``attempt``) and a lease; the worker renews the lease while
   it runs. ``progress`` and ``finish`` carry the attempt: a run that was taken for dead and
   superseded by a later one can neither report nor overwrite.
@@ -35,6 +39,7 @@ from typing import Any
 
 from common import keys
 from common.contracts.jobs import JobStatus
+from common.fair import Priority
 from common.records import JobRecord, now_iso
 from common.scripts import Call, text
 
@@ -49,6 +54,7 @@ class Admission:
     rate_limit_per_minute: int
     max_jobs_in_flight: int
     max_queue_depth: int
+    weight: float = 1.0  # its share of its domain's workers beside other keys (common.fair)
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,7 @@ class Extras:
     fingerprint: str = ""
     cancel_after_s: float = 0
     idempotency_window_s: int = 24 * 3600
+    priority: Priority = Priority.interactive
 
 
 @dataclass(frozen=True)
@@ -85,14 +92,14 @@ def _lost(max_attempts: int) -> str:
 def submit(
     record: JobRecord,
     blobs: dict[str, bytes],
-    queue: str,
     message: str,
     ttl_s: int,
     admission: Admission,
     extras: Extras = Extras(),
 ) -> Call[tuple[str, str | None]]:
-    """Admit the job, then write its record, input blobs (with the record's TTL) and Celery
-    message at once. Answers ``("queued", None)`` or why not: ``unauthorized``,
+    """Admit the job, then write its record (its Celery message kept in it until dispatched)
+    and input blobs (with the record's TTL) at once; it waits in its domain's fair queue, and
+    is dispatched at once if the domain's workers have room (``common.fair``). Answers ``("queued", None)`` or why not: ``unauthorized``,
     ``rate_limited`` (with a retry hint in ms), ``too_many_jobs``, ``queue_full``, or with an
     idempotency key seen before, ``duplicate`` / ``idempotency_conflict`` (with that job's id)."""
     fields = [item for pair in record.to_hash().items() for item in pair]
@@ -102,7 +109,6 @@ def submit(
         "submit",
         [
             keys.job(record.id),
-            queue,
             keys.apikey(admission.key_hash or "-"),
             keys.rate(owner),
             keys.inflight(owner),
@@ -123,6 +129,8 @@ def submit(
             extras.fingerprint if idempotent else "",
             int(extras.cancel_after_s * 1000),
             extras.idempotency_window_s,
+            extras.priority.value,
+            admission.weight,
             len(fields),
             *fields,
             *blobs.values(),

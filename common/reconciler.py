@@ -15,6 +15,9 @@ lets one act at a time, and another takes over within seconds when that one dies
 3. **Jobs past their Cancel-After deadline** (``dq:deadlines``) end ``expired``: a queued one
    never runs (even with no worker of its domain online); a running one stops at its
    worker's next heartbeat or progress report.
+4. **Fair dispatch** (``common.fair``): each domain's free worker slots are filled from its
+   fair queues (submits, job ends and worker heartbeats do it too; this is the safety net),
+   and the dispatch settings are written again (a Redis that lost its data gets them back).
 
 A job published again can still meet its old message (a duplicate): ``start`` skips a job that
 runs elsewhere under a live lease, and the requeue deletes the old message from kombu's
@@ -30,7 +33,7 @@ from typing import Any
 
 import redis
 
-from common import keys, lifecycle
+from common import fair, keys, lifecycle
 from common.config import CoreSettings
 from common.contracts.naming import queue_for, queue_name, task_name
 from common.enqueue import TaskMessages
@@ -51,6 +54,10 @@ class Reconciler:
         self._stop = threading.Event()
 
     def start(self) -> threading.Thread:
+        try:  # this process's dispatch settings, at once (the leader writes them each pass too)
+            self.scripts.run(fair.configure(self.settings))
+        except redis.RedisError as exc:
+            log.warning("dispatch settings not written yet: %s", type(exc).__name__)
         thread = threading.Thread(target=self._loop, name="reconciler", daemon=True)
         thread.start()
         return thread
@@ -82,7 +89,8 @@ class Reconciler:
             for job_id in self.client.zrangebyscore(keys.LEASES, "-inf", now_ms, start=0, num=_BATCH):
                 self._count(done, "lease", self._requeue(text(job_id), "lease"))
         seen_now: set[str] = set()
-        for domain in sorted(text(d) for d in self.client.smembers(keys.DOMAINS)):
+        domains = sorted(text(d) for d in self.client.smembers(keys.DOMAINS))
+        for domain in domains:
             queue = queue_name(domain)
             stuck_s = 2 * self.settings.job_lease_s
             call = lifecycle.scan_queued(domain, queue, 2 * self.settings.reconcile_interval_s, stuck_s, _BATCH)
@@ -95,7 +103,12 @@ class Reconciler:
                         self._count(done, reason, self._requeue(job_id, reason))
                         self._sightings.pop(job_id, None)
         self._sightings = {k: v for k, v in self._sightings.items() if k in seen_now}
-        if any(v for k, v in done.items() if k != "expired"):
+        # The safety net of fair dispatch: settings a Redis restart lost come back, and each
+        # domain's free slots are filled even if no submit, end or heartbeat did it.
+        self.scripts.run(fair.configure(self.settings))
+        for domain in domains:
+            done["dispatched"] = done.get("dispatched", 0) + self.scripts.run(fair.dispatch(domain))
+        if any(v for k, v in done.items() if k not in ("expired", "dispatched")):
             log.warning("reconciler: %s", ", ".join(f"{k} {v}" for k, v in done.items() if v))
         return done
 

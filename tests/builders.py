@@ -1,6 +1,7 @@
 """Payload builders: images with known text (from devtools.images), job helpers, and
 ``wait_until``."""
 
+import dataclasses
 import functools
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from common.config import CoreSettings
 from common.contracts.jobs import JobStatus
 from common.contracts.naming import queue_for, task_name
 from common.enqueue import TaskMessages
+from common.fair import Priority
 from common.jobstore import JobStore
 from common.records import JobRecord
 
@@ -90,14 +92,19 @@ def enqueue_direct(
     verb: str,
     params: dict | None = None,
     blobs: dict[str, bytes] | None = None,
+    owner: str = DIRECT_OWNER,
+    priority: Priority = Priority.interactive,
 ) -> str:
-    """Submit a job the way the API does, minus its input checks (e.g. a garbage image)."""
+    """Submit a job the way the API does, minus its input checks (e.g. a garbage image), as
+    ``owner`` (a key id: its jobs share the fair order with that key's) with no limits."""
     blobs = blobs or {}
-    record = JobRecord.new(domain, verb, owner=DIRECT_OWNER, params=params or {}, blobs=tuple(blobs))
+    record = JobRecord.new(domain, verb, owner=owner, params=params or {}, blobs=tuple(blobs))
     name = task_name(domain, verb)
     queue = queue_for(name)
     message = _messages(redis_url).build(name, record.id, [record.id, params or {}], queue)
     record.delivery_tag = message.delivery_tag
-    status, _ = store.run(lifecycle.submit(record, blobs, queue, message.body, 600, NO_LIMITS))
+    admission = dataclasses.replace(NO_LIMITS, owner=owner)
+    extras = lifecycle.Extras(priority=priority)
+    status, _ = store.run(lifecycle.submit(record, blobs, message.body, 600, admission, extras))
     assert status == "queued", status
     return record.id

@@ -38,6 +38,7 @@ class Principal:
     rate_limit_per_minute: int | None
     max_jobs_in_flight: int | None
     key_hash: str | None
+    weight: float = 1.0  # its share of a domain's workers beside other keys (common.fair)
 
     @property
     def is_admin(self) -> bool:
@@ -45,7 +46,8 @@ class Principal:
 
     @classmethod
     def of(cls, record: KeyRecord, key_hash: str) -> "Principal":
-        return cls(record.id, record.role, record.rate_limit_per_minute, record.max_jobs_in_flight, key_hash)
+        limits = record.rate_limit_per_minute, record.max_jobs_in_flight
+        return cls(record.id, record.role, *limits, key_hash, record.weight)
 
 
 # With AUTH=off every caller is this one admin.

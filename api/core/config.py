@@ -11,10 +11,6 @@ class ApiSettings(CoreSettings):
     # One name, a comma list or "all": the seed's DOMAIN, widened so one API can front many.
     domain: str = Field("all", description="Domains whose routes this API serves.")
     max_upload_bytes: int = Field(20 * 1024 * 1024, gt=0, description="Largest input file accepted.")
-    # Workers say they are online every WORKER_HEARTBEAT_S (2 s); a busy host can delay a beat.
-    workers_offline_after_s: float = Field(
-        15, gt=0, description="How long after its last heartbeat a worker still counts as online."
-    )
     # The API's Redis pool waits for a free connection rather than failing at its size, so a burst
     # of requests queues for a moment instead of answering false 503s.
     redis_max_connections: int = Field(512, ge=1, description="Redis connections per API process.")

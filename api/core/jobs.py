@@ -117,6 +117,7 @@ class JobService:
             rate_limit_per_minute=s.default_rate_limit_per_minute if rate is None else rate,
             max_jobs_in_flight=s.default_max_jobs_in_flight if in_flight is None else in_flight,
             max_queue_depth=s.queue_cap(domain),
+            weight=principal.weight,
         )
 
     async def submit(
@@ -154,9 +155,10 @@ class JobService:
             idempotency_key_hash=None if key is None else hashlib.sha256(key.encode()).hexdigest(),
             fingerprint=fingerprint,
             cancel_after_s=controls.cancel_after_s,
+            priority=controls.priority,
         )
         call = lifecycle.submit(
-            record, blobs, queue, message.body, self.settings.job_ttl_s, self._admission(principal, domain), extras
+            record, blobs, message.body, self.settings.job_ttl_s, self._admission(principal, domain), extras
         )
         status, detail = await self.store.run(call)
         if status == "duplicate" and detail is not None:

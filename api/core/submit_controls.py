@@ -1,4 +1,4 @@
-"""What a submit may ask in its headers: ``Idempotency-Key`` and ``Cancel-After``.
+"""What a submit may ask in its headers: ``Idempotency-Key``, ``Cancel-After`` and ``Priority``.
 
 Declared as header parameters, so ``/docs`` shows them on every submit route.
 """
@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Header
 
 from api.core.errors import ApiError
+from common.fair import Priority
 
 MAX_IDEMPOTENCY_KEY_CHARS = 255
 # A deadline further out than a job's record lives is no deadline.
@@ -22,6 +23,7 @@ _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 class SubmitControls:
     idempotency_key: str | None = None
     cancel_after_s: float = 0
+    priority: Priority = Priority.interactive
 
 
 def parse_duration(value: str) -> float:
@@ -47,6 +49,13 @@ async def submit_controls(
             "and one still running then is stopped; either ends `expired`.",
         ),
     ] = None,
+    priority: Annotated[
+        Priority,
+        Header(
+            description="`interactive` (the default) or `batch`: batch jobs run when no interactive job of "
+            "their domain waits for a worker, and in a small share of turns when one does.",
+        ),
+    ] = Priority.interactive,
 ) -> SubmitControls:
     if idempotency_key is not None and not (
         0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_CHARS and idempotency_key.isprintable()
@@ -64,7 +73,7 @@ async def submit_controls(
             ) from None
         if not 0 < seconds <= MAX_CANCEL_AFTER_S:
             raise ApiError(422, "invalid_header", f"Cancel-After must be over 0 and at most {MAX_CANCEL_AFTER_S} s")
-    return SubmitControls(idempotency_key, seconds)
+    return SubmitControls(idempotency_key, seconds, priority)
 
 
 SubmitControlsDep = Annotated[SubmitControls, Depends(submit_controls)]

@@ -122,9 +122,14 @@ class JobView(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     deadline_at: datetime | None = Field(None, description="Its Cancel-After deadline: past it, it ends `expired`.")
-    queue_position: int | None = Field(None, description="Queued jobs ahead of it in its domain's queue (0: next).")
+    priority: Literal["interactive", "batch"] = Field(
+        "interactive", description="Its class: batch jobs run when no interactive job of the domain waits."
+    )
+    queue_position: int | None = Field(
+        None, description="Jobs of its domain that start before it, in fair order (0: next)."
+    )
     eta_s: float | None = Field(
-        None, description="Estimated seconds until it starts, from recent run times and workers online."
+        None, description="Estimated seconds until it starts, from recent run times and the slots of workers online."
     )
     webhook: WebhookState | None = None
 

@@ -1,7 +1,9 @@
 --! include events
+--! include dispatch
 -- A job ends (finished, canceled, expired, failed by the platform): it leaves every set of
--- live jobs, its input blobs go, its record is kept `ttl` seconds from now, and the change is
--- emitted. The caller has set its status (`status`) and what goes with it.
+-- live jobs (its fair queue too, if it never left it), its input blobs go, its record is kept
+-- `ttl` seconds from now, the change is emitted, and the domain dispatches the next job into
+-- the slot it may have freed. The caller has set its status (`status`) and what goes with it.
 local function end_job(record, id, ttl, status)
   local domain = redis.call('HGET', record, 'domain')
   local owner = redis.call('HGET', record, 'owner')
@@ -9,6 +11,7 @@ local function end_job(record, id, ttl, status)
   if domain then
     redis.call('SREM', '{{RUNNING}}' .. domain, id)
     redis.call('ZREM', '{{QUEUED}}' .. domain, id)
+    leave_fair(domain, id)
   end
   if owner then redis.call('SREM', '{{INFLIGHT}}' .. owner, id) end
   redis.call('ZREM', '{{LEASES}}', id)
@@ -18,8 +21,10 @@ local function end_job(record, id, ttl, status)
       redis.call('DEL', '{{JOB}}' .. id .. '{{BLOB_INFIX}}' .. name)
     end
   end
+  redis.call('HDEL', record, 'message')
   redis.call('EXPIRE', record, ttl)
   emit(record, id, 'status', status)
+  if domain then dispatch(domain) end  -- a slot may have freed: the next job in fair order
 end
 
 -- The platform gives up on a job whose runs were lost too often: it fails with `error`.

@@ -1,13 +1,28 @@
--- position: where a queued job stands: the jobs ahead of it in its domain's queued set (in
--- the order their messages leave the queue: a job published again by the reconciler goes to
--- the front, as its message does), and the ms until it is estimated to start. The estimate is the earliest one
--- given so far (kept in the record), so neither figure goes up while the job waits.
--- Answers {-1, -1} for a job not queued; eta -1 when there is nothing to estimate from.
+-- position: where a waiting job stands: how many jobs of its domain start before it, and the
+-- ms until it is estimated to start. Ahead of it: the jobs already dispatched to the Celery
+-- queue (in the order their messages leave it: a job published again by the reconciler goes
+-- to the front), then the jobs of the fair queues in fair order: every interactive job before
+-- a batch one (batch jobs' minimum share aside). The estimate is the earliest one given so far
+-- (kept in the record), so it never goes up while the job waits.
+-- Answers {-1, -1} for a job not waiting; eta -1 when there is nothing to estimate from.
 -- KEYS: the record.  ARGV: job id, domain, p50 run time ms (0: none), slots of the workers online
 -- (the jobs they run at once in all).
 --! include clock
-local rank = redis.call('ZRANK', '{{QUEUED}}' .. ARGV[2], ARGV[1])
-if not rank then return {-1, -1} end
+local id, domain = ARGV[1], ARGV[2]
+local dispatched = '{{QUEUED}}' .. domain
+local interactive, batch = '{{FAIR}}' .. domain .. ':interactive', '{{FAIR}}' .. domain .. ':batch'
+local rank = redis.call('ZRANK', dispatched, id)
+if not rank then
+  local ahead = redis.call('ZCARD', dispatched)
+  rank = redis.call('ZRANK', interactive, id)
+  if rank then
+    rank = ahead + rank
+  else
+    rank = redis.call('ZRANK', batch, id)
+    if not rank then return {-1, -1} end
+    rank = ahead + redis.call('ZCARD', interactive) + rank
+  end
+end
 local p50, slots = tonumber(ARGV[3]), tonumber(ARGV[4])
 if p50 <= 0 or slots <= 0 then return {rank, -1} end
 local now = now_ms()

@@ -1,28 +1,30 @@
 -- submit: a new job, if its key may submit it: the key still exists, under its rate limit and
--- its jobs-in-flight limit, and the domain's queue under its cap. Then, all or nothing: the
--- record, its input blobs, its Celery message; the job joins the key's jobs in flight, its
--- domain's queued set (scored by Redis's clock, in the order messages enter the queue), the
--- listing indexes and, with a Cancel-After, the deadlines.
+-- its jobs-in-flight limit, and the domain's waiting jobs under its cap. Then, all or nothing:
+-- the record (with its Celery message, until it is dispatched) and its input blobs; the job
+-- joins its domain's fair queue of its priority class (_dispatch.lua), the key's jobs in
+-- flight, the listing indexes and, with a Cancel-After, the deadlines; then the domain's
+-- dispatch moves jobs on to the Celery queue as far as its workers have room.
 -- With an Idempotency-Key, a submit seen before answers that job instead (its body must be
 -- the same: same fingerprint), before any limit is applied.
 -- Answers {'queued'} or why not: {'unauthorized'}, {'rate_limited', retry_after_ms},
 -- {'too_many_jobs'}, {'queue_full'}, {'duplicate', job id}, {'idempotency_conflict', job id}.
 -- A refused submit changes nothing.
--- KEYS: record, queue list, key record, key's rate state, key's jobs in flight, idempotency
---       key, the key's listing index, blob keys...
+-- KEYS: record, key record, key's rate state, key's jobs in flight, idempotency key, the key's
+--       listing index, blob keys...
 -- ARGV: ttl_s, message, domain, check_key (1/0), rate/min, max in flight, queue cap (0 = none),
 --       job id, now (ISO), body fingerprint ('' without an Idempotency-Key), Cancel-After ms
---       (0: none), idempotency window s, 2n, n field/value pairs of the record, blobs' bytes
---       in KEYS order.
+--       (0: none), idempotency window s, priority class, the key's weight, 2n, n field/value
+--       pairs of the record, blobs' bytes in KEYS order.
 --! include events
+--! include dispatch
 local ttl, now = tonumber(ARGV[1]), now_ms()
 local rate, in_flight, cap = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local domain, job_id, fingerprint = ARGV[3], ARGV[8], ARGV[10]
 
-if ARGV[4] == '1' and redis.call('EXISTS', KEYS[3]) == 0 then return {'unauthorized'} end
+if ARGV[4] == '1' and redis.call('EXISTS', KEYS[2]) == 0 then return {'unauthorized'} end
 
 if fingerprint ~= '' then
-  local seen = redis.call('GET', KEYS[6])
+  local seen = redis.call('GET', KEYS[5])
   if seen then
     local prior, prior_fingerprint = string.match(seen, '^(%S+) (%S+)$')
     if prior_fingerprint == fingerprint then return {'duplicate', prior} end
@@ -35,30 +37,30 @@ end
 local next_tat
 if rate > 0 then
   local period = 60000 / rate
-  local tat = math.max(tonumber(redis.call('GET', KEYS[4]) or '0'), now)
+  local tat = math.max(tonumber(redis.call('GET', KEYS[3]) or '0'), now)
   next_tat = tat + period
   local early = next_tat - now - 60000
   if early > 0 then return {'rate_limited', tostring(math.ceil(early))} end
 end
-if in_flight > 0 and redis.call('SCARD', KEYS[5]) >= in_flight then return {'too_many_jobs'} end
-if cap > 0 and redis.call('LLEN', KEYS[2]) >= cap then return {'queue_full'} end
+if in_flight > 0 and redis.call('SCARD', KEYS[4]) >= in_flight then return {'too_many_jobs'} end
+if cap > 0 and waiting(domain) >= cap then return {'queue_full'} end
 
-if next_tat then redis.call('SET', KEYS[4], tostring(next_tat), 'PX', 120000) end
-local first_pair = 14
-local pairs_end = first_pair - 1 + tonumber(ARGV[13])
+if next_tat then redis.call('SET', KEYS[3], tostring(next_tat), 'PX', 120000) end
+local first_pair = 16
+local pairs_end = first_pair - 1 + tonumber(ARGV[15])
 redis.call('HSET', KEYS[1], unpack(ARGV, first_pair, pairs_end))
+redis.call('HSET', KEYS[1], 'message', ARGV[2], 'priority', ARGV[13])
 redis.call('EXPIRE', KEYS[1], ttl)
-for i = 8, #KEYS do
-  redis.call('SET', KEYS[i], ARGV[pairs_end + i - 7], 'EX', ttl)
+for i = 7, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[pairs_end + i - 6], 'EX', ttl)
 end
-redis.call('LPUSH', KEYS[2], ARGV[2])
-redis.call('ZADD', '{{QUEUED}}' .. domain, now, job_id)
+enqueue_fair(domain, ARGV[13], redis.call('HGET', KEYS[1], 'owner') or '-', tonumber(ARGV[14]), job_id)
 redis.call('SADD', '{{DOMAINS}}', domain)
-redis.call('SADD', KEYS[5], job_id)
-redis.call('EXPIRE', KEYS[5], ttl)
+redis.call('SADD', KEYS[4], job_id)
+redis.call('EXPIRE', KEYS[4], ttl)
 -- Listing: a record lives at most ttl after its job ends, which is at most ttl after its
 -- submit (the record's first TTL), so older entries can have no record.
-for _, index in ipairs({KEYS[7], '{{ALL_JOBS}}'}) do
+for _, index in ipairs({KEYS[6], '{{ALL_JOBS}}'}) do
   redis.call('ZADD', index, now, job_id)
   redis.call('ZREMRANGEBYSCORE', index, '-inf', now - 2000 * ttl)
   redis.call('EXPIRE', index, 2 * ttl)
@@ -68,7 +70,8 @@ if tonumber(ARGV[11]) > 0 then
   redis.call('HSET', KEYS[1], 'deadline_ms', deadline)
   redis.call('ZADD', '{{DEADLINES}}', deadline, job_id)
 end
-if fingerprint ~= '' then redis.call('SET', KEYS[6], job_id .. ' ' .. fingerprint, 'EX', tonumber(ARGV[12])) end
-if ARGV[4] == '1' then redis.call('HSET', KEYS[3], 'last_used_at', ARGV[9]) end
+if fingerprint ~= '' then redis.call('SET', KEYS[5], job_id .. ' ' .. fingerprint, 'EX', tonumber(ARGV[12])) end
+if ARGV[4] == '1' then redis.call('HSET', KEYS[2], 'last_used_at', ARGV[9]) end
 emit(KEYS[1], job_id, 'status', 'queued')
+dispatch(domain)
 return {'queued'}

@@ -32,7 +32,7 @@ def _admission(**limits: int) -> lifecycle.Admission:
 def _submit(store: JobStore, domain: str = "ocr", task: str = "recognize", blobs: dict | None = None) -> str:
     record = JobRecord.new(domain, task, owner=OWNER, params={"n": 1}, blobs=tuple(blobs or {}))
     record.delivery_tag = f"tag-{record.id}"
-    assert store.run(lifecycle.submit(record, blobs or {}, domain, _message(record.id), TTL, _admission())) == (
+    assert store.run(lifecycle.submit(record, blobs or {}, _message(record.id), TTL, _admission())) == (
         "queued",
         None,
     )

@@ -35,7 +35,7 @@ def _finished_job_with_hooks(store: JobStore, redis_url: str) -> str:
         f"{UNSERVED}.wait", record.id, [record.id, {}], UNSERVED
     )
     record.delivery_tag = message.delivery_tag
-    assert store.run(lifecycle.submit(record, {}, UNSERVED, message.body, 600, NO_LIMITS))[0] == "queued"
+    assert store.run(lifecycle.submit(record, {}, message.body, 600, NO_LIMITS))[0] == "queued"
     started = store.run(lifecycle.start(record.id, "w@h", 3, 15, 600))
     store.run(lifecycle.finish(record.id, started.attempt, JobStatus.succeeded, {"done": True}, 600))
     return record.id

@@ -52,7 +52,7 @@ def async_client(url: str, *, max_connections: int, wait_s: float) -> aioredis.R
     pool = aioredis.BlockingConnectionPool.from_url(
         url, max_connections=max_connections, timeout=wait_s, decode_responses=True, retry=_async_retry(), **_RESILIENT
     )
-    return aioredis.Redis(connection_pool=pool)
+    return aioredis.Redis.from_pool(pool)  # owned: closing the client closes its connections
 
 
 class JobStore:

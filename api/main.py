@@ -34,6 +34,7 @@ from api.openai import router as openai_api
 from api.openai.errors import OpenAIErrors
 from common import apikeys, webhook_secrets
 from common.celery_app import make_celery
+from common.contracts.llm import LlmLimits
 from common.enqueue import TaskMessages
 from common.jobstore import AsyncJobStore, async_client, sync_client
 from common.logs import configure_logging
@@ -132,12 +133,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
-    routes = include_domain_routers(app, domains)
+    routes = include_domain_routers(app, domains, settings)
     app.state.domain_tasks = routes.tasks
     app.include_router(keys_router)
     if "llm" in domains:  # the OpenAI-compatible routes run llm jobs
         app.include_router(openai_api.router)
-        routes.body_caps[openai_api.router.prefix + "/"] = openai_api.MAX_BODY_BYTES
+        routes.body_caps[openai_api.router.prefix + "/"] = settings.domain_settings(LlmLimits).max_body_bytes
     app.include_router(metrics_router)
     serve_docs_offline(app)
     open_exact, _ = open_paths(settings)

@@ -1,10 +1,14 @@
 """API settings: the core ones plus which domains this process serves, access and quotas."""
 
 from functools import lru_cache
+from typing import TypeVar, cast
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator
+from pydantic_settings import BaseSettings
 
 from common.config import CoreSettings
+
+S = TypeVar("S", bound=BaseSettings)
 
 
 class ApiSettings(CoreSettings):
@@ -41,6 +45,22 @@ class ApiSettings(CoreSettings):
     max_queue_depth_by_domain: dict[str, int] = Field(
         default_factory=dict, description='Per-domain caps as JSON, e.g. {"ocr": 500}.'
     )
+
+    # Each domain's own settings (its class, its prefix: LLM_*, OCR_*), kept with these so an app
+    # holds all it was built with: read on first use, unless given by ``with_domain_settings``.
+    _domain_settings: dict[type[BaseSettings], BaseSettings] = PrivateAttr(default_factory=dict)
+
+    def domain_settings(self, kind: type[S]) -> S:
+        """The settings of class ``kind`` that go with these (read once, or as given)."""
+        if kind not in self._domain_settings:
+            self._domain_settings[kind] = kind()
+        return cast(S, self._domain_settings[kind])
+
+    def with_domain_settings(self, *given: BaseSettings) -> "ApiSettings":
+        """A copy of these settings with ``given`` as its domains' settings (one per class)."""
+        copy = self.model_copy()
+        copy._domain_settings = {**self._domain_settings, **{type(settings): settings for settings in given}}
+        return copy
 
     @field_validator("admin_api_key")
     @classmethod

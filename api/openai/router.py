@@ -20,12 +20,11 @@ from api.openai import generation
 from api.openai.config import OpenAICompatSettings, get_openai_compat_settings
 from api.openai.embeddings import embeddings
 from api.openai.protocol import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, ModelCard, ModelList
-from common.contracts.llm import get_llm_limits
+from common.contracts.llm import LlmLimits, bounded
 
 # Left out of /openapi.json: OpenAI's API reference documents these routes, and their errors
 # take OpenAI's shape rather than the envelope the document promises for every other route.
 router = APIRouter(prefix="/openai/v1", tags=["openai"], include_in_schema=False)
-MAX_BODY_BYTES = get_llm_limits().max_body_bytes
 _STARTED = int(time.time())
 
 
@@ -79,7 +78,8 @@ async def _generate(
 ) -> dict[str, Any] | StreamingResponse:
     settings = _settings()
     _model(body.model, settings.chat_model)
-    params = generation.job_params(body)
+    requests = bounded(request.app.state.settings.domain_settings(LlmLimits))  # the app's caps
+    params = generation.job_params(body, requests.generate)
     if body.stream:
         return await generation.stream(jobs, principal, settings, shape, body, params, controls)
     return await generation.complete(request, jobs, principal, shape, body.model, params, controls)

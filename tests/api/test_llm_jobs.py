@@ -104,10 +104,10 @@ def test_embeddings_put_paraphrases_closer_than_unrelated_sentences(client, llm_
         ({"prompt": "a", "messages": [{"role": "user", "content": "b"}]}, "exactly one"),
         ({"messages": [{"role": "wizard", "content": "hi"}]}, "role"),
         ({"messages": [{"role": "user", "content": ""}]}, "content"),
-        ({"prompt": "a", "max_new_tokens": 1501}, "over the cap of 1500"),
+        ({"prompt": "a", "max_new_tokens": 1501}, "less than or equal to 1500"),
         ({"prompt": "a", "max_new_tokens": 0}, "max_new_tokens"),
         ({"prompt": "a", "temperature": -1}, "temperature"),
-        ({"prompt": "a", "stop": [""]}, "stop strings"),
+        ({"prompt": "a", "stop": [""]}, "stop.0"),
     ],
 )
 def test_bad_generate_requests_are_422_and_enqueue_nothing(client, redis_client, body, where):
@@ -121,7 +121,7 @@ def test_bad_generate_requests_are_422_and_enqueue_nothing(client, redis_client,
 
 @pytest.mark.parametrize(
     ("body", "where"),
-    [({"texts": []}, "texts"), ({"texts": ["ok", "  "]}, "index 1"), ({"texts": ["t"] * 17}, "over the cap of 16")],
+    [({"texts": []}, "texts"), ({"texts": ["ok", "  "]}, "texts.1"), ({"texts": ["t"] * 17}, "at most 16 items")],
 )
 def test_bad_embed_requests_are_422(client, body, where):
     answer = client.post("/v1/llm/embed", json=body)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.core.auth import PrincipalDep
+from api.core.config import ApiSettings
 from api.core.deps import JobsDep
 from api.core.errors import documented
 from api.core.events import check_last_event_id, stream_events
@@ -17,6 +18,11 @@ from common.contracts.naming import queue_name
 
 router = APIRouter(tags=["base"])
 TASKS: tuple[str, ...] = ()
+
+
+def build_router(settings: ApiSettings) -> APIRouter:
+    """The routes every app serves: none of them depends on a setting."""
+    return router
 
 
 @router.get("/healthz")

@@ -130,4 +130,4 @@ def test_bad_embed_requests_are_422(client, body, where):
 
 def test_malformed_json_is_422(client):
     answer = client.post("/v1/llm/generate", content=b'{"prompt": ', headers={"content-type": "application/json"})
-    assert answer.status_code == 422 and answer.json()["error"]["code"] == "invalid_request"
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "invalid_json"

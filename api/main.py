@@ -125,7 +125,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
-    routes = include_domain_routers(app, domains)
+    routes = include_domain_routers(app, domains, settings)
     app.state.domain_tasks = routes.tasks
     app.include_router(keys_router)
     app.include_router(metrics_router)

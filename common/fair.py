@@ -47,7 +47,11 @@ def batch_every(share: float) -> int:
 
 def configure(settings: CoreSettings) -> Call[int]:
     """Write the dispatch settings the Lua scripts read."""
-    args = [int(settings.workers_offline_after_s * 1000), settings.dispatch_buffer, batch_every(settings.batch_min_share)]
+    args = [
+        int(settings.workers_offline_after_s * 1000),
+        settings.dispatch_buffer,
+        batch_every(settings.batch_min_share),
+    ]
     return Call("fair_config", [], args, int)
 
 

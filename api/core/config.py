@@ -1,10 +1,14 @@
 """API settings: the core ones plus which domains this process serves, access and quotas."""
 
 from functools import lru_cache
+from typing import TypeVar, cast
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator
+from pydantic_settings import BaseSettings
 
 from common.config import CoreSettings
+
+S = TypeVar("S", bound=BaseSettings)
 
 
 class ApiSettings(CoreSettings):
@@ -38,6 +42,22 @@ class ApiSettings(CoreSettings):
     max_waits_per_key: int = Field(
         100, ge=0, description="Long-polls and event streams a key holds open at once, per API process (0: no limit)."
     )
+
+    # Each domain's own settings (its class, its prefix: LLM_*, OCR_*), kept with these so an app
+    # holds all it was built with: read on first use, unless given by ``with_domain_settings``.
+    _domain_settings: dict[type[BaseSettings], BaseSettings] = PrivateAttr(default_factory=dict)
+
+    def domain_settings(self, kind: type[S]) -> S:
+        """The settings of class ``kind`` that go with these (read once, or as given)."""
+        if kind not in self._domain_settings:
+            self._domain_settings[kind] = kind()
+        return cast(S, self._domain_settings[kind])
+
+    def with_domain_settings(self, *given: BaseSettings) -> "ApiSettings":
+        """A copy of these settings with ``given`` as its domains' settings (one per class)."""
+        copy = self.model_copy()
+        copy._domain_settings = {**self._domain_settings, **{type(settings): settings for settings in given}}
+        return copy
 
     @field_validator("admin_api_key")
     @classmethod

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,23 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
 
 
+def _validation_code(error: dict[str, Any]) -> str:
+    """One code per fault, whichever route: a body that is no JSON, a bad header, or else."""
+    if error.get("type") == "json_invalid":
+        return "invalid_json"
+    return "invalid_header" if tuple(error.get("loc", ()))[:1] == ("header",) else "invalid_request"
+
+
+def _allowed_methods(request: Request) -> set[str]:
+    """Every method the request's path takes: its routes are one per method."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is Match.PARTIAL:  # the path's, not the method's
+            methods |= getattr(route, "methods", None) or set()
+    return methods
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -88,15 +106,20 @@ def install_error_handlers(app: FastAPI) -> None:
         details = _validation_details(exc)
         first = details[0] if details else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(p) for p in first["loc"])
-        return error_response(422, "invalid_request", f"{where}: {first['msg']}", details)
+        code = _validation_code(exc.errors()[0]) if exc.errors() else "invalid_request"
+        return error_response(422, code, f"{where}: {first['msg']}", details)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400 and exc.detail == _UNPARSABLE:
             # A body FastAPI could not even decode (not UTF-8): the same answer as malformed JSON.
-            return error_response(422, "invalid_request", "body: the request body is not valid JSON (UTF-8)")
+            return error_response(422, "invalid_json", "body: the request body is not valid JSON (UTF-8)")
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-        return error_response(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        allowed = _allowed_methods(request) if exc.status_code == 405 else set()
+        if allowed:  # Starlette's Allow names only the methods of the first route it tried
+            headers["Allow"] = ", ".join(sorted(allowed))
+        return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
     @app.exception_handler(redis.RedisError)
     async def _redis(request: Request, exc: redis.RedisError) -> JSONResponse:

@@ -34,7 +34,8 @@ from common import keys
 from common.contracts.jobs import JobStatus, JobView
 from common.records import JobRecord
 
-_EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")
+EVENT_ID_PATTERN = r"^([0-9]{1,20}-[0-9]{1,20})?$"  # a Redis stream entry id, or empty
+_EVENT_ID = re.compile(EVENT_ID_PATTERN)
 _BATCH = 100
 
 

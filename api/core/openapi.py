@@ -1,5 +1,6 @@
 """The OpenAPI document as clients meet the API: the error envelope for every 4xx/5xx (not
-FastAPI's ``HTTPValidationError``), the Bearer key, and the answers every route can give."""
+FastAPI's ``HTTPValidationError``), the Bearer key, the answers every route can give, and
+optional parameters as they are sent: given or left out, never null."""
 
 from typing import Any
 
@@ -20,6 +21,16 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ENVELOPE}}}
 
 
+def _never_null(parameter: dict[str, Any]) -> None:
+    """An optional query or header parameter, which FastAPI types as ``X | null``, as just ``X``:
+    a client sends it or leaves it out (a header of ``null`` would be the text "null")."""
+    schema = parameter.get("schema", {})
+    branches = [b for b in schema.get("anyOf", []) if b.get("type") != "null"]
+    if len(branches) == 1 and len(schema["anyOf"]) == 2:
+        del schema["anyOf"]
+        schema.update(branches[0])
+
+
 def install_openapi(app: FastAPI, open_paths: set[str]) -> None:
     def build() -> dict[str, Any]:
         if app.openapi_schema:
@@ -33,6 +44,8 @@ def install_openapi(app: FastAPI, open_paths: set[str]) -> None:
         doc["components"]["securitySchemes"] = {"apiKey": {"type": "http", "scheme": "bearer"}}
         for path, operations in doc["paths"].items():
             for operation in operations.values():
+                for parameter in operation.get("parameters", []):
+                    _never_null(parameter)
                 responses = operation.setdefault("responses", {})
                 for status, answer in responses.items():
                     if status.startswith(("4", "5")):

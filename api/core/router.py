@@ -14,6 +14,7 @@ from types import ModuleType
 from fastapi import FastAPI
 
 import api.domains
+from api.core.config import ApiSettings
 from common.discovery import BASE, available_domains, load_domain, parse_domains, sub_packages
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def enabled_domains(domain_setting: str) -> list[str]:
 @dataclass(frozen=True)
 class DomainRoutes:
     tasks: dict[str, tuple[str, ...]]  # each enabled domain's task verbs
-    body_caps: dict[str, int]  # a router's path prefix -> its MAX_BODY_BYTES, where it declares one
+    body_caps: dict[str, int]  # a router's path prefix -> its body cap, where it declares one
 
 
 def _router_modules(name: str) -> list[ModuleType]:
@@ -37,8 +38,13 @@ def _router_modules(name: str) -> list[ModuleType]:
     return [load_domain(api.domains, name, "router"), *subs]
 
 
-def include_domain_routers(app: FastAPI, domains: list[str]) -> DomainRoutes:
-    """Include ``base`` and each enabled domain's routers, each with its own body cap."""
+def include_domain_routers(app: FastAPI, domains: list[str], settings: ApiSettings) -> DomainRoutes:
+    """Include ``base`` and each enabled domain's routers, built from the app's settings.
+
+    A domain's ``router`` module has ``TASKS`` and ``build_router(settings)`` (its routes: their
+    bodies' limits come from the settings), and may have ``max_body_bytes(settings)``; each of
+    its sub-packages with a ``router`` module of that shape (without ``TASKS``) adds routes.
+    """
     routes = DomainRoutes({}, {})
     for name in available_domains(api.domains):
         if name != BASE and name not in domains:
@@ -47,8 +53,9 @@ def include_domain_routers(app: FastAPI, domains: list[str]) -> DomainRoutes:
         if name != BASE:
             routes.tasks[name] = tuple(modules[0].TASKS)
         for module in modules:
-            app.include_router(module.router)
-            if hasattr(module, "MAX_BODY_BYTES"):
-                routes.body_caps[module.router.prefix + "/"] = module.MAX_BODY_BYTES
+            router = module.build_router(settings)
+            app.include_router(router)
+            if hasattr(module, "max_body_bytes"):
+                routes.body_caps[router.prefix + "/"] = module.max_body_bytes(settings)
     log.info("domains enabled: %s", ", ".join(routes.tasks) or "(none)")
     return routes

@@ -4,12 +4,13 @@ webhook signing secret (any key)."""
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.core.auth import AdminDep, Principal, PrincipalDep
 from api.core.errors import ApiError, documented
 from common import apikeys, webhook_secrets
 from common.apikeys import KeyRecord, Role
+from common.contracts.jobs import json_integer
 from common.scripts import AsyncScripts, Call
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
@@ -18,10 +19,19 @@ WEBHOOK_SECRET_HELP = "Signs this key's webhook deliveries (Standard Webhooks: `
 
 
 class CreateKeyRequest(BaseModel):
+    # Strict: true is no limit of 1, nor "5" a number: what the document says is what is taken.
+    model_config = ConfigDict(strict=True)
+
     name: str = Field(min_length=1, max_length=100, description="Who or what uses the key.")
     role: Role = "user"
-    rate_limit_per_minute: int | None = Field(None, ge=1, le=1_000_000, description="null: the server default.")
-    max_jobs_in_flight: int | None = Field(None, ge=1, le=1_000_000, description="null: the server default.")
+    rate_limit_per_minute: int | None = Field(
+        None, ge=1, le=1_000_000, strict=False, description="null: the server default."
+    )
+    max_jobs_in_flight: int | None = Field(
+        None, ge=1, le=1_000_000, strict=False, description="null: the server default."
+    )
+
+    _integers = field_validator("rate_limit_per_minute", "max_jobs_in_flight", mode="before")(json_integer)
 
 
 class CreatedKey(KeyRecord):

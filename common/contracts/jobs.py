@@ -5,7 +5,8 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 
 class JobStatus(StrEnum):
@@ -24,15 +25,41 @@ class JobStatus(StrEnum):
 FINISHED = frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.canceled, JobStatus.expired})
 
 
+def json_integer(value: Any) -> Any:
+    """An integer as JSON Schema reads one: 3 and 3.0, never true or "3". For a "before"
+    validator on a field that is not strict: pydantic's strict mode refuses 3.0, which the
+    document's "integer" allows, and its lax mode takes true and "3"."""
+    if isinstance(value, bool | str):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
 HookEvent = Literal["start", "progress", "completed"]
 MAX_WEBHOOK_URL_CHARS = 2048
+# An http(s) URL with a host, in ASCII (an IDN host in its xn-- form): scheme, optional
+# user info, a name or an [IPv6] literal, an optional port up to 65535, then any visible
+# characters. Whether the host resolves, and to a public address, is checked at submit.
+_PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+WEBHOOK_URL_PATTERN = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9._~%!$&'()*+,;=:-]*@)?"
+    r"([A-Za-z0-9._~%!$&'()*+,;=-]+|\[[0-9A-Fa-f:.]+\])"
+    rf"(:{_PORT}?)?([/?#][!-~]*)?$"
+)
 
 
 class WebhookOptions(BaseModel):
     """Where to deliver the job's changes (signed, retried: see the README's webhooks section)."""
 
+    # Strict: a JSON value of another type is refused, never coerced (true is no number).
+    model_config = ConfigDict(strict=True)
+
     webhook: str | None = Field(
-        None, max_length=MAX_WEBHOOK_URL_CHARS, description="An http(s) URL to POST the job's changes to."
+        None,
+        max_length=MAX_WEBHOOK_URL_CHARS,
+        pattern=WEBHOOK_URL_PATTERN,
+        json_schema_extra={"format": "uri"},
+        description="An http(s) URL to POST the job's changes to; its host must resolve to a public address "
+        "(unless the server allows private ones).",
     )
     webhook_events_filter: list[HookEvent] = Field(
         default_factory=lambda: list[HookEvent](["completed"]),
@@ -61,16 +88,23 @@ WEBHOOK_FIELDS = frozenset(WebhookOptions.model_fields)
 
 # A submission's own time limit (the ``time_limit_s`` field of every task's request): it can
 # only shorten the domain's limit (TASK_SOFT_TIME_LIMIT_S); a job past it fails with
-# ``TimeLimitExceeded``.
+# ``TimeLimitExceeded``. A limit under a tenth of a second cannot be kept (engines check it
+# between steps); the API also refuses more than the domain's hard limit (``time_limit``).
+MIN_TIME_LIMIT_S = 0.1
 TimeLimit = Annotated[
     float | None,
     Field(
-        gt=0,
+        ge=MIN_TIME_LIMIT_S,
         allow_inf_nan=False,
         description="Seconds this job may run once started; it then fails with TimeLimitExceeded. "
         "Shortens the domain's limit, never extends it.",
     ),
 ]
+
+
+def time_limit(max_s: float) -> Any:
+    """``TimeLimit`` at most ``max_s`` (a domain's hard time limit), as a type for ``create_model``."""
+    return Annotated[TimeLimit, Field(le=max_s)]
 
 
 class JobError(BaseModel):

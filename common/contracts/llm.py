@@ -1,70 +1,69 @@
-"""LLM domain contract: ``llm.generate`` (text from a prompt or chat) and ``llm.embed``."""
+"""LLM domain contract: ``llm.generate`` (text from a prompt or chat) and ``llm.embed``.
 
-from functools import lru_cache
-from typing import Literal
+The request models state the rules that hold whatever the settings; ``bounded(limits)`` adds
+the caps that settings give (``LlmLimits``, ``LLM_*``) as field constraints. The API validates
+with those models, so its OpenAPI document states every cap, and the workers validate each job's
+params with the same models under their own limits.
+"""
 
-from pydantic import BaseModel, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+import functools
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from common.contracts.jobs import TimeLimit, WebhookOptions
+from common.contracts.bounds import tightened
+from common.contracts.jobs import TimeLimit, json_integer
 
 DOMAIN = "llm"
 GENERATE = "generate"
 EMBED = "embed"
 
+# Strict: a JSON value of another type is refused, never coerced (true is no integer, "5" no number).
+_STRICT = ConfigDict(strict=True)
+StopString = Annotated[str, Field(min_length=1)]
+# Not blank. Matched with Python's ``re`` (``EmbedRequest``'s regex engine), whose ``\s`` is
+# ``str.isspace``, as Python clients and fuzzers read the schema's pattern.
+EmbedText = Annotated[str, Field(pattern=r"\S")]
+
 
 class ChatMessage(BaseModel):
+    model_config = _STRICT
+
     role: Literal["system", "user", "assistant"]
     content: str = Field(min_length=1)
 
-    @field_validator("content")
-    @classmethod
-    def _bounded(cls, content: str) -> str:
-        return _bounded_text(content, get_llm_limits().max_message_chars)
+
+# ``GenerateRequest._one_input`` as the OpenAPI document states it.
+_EXACTLY_ONE_INPUT: dict[str, Any] = {
+    "oneOf": [
+        {"required": ["prompt"], "properties": {"prompt": {"type": "string"}}},
+        {"required": ["messages"], "properties": {"messages": {"type": "array"}}},
+    ]
+}
 
 
 class GenerateRequest(BaseModel):
     """Exactly one of ``prompt`` (raw text) or ``messages`` (the model's chat template applied)."""
 
+    model_config = ConfigDict(strict=True, json_schema_extra=_EXACTLY_ONE_INPUT)
+
     prompt: str | None = Field(None, min_length=1)
     messages: list[ChatMessage] | None = Field(None, min_length=1)
-    max_new_tokens: int = Field(128, ge=1)
+    max_new_tokens: int = Field(128, ge=1, strict=False)
     temperature: float = Field(0.0, ge=0.0, le=5.0, description="0 means greedy decoding.")
     top_p: float = Field(1.0, gt=0.0, le=1.0)
-    stop: list[str] = Field(default_factory=list, description="Stop before any of these strings.")
-    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Makes sampling repeatable.")
+    stop: list[StopString] = Field(default_factory=list, description="Stop before any of these strings.")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, strict=False, description="Makes sampling repeatable.")
     time_limit_s: TimeLimit = None
 
-    @field_validator("max_new_tokens")
-    @classmethod
-    def _under_the_cap(cls, value: int) -> int:
-        return _capped(value, get_llm_limits().max_new_tokens_cap)
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt_bounded(cls, prompt: str | None) -> str | None:
-        return None if prompt is None else _bounded_text(prompt, get_llm_limits().max_prompt_chars)
-
-    @field_validator("messages")
-    @classmethod
-    def _few_enough_messages(cls, messages: list[ChatMessage] | None) -> list[ChatMessage] | None:
-        if messages is not None:
-            _capped(len(messages), get_llm_limits().max_messages, "messages")
-        return messages
-
-    @field_validator("stop")
-    @classmethod
-    def _stops_bounded(cls, stop: list[str]) -> list[str]:
-        limits = get_llm_limits()
-        return _bounded_texts(stop, limits.max_stop_strings, "stop strings", limits.max_stop_chars)
+    _integers = field_validator("max_new_tokens", "seed", mode="before")(json_integer)
 
     @model_validator(mode="after")
     def _one_input(self) -> "GenerateRequest":
         if (self.prompt is None) == (self.messages is None):
             raise ValueError("give exactly one of 'prompt' or 'messages'")
-        if any(not s for s in self.stop):
-            raise ValueError("stop strings must not be empty")
         return self
 
 
@@ -87,29 +86,10 @@ class GenerateResult(BaseModel):
 
 
 class EmbedRequest(BaseModel):
-    texts: list[str] = Field(min_length=1)
+    model_config = ConfigDict(strict=True, regex_engine="python-re")
+
+    texts: list[EmbedText] = Field(min_length=1)
     time_limit_s: TimeLimit = None
-
-    @field_validator("texts")
-    @classmethod
-    def _under_the_cap(cls, texts: list[str]) -> list[str]:
-        limits = get_llm_limits()
-        return _bounded_texts(texts, limits.max_embed_texts, "texts", limits.max_text_chars)
-
-    @model_validator(mode="after")
-    def _no_empty_text(self) -> "EmbedRequest":
-        empty = [i for i, text in enumerate(self.texts) if not text.strip()]
-        if empty:
-            raise ValueError(f"texts must not be empty (index {', '.join(map(str, empty))})")
-        return self
-
-
-class GenerateSubmission(WebhookOptions, GenerateRequest):
-    """``POST /v1/llm/generate``'s body: the request, and optionally a webhook."""
-
-
-class EmbedSubmission(WebhookOptions, EmbedRequest):
-    """``POST /v1/llm/embed``'s body: the request, and optionally a webhook."""
 
 
 class EmbedResult(BaseModel):
@@ -118,33 +98,11 @@ class EmbedResult(BaseModel):
     model: str
 
 
-def _bounded_text(text: str, cap: int) -> str:
-    if len(text) > cap:
-        raise PydanticCustomError(
-            "too_long", "{size} characters is over the limit of {cap}", {"size": len(text), "cap": cap}
-        )
-    return text
-
-
-def _bounded_texts(texts: list[str], count_cap: int, unit: str, chars_cap: int) -> list[str]:
-    _capped(len(texts), count_cap, unit)
-    for text in texts:
-        _bounded_text(text, chars_cap)
-    return texts
-
-
-def _capped(value: int, cap: int, unit: str = "") -> int:
-    if value > cap:
-        what = f"{value} {unit}".rstrip()
-        raise PydanticCustomError("over_cap", "{what} is over the cap of {cap}", {"what": what, "cap": cap})
-    return value
-
-
 class LlmLimits(BaseSettings):
-    """Request caps (``LLM_`` prefix), checked by the request models: the API refuses past
-    them, and workers, which validate every job's params with the same models, again."""
+    """Request caps (``LLM_`` prefix). The API reads them with its settings, the llm workers as
+    part of theirs (``LlmSettings`` extends this class); both apply them through ``bounded``."""
 
-    model_config = SettingsConfigDict(env_prefix="LLM_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="LLM_", env_file=".env", extra="ignore", frozen=True)
 
     max_new_tokens_cap: int = Field(1024, gt=0, description="Largest max_new_tokens a job may ask for.")
     max_embed_texts: int = Field(256, gt=0, description="Most texts in one embed job.")
@@ -157,6 +115,37 @@ class LlmLimits(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="Largest JSON body of an LLM request.")
 
 
-@lru_cache
-def get_llm_limits() -> LlmLimits:
-    return LlmLimits()
+@dataclass(frozen=True)
+class LlmRequests:
+    """The request models under one set of limits."""
+
+    generate: type[GenerateRequest]
+    embed: type[EmbedRequest]
+
+
+@functools.cache
+def bounded(limits: LlmLimits) -> LlmRequests:
+    """The request models with ``limits``' caps as field constraints (``maxLength``, ``maximum``...)."""
+    message = create_model(
+        "ChatMessage",
+        __base__=ChatMessage,
+        content=tightened(ChatMessage, "content", max_length=limits.max_message_chars),
+    )
+    stop = list[Annotated[StopString, Field(max_length=limits.max_stop_chars)]]
+    cap = limits.max_new_tokens_cap
+    default_tokens = min(GenerateRequest.model_fields["max_new_tokens"].default, cap)  # a cap may be below it
+    generate = create_model(
+        "GenerateRequest",
+        __base__=GenerateRequest,
+        prompt=tightened(GenerateRequest, "prompt", max_length=limits.max_prompt_chars),
+        messages=tightened(GenerateRequest, "messages", list[message] | None, max_length=limits.max_messages),
+        max_new_tokens=tightened(GenerateRequest, "max_new_tokens", default=default_tokens, le=cap),
+        stop=tightened(GenerateRequest, "stop", stop, max_length=limits.max_stop_strings),
+    )
+    texts = list[Annotated[EmbedText, Field(max_length=limits.max_text_chars)]]
+    embed = create_model(
+        "EmbedRequest",
+        __base__=EmbedRequest,
+        texts=tightened(EmbedRequest, "texts", texts, max_length=limits.max_embed_texts),
+    )
+    return LlmRequests(generate, embed)

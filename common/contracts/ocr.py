@@ -10,14 +10,26 @@ RECOGNIZE = "recognize"
 IMAGE_BLOB = "image"
 # The multipart form's field for a job's own time limit (JSON: ``time_limit_s``).
 TIME_LIMIT_FIELD = "time_limit_s"
+# Standard base64 with its padding: what ``base64.b64decode(..., validate=True)`` takes.
+BASE64_PATTERN = r"^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 
 
-class RecognizeBase64Request(WebhookOptions):
-    """JSON form of a recognize request; multipart ``file`` (with the same optional webhook
-    fields as form fields) is the other form."""
+class RecognizeOptions(WebhookOptions):
+    """What a recognize request may ask beside its image: JSON fields, or multipart form fields
+    beside ``file``."""
 
-    image_base64: str = Field(min_length=1, description="The image file's bytes, base64.")
     time_limit_s: TimeLimit = None
+
+
+class RecognizeBase64Request(RecognizeOptions):
+    """JSON form of a recognize request; multipart ``file`` is the other form."""
+
+    image_base64: str = Field(
+        min_length=1,
+        # Checked by the API itself, to answer its own code (invalid_base64); stated here.
+        json_schema_extra={"format": "byte", "pattern": BASE64_PATTERN},
+        description="The image file's bytes, base64.",
+    )
 
 
 class OcrLine(BaseModel):

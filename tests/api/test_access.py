@@ -61,6 +61,20 @@ def test_keys_are_created_listed_without_secrets_and_work(client, api_url):
     assert later["last_used_at"] is not None
 
 
+@pytest.mark.parametrize(
+    "given",
+    [{"rate_limit_per_minute": True}, {"max_jobs_in_flight": "5"}, {"name": 7}, {"rate_limit_per_minute": 1.5}],
+)
+def test_a_key_is_made_only_of_values_of_the_documented_types(client, given):
+    before = len(client.get("/v1/keys").json()["keys"])
+    answer = client.post("/v1/keys", json={"name": "typed", **given})
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "invalid_request", answer.text
+    assert next(iter(given)) in answer.json()["error"]["message"]
+    assert len(client.get("/v1/keys").json()["keys"]) == before
+    whole = client.post("/v1/keys", json={"name": "typed", "rate_limit_per_minute": 5.0})  # JSON's 5.0 is 5
+    assert whole.status_code == 201 and whole.json()["rate_limit_per_minute"] == 5
+
+
 def test_a_user_key_on_an_admin_route_is_403(client, api_url):
     user = _key(client, "bob")
     with _as(api_url, user["key"]) as bob:

@@ -105,10 +105,10 @@ def test_embeddings_put_paraphrases_closer_than_unrelated_sentences(client, llm_
         ({"prompt": "a", "messages": [{"role": "user", "content": "b"}]}, "exactly one"),
         ({"messages": [{"role": "wizard", "content": "hi"}]}, "role"),
         ({"messages": [{"role": "user", "content": ""}]}, "content"),
-        ({"prompt": "a", "max_new_tokens": 1501}, "over the cap of 1500"),
+        ({"prompt": "a", "max_new_tokens": 1501}, "less than or equal to 1500"),
         ({"prompt": "a", "max_new_tokens": 0}, "max_new_tokens"),
         ({"prompt": "a", "temperature": -1}, "temperature"),
-        ({"prompt": "a", "stop": [""]}, "stop strings"),
+        ({"prompt": "a", "stop": [""]}, "stop.0"),
     ],
 )
 def test_bad_generate_requests_are_422_and_enqueue_nothing(client, redis_client, body, where):
@@ -122,7 +122,7 @@ def test_bad_generate_requests_are_422_and_enqueue_nothing(client, redis_client,
 
 @pytest.mark.parametrize(
     ("body", "where"),
-    [({"texts": []}, "texts"), ({"texts": ["ok", "  "]}, "index 1"), ({"texts": ["t"] * 17}, "over the cap of 16")],
+    [({"texts": []}, "texts"), ({"texts": ["ok", "  "]}, "texts.1"), ({"texts": ["t"] * 17}, "at most 16 items")],
 )
 def test_bad_embed_requests_are_422(client, body, where):
     answer = client.post("/v1/llm/embed", json=body)
@@ -131,4 +131,4 @@ def test_bad_embed_requests_are_422(client, body, where):
 
 def test_malformed_json_is_422(client):
     answer = client.post("/v1/llm/generate", content=b'{"prompt": ', headers={"content-type": "application/json"})
-    assert answer.status_code == 422 and answer.json()["error"]["code"] == "invalid_request"
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "invalid_json"

@@ -4,7 +4,11 @@ import os
 
 import pytest
 import torch
+from pydantic import ValidationError
 
+from api.core.config import ApiSettings
+from api.domains.llm.router import requests_for
+from common.contracts.llm import LlmLimits
 from workers.domains.llm import engines, models, tasks
 from workers.domains.llm.config import LlmSettings
 
@@ -74,3 +78,61 @@ def test_the_worker_holds_what_its_engine_runs_at_once(monkeypatch):
     monkeypatch.setattr(engines, "vllm_installed", lambda: True)
     assert engines.jobs_held(LlmSettings(engine="vllm", max_num_seqs=64)) == 65
     assert engines.jobs_held(LlmSettings(engine="transformers", max_batch=8)) == 9
+
+
+LIMITS = {
+    "max_new_tokens_cap": 8,
+    "max_prompt_chars": 10,
+    "max_messages": 2,
+    "max_message_chars": 5,
+    "max_stop_strings": 1,
+    "max_stop_chars": 3,
+    "max_embed_texts": 2,
+    "max_text_chars": 4,
+}
+CHAT = {"role": "user", "content": "hi"}
+
+
+class _Accepted(Exception):
+    """Raised where a job that passed validation would reach the engine."""
+
+
+class _NoEngine:
+    def get(self) -> None:
+        raise _Accepted
+
+
+@pytest.mark.parametrize(
+    ("task", "params", "refused"),
+    [
+        ("generate", {"prompt": "x" * 10}, False),
+        ("generate", {"prompt": "x" * 11}, True),
+        ("generate", {"prompt": "x", "max_new_tokens": 8}, False),
+        ("generate", {"prompt": "x", "max_new_tokens": 9}, True),
+        ("generate", {"prompt": "x", "max_new_tokens": True}, True),
+        ("generate", {"messages": [CHAT] * 2}, False),
+        ("generate", {"messages": [CHAT] * 3}, True),
+        ("generate", {"messages": [{"role": "user", "content": "x" * 6}]}, True),
+        ("generate", {"prompt": "x", "stop": ["abc"]}, False),
+        ("generate", {"prompt": "x", "stop": ["abcd"]}, True),
+        ("generate", {"prompt": "x", "stop": ["a", "b"]}, True),
+        ("embed", {"texts": ["abcd", "x"]}, False),
+        ("embed", {"texts": ["abcde"]}, True),
+        ("embed", {"texts": ["a", "b", "c"]}, True),
+        ("embed", {"texts": [" "]}, True),
+    ],
+)
+def test_a_worker_refuses_exactly_what_the_api_refuses_under_the_same_limits(monkeypatch, task, params, refused):
+    # The worker as built with these limits, its engines never reached.
+    monkeypatch.setattr(tasks, "get_llm_settings", lambda: LlmSettings(**LIMITS))
+    monkeypatch.setattr(tasks, "engine", _NoEngine())
+    monkeypatch.setattr(tasks, "embedder", _NoEngine())
+    with pytest.raises(ValidationError if refused else _Accepted):
+        getattr(tasks, task).fn(None, params)
+
+    api_model = getattr(requests_for(ApiSettings().with_domain_settings(LlmLimits(**LIMITS))), task)
+    if refused:
+        with pytest.raises(ValidationError):
+            api_model.model_validate(params)
+    else:
+        api_model.model_validate(params)

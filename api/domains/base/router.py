@@ -6,10 +6,11 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from api.core.auth import PrincipalDep
+from api.core.config import ApiSettings
 from api.core.deps import JobsDep
 from api.core.errors import documented
-from api.core.events import check_last_event_id, stream_events
-from api.core.listing import MAX_LIMIT
+from api.core.events import EVENT_ID_PATTERN, check_last_event_id, stream_events
+from api.core.listing import CURSOR_PATTERN, MAX_LIMIT
 from api.core.queues import queue_stats
 from api.core.readiness import not_ready
 from api.core.waits import HeldStream, unless_disconnected
@@ -19,6 +20,11 @@ from common.presence import Capacity
 
 router = APIRouter(tags=["base"])
 TASKS: tuple[str, ...] = ()
+
+
+def build_router(settings: ApiSettings) -> APIRouter:
+    """The routes every app serves: none of them depends on a setting."""
+    return router
 
 
 @router.get("/healthz")
@@ -71,7 +77,9 @@ async def list_jobs(
     domain: Annotated[str | None, Query(max_length=64, description="Only this domain's jobs.")] = None,
     status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="At most this many jobs.")] = 20,
-    cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the page before.")] = None,
+    cursor: Annotated[
+        str | None, Query(pattern=CURSOR_PATTERN, description="`next_cursor` of the page before.")
+    ] = None,
 ) -> JobPage:
     """Your jobs (an admin key: everyone's), newest first. A page may hold fewer than ``limit``
     jobs when filters skip some; follow ``next_cursor`` until it is null."""
@@ -91,7 +99,9 @@ async def job_events(
     job_id: str,
     jobs: JobsDep,
     principal: PrincipalDep,
-    last_event_id: Annotated[str | None, Header(description="Resume after this event.")] = None,
+    last_event_id: Annotated[
+        str | None, Header(pattern=EVENT_ID_PATTERN, description="Resume after this event (empty: from the start).")
+    ] = None,
 ) -> StreamingResponse:
     """A job's changes as server-sent events: ``status`` on each change, ``progress`` (for
     generation: the new text and ``completion_tokens``), then ``done`` with the whole job.

@@ -1,6 +1,4 @@
-"""OCR API settings (``OCR_`` prefix)."""
-
-from functools import lru_cache
+"""OCR API settings (``OCR_`` prefix), read with the app's (``ApiSettings.domain_settings``)."""
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,8 +12,3 @@ class OcrApiSettings(BaseSettings):
     # Each upload is held in memory while it is checked and recorded (up to MAX_UPLOAD_BYTES,
     # 4/3 more as base64 JSON): at most this many at once, the rest wait their turn.
     max_concurrent_uploads: int = Field(4, gt=0, description="Uploads read and recorded at once per API process.")
-
-
-@lru_cache
-def get_ocr_api_settings() -> OcrApiSettings:
-    return OcrApiSettings()

@@ -10,13 +10,14 @@ import anyio
 import anyio.to_thread
 from fastapi import Request
 from PIL import Image, UnidentifiedImageError
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.core.errors import ApiError
-from common.contracts.jobs import WEBHOOK_FIELDS, TimeLimit, WebhookOptions
-from common.contracts.ocr import TIME_LIMIT_FIELD, RecognizeBase64Request
+from api.domains.ocr.forms import Upload
+from common.contracts.jobs import WEBHOOK_FIELDS, WebhookOptions
+from common.contracts.ocr import TIME_LIMIT_FIELD, RecognizeOptions
 
 ALLOWED_FORMATS = {"PNG", "JPEG", "WEBP", "TIFF", "BMP"}
 # Room beside the image in a body: the multipart framing, or JSON's other fields.
@@ -37,51 +38,59 @@ def _invalid(exc: ValidationError) -> ApiError:
     return ApiError(422, "invalid_request", f"{where}: {first['msg']}")
 
 
-def _form_webhook(form: FormData) -> WebhookOptions:
-    """The webhook options from form fields (``webhook_events_filter`` repeated or comma-separated)."""
+def _form_options(form: FormData, model: type[RecognizeOptions]) -> RecognizeOptions:
+    """The options from the form's fields beside ``file`` (``webhook_events_filter`` repeated or
+    comma-separated); unknown fields are refused."""
+    unknown = sorted(set(form) - {"file", *model.model_fields})
+    if unknown:
+        raise ApiError(422, "invalid_request", f"unknown form field {unknown[0]!r}")
     given: dict[str, object] = {}
-    url = form.get("webhook")
-    if isinstance(url, str) and url:
-        given["webhook"] = url
-    events = [e.strip() for v in form.getlist("webhook_events_filter") if isinstance(v, str) for e in v.split(",")]
-    if any(events):
-        given["webhook_events_filter"] = [e for e in events if e]
+    for name in model.model_fields:
+        values = form.getlist(name)
+        if not values:
+            continue
+        if not all(isinstance(v, str) for v in values):
+            raise ApiError(422, "invalid_request", f"form field {name!r} must be a value, not a file")
+        if name == "webhook_events_filter":
+            given[name] = [e.strip() for v in values for e in str(v).split(",")]
+        else:
+            given[name] = values[-1]
     try:
-        return WebhookOptions.model_validate(given)
+        return model.model_validate(given, strict=False)  # a form's values are all text
     except ValidationError as exc:
         raise _invalid(exc) from exc
 
 
-async def read_image(request: Request, max_bytes: int) -> tuple[bytes, WebhookOptions, dict[str, Any]]:
+async def _from_form(form: FormData, upload: Upload) -> tuple[bytes, RecognizeOptions]:
+    file = form.get("file")
+    if file is None or isinstance(file, str):
+        raise ApiError(422, "invalid_request", "multipart field 'file' with the image is required")
+    if file.size is not None and file.size > upload.max_bytes:
+        raise _too_large(file.size, upload.max_bytes)
+    options = _form_options(form, upload.options)
+    return await file.read(), options
+
+
+async def read_image(request: Request, upload: Upload) -> tuple[bytes, WebhookOptions, dict[str, Any]]:
     """The image bytes from multipart field ``file`` or JSON ``image_base64``, the
     submission's webhook options (form fields, or JSON fields beside the image) and the job's
     options (``time_limit_s``, when given)."""
-    options: dict[str, Any] = {}
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         try:
             form = await request.form(max_files=1, max_fields=10)
         except StarletteHTTPException as exc:  # Starlette's 400 for a body that is not multipart
             raise ApiError(422, "invalid_request", f"the multipart body could not be read: {exc.detail}") from exc
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise ApiError(422, "invalid_request", "multipart field 'file' with the image is required")
-        if upload.size is not None and upload.size > max_bytes:
-            raise _too_large(upload.size, max_bytes)
-        limit = form.get(TIME_LIMIT_FIELD)
-        if isinstance(limit, str):
-            try:
-                options[TIME_LIMIT_FIELD] = TypeAdapter(TimeLimit).validate_python(limit)
-            except ValidationError as exc:
-                raise ApiError(422, "invalid_request", f"{TIME_LIMIT_FIELD}: {exc.errors()[0]['msg']}") from exc
-        data = await upload.read()
-        hook = _form_webhook(form)
+        try:
+            data, options = await _from_form(form, upload)
+        finally:
+            await form.close()  # the spooled file, refused or read
     elif content_type.startswith("application/json"):
         chunks = [chunk async for chunk in request.stream()]
         if sum(map(len, chunks)) < INLINE_BYTES:
-            data, hook, options = from_json(chunks, max_bytes)
+            data, options = from_json(chunks, upload)
         else:  # megabytes to parse and decode (tens of ms): off the loop, one body at a time
-            data, hook, options = await anyio.to_thread.run_sync(from_json, chunks, max_bytes, limiter=_decoding())
+            data, options = await anyio.to_thread.run_sync(from_json, chunks, upload, limiter=_decoding())
     else:
         raise ApiError(
             415,
@@ -90,9 +99,11 @@ async def read_image(request: Request, max_bytes: int) -> tuple[bytes, WebhookOp
         )
     if not data:
         raise ApiError(422, "invalid_image", "the image is empty")
-    if len(data) > max_bytes:
-        raise _too_large(len(data), max_bytes)
-    return data, hook, options
+    if len(data) > upload.max_bytes:
+        raise _too_large(len(data), upload.max_bytes)
+    hook = WebhookOptions.model_validate(options.model_dump(include=set(WEBHOOK_FIELDS)))
+    job_options = {} if options.time_limit_s is None else {TIME_LIMIT_FIELD: options.time_limit_s}
+    return data, hook, job_options
 
 
 @functools.cache
@@ -102,14 +113,15 @@ def _decoding() -> anyio.CapacityLimiter:
     return anyio.CapacityLimiter(1)
 
 
-def from_json(chunks: list[bytes], max_bytes: int) -> tuple[bytes, WebhookOptions, dict[str, Any]]:
-    """The image, webhook options and job options of a JSON body, given as its chunks (the list
-    is emptied). At most two copies of the image are held at once, and one over the cap is
-    refused on its encoded length, before it is decoded. CPU work: in a thread for large bodies."""
+def from_json(chunks: list[bytes], upload: Upload) -> tuple[bytes, RecognizeOptions]:
+    """The image and options of a JSON body, given as its chunks (the list is emptied). At most
+    two copies of the image are held at once, and one over the cap is refused on its encoded
+    length, before it is decoded. CPU work: in a thread for large bodies."""
+    max_bytes = upload.max_bytes
     body = b"".join(chunks)
     chunks.clear()
     try:
-        parsed = RecognizeBase64Request.model_validate_json(body)  # one string made, no whole-body text
+        parsed = upload.json_body.model_validate_json(body)  # one string made, no whole-body text
     except ValidationError as exc:
         first = exc.errors()[0]
         if first["type"] == "json_invalid":  # not JSON, or not even UTF-8
@@ -124,13 +136,12 @@ def from_json(chunks: list[bytes], max_bytes: int) -> tuple[bytes, WebhookOption
     if size > max_bytes:  # the size it decodes to, told by its length and padding
         raise _too_large(size, max_bytes)
     try:
-        # As b64decode(validate=True), without its copy of the text as bytes.
+        # The document's pattern (standard alphabet, padded), checked as b64decode(validate=True)
+        # would, without its copy of the text as bytes.
         data = binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise ApiError(422, "invalid_base64", f"image_base64 is not valid base64: {exc}") from exc
-    hook = WebhookOptions.model_validate(parsed.model_dump(include=set(WEBHOOK_FIELDS)))
-    options = {} if parsed.time_limit_s is None else {TIME_LIMIT_FIELD: parsed.time_limit_s}
-    return data, hook, options
+    return data, parsed
 
 
 def encoded_length(size: int) -> int:

@@ -4,10 +4,15 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from common.contracts.llm import LlmLimits
 
 
-class LlmSettings(BaseSettings):
+class LlmSettings(LlmLimits):
+    """The llm worker's settings: its engine and models, and the request caps it applies to
+    every job (``LlmLimits``, the ones the API applies at submit)."""
+
     model_config = SettingsConfigDict(env_prefix="LLM_", env_file=".env", extra="ignore")
 
     model: str = Field(

@@ -3,7 +3,7 @@
 import os
 from typing import TYPE_CHECKING, Any
 
-from common.contracts.llm import DOMAIN, EMBED, GENERATE, EmbedRequest, GenerateRequest, get_llm_limits
+from common.contracts.llm import DOMAIN, EMBED, GENERATE, bounded
 from workers.core.jobs import JobContext, job_task
 from workers.core.lazy import Lazy
 from workers.core.metrics import timed_model_load
@@ -100,15 +100,15 @@ def warmup() -> None:
 
 def check_config() -> None:
     """Fail at worker start on bad settings, not at the first job."""
-    settings = get_llm_settings()
-    get_llm_limits()
+    settings = get_llm_settings()  # its request caps too
     if engines.pick_engine(settings) == engines.VLLM:
         engines.check_vllm_imports()
 
 
 @job_task(DOMAIN, GENERATE)
 def generate(job: JobContext, params: dict[str, Any]) -> dict[str, Any]:
-    request = GenerateRequest.model_validate(params)  # the caps too: the limits may differ from the API's
+    # The caps too, this worker's: they may differ from the API's.
+    request = bounded(get_llm_settings()).generate.model_validate(params)
     if engine.get() == engines.VLLM:
         return vllm_generator.get().generate(request, job.report_progress, job.deadline).model_dump()
     engine_batcher = batcher.get()  # built under the load lock, which imports the generator module
@@ -120,5 +120,5 @@ def generate(job: JobContext, params: dict[str, Any]) -> dict[str, Any]:
 
 @job_task(DOMAIN, EMBED)
 def embed(job: JobContext, params: dict[str, Any]) -> dict[str, Any]:
-    request = EmbedRequest.model_validate(params)
+    request = bounded(get_llm_settings()).embed.model_validate(params)
     return embedder.get().embed(request.texts, job.deadline).model_dump()

@@ -11,7 +11,7 @@ from api.core.jobs import JobService
 from api.core.submit_controls import SubmitControls
 from api.domains.llm.openai import jobrun
 from api.openai.protocol import EmbeddingRequest
-from common.contracts.llm import EMBED, EmbedRequest
+from common.contracts.llm import EMBED, LlmLimits, bounded
 
 
 def _encoded(vector: list[float], encoding: str) -> list[float] | str:
@@ -25,7 +25,8 @@ async def embeddings(
     request: Request, jobs: JobService, principal: Principal, body: EmbeddingRequest, controls: SubmitControls
 ) -> dict[str, Any]:
     texts = [body.input] if isinstance(body.input, str) else body.input
-    params = jobrun.validated(EmbedRequest, {"texts": texts})
+    requests = bounded(request.app.state.settings.domain_settings(LlmLimits))  # the app's caps
+    params = jobrun.validated(requests.embed, {"texts": texts})
     job_id = await jobrun.submit(jobs, principal, EMBED, params, controls)
     result = jobrun.result_of(await jobrun.wait_for(request, jobs, principal, job_id, controls))
     data = [

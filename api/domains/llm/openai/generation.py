@@ -54,8 +54,9 @@ def _stops(stop: str | list[str] | None) -> list[str]:
     return [stop] if isinstance(stop, str) else list(stop or [])
 
 
-def job_params(body: ChatCompletionRequest | CompletionRequest) -> dict[str, Any]:
-    """The ``llm.generate`` params for an OpenAI request; unsupported parts answer 400."""
+def job_params(body: ChatCompletionRequest | CompletionRequest, model: type[GenerateRequest]) -> dict[str, Any]:
+    """The ``llm.generate`` params for an OpenAI request, checked by ``model`` (the app's bounded
+    one); unsupported parts answer 400."""
     params: dict[str, Any] = {"temperature": body.temperature, "top_p": body.top_p, "seed": body.seed}
     params["stop"] = _stops(body.stop)
     tokens_field = "max_tokens"
@@ -73,7 +74,7 @@ def job_params(body: ChatCompletionRequest | CompletionRequest) -> dict[str, Any
         params["prompt"] = prompts[0]
         params["max_new_tokens"] = body.max_tokens or 16  # OpenAI's default for completions
     given = {k: v for k, v in params.items() if v is not None}
-    return jobrun.validated(GenerateRequest, given, {"max_new_tokens": tokens_field})
+    return jobrun.validated(model, given, {"max_new_tokens": tokens_field})
 
 
 def usage(result: dict[str, Any]) -> dict[str, int]:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from api.core.auth import PrincipalDep
+from api.core.config import ApiSettings
 from api.core.deps import JobsDep
 from api.core.errors import ApiError
 from api.core.submit_controls import SubmitControlsDep
@@ -21,13 +22,22 @@ from api.domains.llm.openai import generation
 from api.domains.llm.openai.config import OpenAICompatSettings, get_openai_compat_settings
 from api.domains.llm.openai.embeddings import embeddings
 from api.openai.protocol import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, ModelCard, ModelList
-from common.contracts.llm import get_llm_limits
+from common.contracts.llm import LlmLimits, bounded
 
 # Left out of /openapi.json: OpenAI's API reference documents these routes, and their errors
 # take OpenAI's shape rather than the envelope the document promises for every other route.
 router = APIRouter(prefix="/openai/v1", tags=["openai"], include_in_schema=False)
-MAX_BODY_BYTES = get_llm_limits().max_body_bytes
 _STARTED = int(time.time())
+
+
+def build_router(settings: ApiSettings) -> APIRouter:
+    """The OpenAI-compatible routes (each reads the app's llm limits from its settings)."""
+    return router
+
+
+def max_body_bytes(settings: ApiSettings) -> int:
+    """The llm domain's body cap: the same prompts and texts, in OpenAI's shapes."""
+    return settings.domain_settings(LlmLimits).max_body_bytes
 
 
 def _model(requested: str, served: str) -> None:
@@ -79,7 +89,8 @@ async def _generate(
     controls: SubmitControlsDep,
 ) -> dict[str, Any] | StreamingResponse:
     _model(body.model, _settings().chat_model)
-    params = generation.job_params(body)
+    requests = bounded(request.app.state.settings.domain_settings(LlmLimits))  # the app's caps
+    params = generation.job_params(body, requests.generate)
     if body.stream:
         return await generation.stream(request, jobs, principal, shape, body, params, controls)
     return await generation.complete(request, jobs, principal, shape, body.model, params, controls)

@@ -1,0 +1,76 @@
+"""The two forms of a recognize request (multipart ``file``, JSON ``image_base64``) under the
+app's settings: the models that check them and the OpenAPI body that states them, from one
+declaration."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import create_model
+
+from common.contracts.bounds import tightened
+from common.contracts.jobs import time_limit
+from common.contracts.ocr import RecognizeBase64Request, RecognizeOptions
+
+IMAGE_HELP = "PNG, JPEG, WebP, TIFF or BMP, at most {size} bytes and {pixels} pixels (width x height)."
+
+
+@dataclass(frozen=True)
+class Upload:
+    """What a recognize request may hold."""
+
+    max_bytes: int
+    max_pixels: int
+    options: type[RecognizeOptions]  # the form's fields beside ``file``
+    json_body: type[RecognizeBase64Request]
+
+    @property
+    def help(self) -> str:
+        return IMAGE_HELP.format(size=self.max_bytes, pixels=self.max_pixels)
+
+
+def base64_chars(size: int) -> int:
+    """The length of ``size`` bytes in padded base64."""
+    return -(-size // 3) * 4
+
+
+def upload_rules(max_bytes: int, max_pixels: int, max_time_limit_s: float) -> Upload:
+    """The recognize request's models, bounded by the image cap and the domain's hard time limit."""
+    longest = (time_limit(max_time_limit_s), None)
+    options = create_model("RecognizeOptions", __base__=RecognizeOptions, time_limit_s=longest)
+    json_body = create_model(
+        "RecognizeBase64Request",
+        __base__=RecognizeBase64Request,
+        time_limit_s=longest,
+        image_base64=tightened(RecognizeBase64Request, "image_base64", max_length=base64_chars(max_bytes)),
+    )
+    return Upload(max_bytes, max_pixels, options, json_body)
+
+
+def _form_field(schema: dict[str, Any]) -> dict[str, Any]:
+    """A field's schema as a form sends it: a form field is given or left out, never null."""
+    schema = dict(schema)
+    branches = [b for b in schema.pop("anyOf", []) if b.get("type") != "null"]
+    schema.pop("default", None)
+    return {**branches[0], **schema} if branches else schema
+
+
+def openapi_body(upload: Upload) -> dict[str, Any]:
+    """The route's ``requestBody``: both forms, every rule the API applies to them stated."""
+    form_fields = {name: _form_field(s) for name, s in upload.options.model_json_schema()["properties"].items()}
+    form_fields["webhook_events_filter"]["description"] += " In a form: the field repeated, or comma-separated."
+    image = {"type": "string", "format": "binary", "maxLength": upload.max_bytes, "description": upload.help}
+    as_json = upload.json_body.model_json_schema()
+    as_json["properties"]["image_base64"]["description"] += f" The image: {upload.help}"
+    form = {
+        "type": "object",
+        "required": ["file"],
+        "properties": {"file": image, **form_fields},
+        # Unknown fields are refused: a misspelt option would else be dropped unseen.
+        "additionalProperties": False,
+    }
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": form}, "application/json": {"schema": as_json}},
+        }
+    }

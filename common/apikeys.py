@@ -63,7 +63,11 @@ def secret_hash(secret: str) -> str:
 
 
 def new_key(
-    name: str, role: Role = "user", rate_limit_per_minute: int | None = None, max_jobs_in_flight: int | None = None
+    name: str,
+    role: Role = "user",
+    rate_limit_per_minute: int | None = None,
+    max_jobs_in_flight: int | None = None,
+    weight: float = 1.0,
 ) -> tuple[KeyRecord, str]:
     """A fresh key's record and its secret (to show once)."""
     record = KeyRecord(
@@ -72,6 +76,7 @@ def new_key(
         role=role,
         rate_limit_per_minute=rate_limit_per_minute,
         max_jobs_in_flight=max_jobs_in_flight,
+        weight=weight,
         created_at=datetime.fromisoformat(now_iso()),
     )
     return record, new_secret()
@@ -108,6 +113,13 @@ def authenticate(secret: str) -> Call[KeyRecord | None]:
 def revoke(key_id: str) -> Call[KeyRecord | None]:
     """Delete a key by id, and its webhook secret; the revoked record, or ``None`` for no such key."""
     return Call("key_revoke", [keys.APIKEYS], [key_id, keys.apikey("")], KeyRecord.from_fields)
+
+
+def update(key_id: str, changes: dict[str, Any]) -> Call[KeyRecord | None]:
+    """Change a key's limits or weight (``None``: back to the default); the changed record, or
+    ``None`` for no such key. API processes see it within their key cache's second."""
+    fields = [item for name, value in changes.items() for item in (name, "" if value is None else str(value))]
+    return Call("key_update", [keys.APIKEYS], [key_id, keys.apikey(""), *fields], KeyRecord.from_fields)
 
 
 def list_keys() -> Call[list[KeyRecord]]:

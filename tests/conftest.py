@@ -69,6 +69,16 @@ def redis_client(redis_stack) -> redis.Redis:
     return redis.Redis.from_url(redis_stack.redis_url, decode_responses=True)
 
 
+@pytest.fixture
+def nothing_enqueued(redis_client):
+    """Asserts that the test created no job record and queued nothing (the suite's database)."""
+    from tests.stored_jobs import enqueued, record_names
+
+    before = set(record_names(redis_client)), enqueued(redis_client)
+    yield
+    assert (set(record_names(redis_client)), enqueued(redis_client)) == before
+
+
 @pytest.fixture(scope="session")
 def job_store(redis_stack):
     from common.jobstore import JobStore

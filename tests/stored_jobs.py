@@ -1,8 +1,10 @@
-"""The job records in a Redis database, read directly: for tests whose job ids never reached them."""
+"""The job records and waiting jobs in a Redis database, read directly: for tests whose job ids
+never reached them, and for checks that a refused submit queued nothing."""
 
 import redis
 
 from common import keys
+from common.fair import Priority
 from common.records import JOB_ID, JobRecord
 
 
@@ -19,3 +21,14 @@ def stored_jobs(redis_url: str) -> list[JobRecord]:
         return [r for r in (JobRecord.from_hash(client.hgetall(n)) for n in names) if r is not None]
     finally:
         client.close()
+
+
+def waiting(client: redis.Redis, domain: str) -> int:
+    """Jobs of ``domain`` waiting to start: dispatched to its Celery queue (not started yet), or
+    in its fair queues (``common.fair``)."""
+    return client.zcard(keys.queued(domain)) + sum(client.zcard(keys.fair_queue(domain, p)) for p in Priority)
+
+
+def enqueued(client: redis.Redis, domains: tuple[str, ...] = ("ocr", "llm")) -> dict[str, tuple[int, int]]:
+    """Each domain's (messages in its Celery queue, jobs waiting to start)."""
+    return {domain: (client.llen(domain), waiting(client, domain)) for domain in domains}

@@ -30,6 +30,26 @@ class CreateKeyRequest(BaseModel):
     max_jobs_in_flight: int | None = Field(
         None, ge=1, le=1_000_000, strict=False, description="null: the server default."
     )
+    weight: float = Field(
+        1.0,
+        gt=0,
+        le=1000,
+        description="Its share of each domain's workers beside other keys' that have work waiting (fair share): "
+        "a key of weight 2 gets twice the turns of a key of weight 1.",
+    )
+
+    _integers = field_validator("rate_limit_per_minute", "max_jobs_in_flight", mode="before")(json_integer)
+
+
+class UpdateKeyRequest(BaseModel):
+    """The fields to change; one left out stays as it is, one given as null goes back to the
+    server default."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    rate_limit_per_minute: int | None = Field(None, ge=1, le=1_000_000, strict=False)
+    max_jobs_in_flight: int | None = Field(None, ge=1, le=1_000_000, strict=False)
+    weight: float | None = Field(None, gt=0, le=1000, description="null: 1.")
 
     _integers = field_validator("rate_limit_per_minute", "max_jobs_in_flight", mode="before")(json_integer)
 
@@ -60,7 +80,9 @@ def _scripts(request: Request) -> AsyncScripts:
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CreatedKey, responses=documented(422))
 async def create_key(body: CreateKeyRequest, request: Request, admin: AdminDep) -> CreatedKey:
     """Create a key; its secret is in the answer and nowhere else."""
-    record, secret = apikeys.new_key(body.name, body.role, body.rate_limit_per_minute, body.max_jobs_in_flight)
+    record, secret = apikeys.new_key(
+        body.name, body.role, body.rate_limit_per_minute, body.max_jobs_in_flight, body.weight
+    )
     webhook_secret = webhook_secrets.new_secret()
     await _scripts(request).run(apikeys.create(record, secret, webhook_secret))
     return CreatedKey(**record.model_dump(), key=secret, webhook_secret=webhook_secret)
@@ -111,6 +133,17 @@ async def rotate_webhook_secret(
     signed with the new one and, for `keep_previous_s` (24 h by default), with the old one too:
     `webhook-signature` then holds two signatures, so receivers can move over without a gap."""
     return await _own_secret(request, response, principal, webhook_secrets.rotate(principal.id, keep_previous_s))
+
+
+@router.patch("/{key_id}", response_model=KeyRecord, responses=documented(404, 422))
+async def update_key(
+    key_id: Annotated[str, Path(max_length=64)], body: UpdateKeyRequest, request: Request, admin: AdminDep
+) -> KeyRecord:
+    """Change a key's limits or fair-share weight: every API process applies it within two seconds."""
+    record = await _scripts(request).run(apikeys.update(key_id, body.model_dump(exclude_unset=True)))
+    if record is None:
+        raise ApiError(404, "key_not_found", f"no key with id {key_id!r}")
+    return record
 
 
 @router.delete("/{key_id}", response_model=KeyRecord, responses=documented(404))

@@ -11,6 +11,7 @@ import pytest
 
 from api.core.auth import KEY_CACHE_S
 from tests.builders import UNSERVED, enqueue_direct
+from tests.stored_jobs import waiting
 
 
 def _key(client: httpx.Client, name: str, **limits) -> dict:
@@ -75,12 +76,33 @@ def test_a_key_is_made_only_of_values_of_the_documented_types(client, given):
     assert whole.status_code == 201 and whole.json()["rate_limit_per_minute"] == 5
 
 
+def test_an_admin_sets_and_changes_a_keys_weight_and_limits(client, api_url):
+    created = _key(client, "weighted", weight=2.5)
+    assert created["weight"] == 2.5 and _key(client, "plain")["weight"] == 1
+    changed = client.patch(f"/v1/keys/{created['id']}", json={"weight": 4, "max_jobs_in_flight": 7})
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["weight"], changed.json()["max_jobs_in_flight"]) == (4, 7)
+    assert changed.json()["rate_limit_per_minute"] is None  # left out: unchanged
+    reset = client.patch(f"/v1/keys/{created['id']}", json={"weight": None, "max_jobs_in_flight": None})
+    assert (reset.json()["weight"], reset.json()["max_jobs_in_flight"]) == (1, None)  # the defaults again
+    listed = next(k for k in client.get("/v1/keys").json()["keys"] if k["id"] == created["id"])
+    assert listed["weight"] == 1
+    for body in ({"weight": 0}, {"weight": True}, {"weight": "2"}, {"weight": 1001}, {"name": "renamed"}):
+        answer = client.patch(f"/v1/keys/{created['id']}", json=body)
+        assert answer.status_code == 422 and answer.json()["error"]["code"] == "invalid_request", (body, answer.text)
+    missing = client.patch("/v1/keys/key_0000000000000000", json={"weight": 2})
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "key_not_found"
+    with _as(api_url, created["key"]) as own:  # a user key cannot raise its own share
+        assert own.patch(f"/v1/keys/{created['id']}", json={"weight": 100}).status_code == 403
+
+
 def test_a_user_key_on_an_admin_route_is_403(client, api_url):
     user = _key(client, "bob")
     with _as(api_url, user["key"]) as bob:
         for answer in (
             bob.get("/v1/keys"),
             bob.post("/v1/keys", json={"name": "x"}),
+            bob.patch(f"/v1/keys/{user['id']}", json={"weight": 2}),
             bob.delete(f"/v1/keys/{user['id']}"),
         ):
             assert answer.status_code == 403 and answer.json()["error"]["code"] == "forbidden"
@@ -124,9 +146,9 @@ def test_a_revoked_key_cannot_submit_even_while_cached(client, api_url, redis_cl
     with _as(api_url, user["key"]) as dave:
         assert dave.get("/v1/domains").status_code == 200  # cached for a second
         client.delete(f"/v1/keys/{user['id']}")
-        before = redis_client.llen("llm")
+        before = waiting(redis_client, "llm")
         answer = dave.post("/v1/llm/embed", json={"texts": ["too late"]})
-    assert answer.status_code == 401 and redis_client.llen("llm") == before
+    assert answer.status_code == 401 and waiting(redis_client, "llm") == before
 
 
 def test_the_command_line_manages_keys_straight_on_redis(redis_stack, api_url):

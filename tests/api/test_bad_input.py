@@ -11,15 +11,6 @@ from PIL import Image
 from tests.builders import UNSERVED, enqueue_direct, text_image
 
 
-@pytest.fixture
-def nothing_enqueued(redis_client):
-    """Asserts that the test created no job record and queued no message."""
-    before = set(redis_client.scan_iter("dq:job:*"))
-    yield
-    assert set(redis_client.scan_iter("dq:job:*")) == before
-    assert redis_client.llen("ocr") == 0
-
-
 def _error(answer, status: int, code: str) -> dict:
     assert answer.status_code == status, answer.text
     error = answer.json()["error"]

@@ -15,13 +15,6 @@ LIMITS = LlmLimits()
 MESSAGE = {"role": "user", "content": "hi"}
 
 
-@pytest.fixture
-def nothing_enqueued(redis_client):
-    before = (set(redis_client.scan_iter("dq:job:*")), redis_client.llen("llm"))
-    yield
-    assert (set(redis_client.scan_iter("dq:job:*")), redis_client.llen("llm")) == before
-
-
 @pytest.mark.parametrize(
     ("path", "body", "where"),
     [

@@ -6,7 +6,7 @@ import time
 import httpx
 import redis
 
-from tests.stored_jobs import record_names
+from tests.stored_jobs import record_names, waiting
 
 EMBED = {"texts": ["quota"]}
 
@@ -23,7 +23,7 @@ def _key(base: str, admin_headers: dict, **limits) -> httpx.Client:
 
 
 def _recorded(r: redis.Redis) -> tuple[int, int]:
-    return len(record_names(r)), r.llen("llm")
+    return len(record_names(r)), waiting(r, "llm")
 
 
 def _refused(answer: httpx.Response, status: int, code: str) -> int:

@@ -9,7 +9,7 @@ import redis
 from common import keys
 from tests.builders import wait_for_job
 from tests.conftest import TEST_CAPS
-from tests.stored_jobs import record_names
+from tests.stored_jobs import record_names, waiting
 
 EMBED = {"texts": ["idempotent"]}
 
@@ -25,7 +25,7 @@ def test_twenty_concurrent_identical_submits_make_exactly_one_job(isolated_stack
         ids = {a.json()["id"] for a in answers}
         assert len(ids) == 1
         assert sum(a.json()["replayed"] for a in answers) == 19
-        assert len(record_names(r)) == 1 and r.llen("llm") == 1
+        assert len(record_names(r)) == 1 and waiting(r, "llm") == 1
 
         conflict = client.post("/v1/llm/embed", json={"texts": ["another body"]})
         assert conflict.status_code == 409 and conflict.json()["error"]["code"] == "idempotency_conflict"

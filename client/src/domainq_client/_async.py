@@ -152,10 +152,16 @@ class AsyncJobs(_Resource):
 class AsyncKeys(_Resource):
     """API keys (admin keys only), and the calling key's own webhook secret (any key)."""
 
-    async def create(self, name: str, role: str = "user", **limits: int | None) -> dict[str, Any]:
-        """A new key; its secret (``key``) is in this answer and nowhere else."""
+    async def create(self, name: str, role: str = "user", **limits: float | None) -> dict[str, Any]:
+        """A new key; its secret (``key``) is in this answer and nowhere else. ``limits``:
+        ``rate_limit_per_minute``, ``max_jobs_in_flight``, ``weight`` (its fair share)."""
         body = {"name": name, "role": role, **{k: v for k, v in limits.items() if v is not None}}
         return dict(await self._client._request("POST", "/v1/keys", json=body))
+
+    async def update(self, key_id: str, **changes: float | None) -> dict[str, Any]:
+        """Change a key's ``rate_limit_per_minute``, ``max_jobs_in_flight`` or ``weight`` (``None``:
+        back to the server default); the key's record after the change."""
+        return dict(await self._client._request("PATCH", f"/v1/keys/{key_id}", json=changes))
 
     async def list(self) -> list[dict[str, Any]]:
         body = await self._client._request("GET", "/v1/keys")

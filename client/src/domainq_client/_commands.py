@@ -52,7 +52,12 @@ def _stream(job: Job) -> Any:
 
 
 def _options(args: argparse.Namespace) -> SubmitOptions:
-    return SubmitOptions(idempotency_key=args.idempotency_key, cancel_after=args.cancel_after, webhook=args.webhook)
+    return SubmitOptions(
+        idempotency_key=args.idempotency_key,
+        cancel_after=args.cancel_after,
+        webhook=args.webhook,
+        priority=args.priority,
+    )
 
 
 def llm_generate(client: Client, args: argparse.Namespace) -> int:
@@ -133,9 +138,22 @@ def domains(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
+def _limits(args: argparse.Namespace) -> dict[str, float | None]:
+    return {
+        "rate_limit_per_minute": args.rate_limit_per_minute,
+        "max_jobs_in_flight": args.max_jobs_in_flight,
+        "weight": args.weight,
+    }
+
+
 def keys_create(client: Client, args: argparse.Namespace) -> int:
-    limits = {"rate_limit_per_minute": args.rate_limit_per_minute, "max_jobs_in_flight": args.max_jobs_in_flight}
-    _print_json(client.keys.create(args.name, args.role, **limits))
+    _print_json(client.keys.create(args.name, args.role, **_limits(args)))
+    return 0
+
+
+def keys_update(client: Client, args: argparse.Namespace) -> int:
+    changes = {k: v for k, v in _limits(args).items() if v is not None}
+    _print_json(client.keys.update(args.id, **changes))
     return 0
 
 

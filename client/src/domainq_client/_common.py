@@ -102,6 +102,8 @@ class SubmitOptions:
       webhook secret.
     - ``time_limit_s``: the job's own time limit (shorter than its domain's): past it, it fails
       with ``TimeLimitExceeded``.
+    - ``priority``: ``"interactive"`` (the server's default) or ``"batch"``: batch jobs run when
+      no interactive job of their domain waits, and in a small share of turns when one does.
     """
 
     idempotency_key: str | None = None
@@ -109,11 +111,14 @@ class SubmitOptions:
     webhook: str | None = None
     webhook_events: tuple[str, ...] | list[str] | None = None
     time_limit_s: float | None = None
+    priority: str | None = None
 
     def headers(self) -> dict[str, str]:
         headers = {"Idempotency-Key": self.idempotency_key or f"domainq-client-{uuid.uuid4().hex}"}
         if self.cancel_after is not None:
             headers["Cancel-After"] = str(self.cancel_after)
+        if self.priority is not None:
+            headers["Priority"] = self.priority
         return headers
 
     def fields(self) -> dict[str, Any]:

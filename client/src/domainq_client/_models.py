@@ -78,7 +78,8 @@ class JobView:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     deadline_at: datetime | None = None  # its Cancel-After deadline
-    queue_position: int | None = None  # queued: jobs ahead of it (0: next)
+    priority: str = "interactive"  # or "batch": runs when no interactive job waits
+    queue_position: int | None = None  # queued: jobs that start before it (0: next)
     eta_s: float | None = None  # queued: about how long until it starts
     webhook: WebhookState | None = None
 

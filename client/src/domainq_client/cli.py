@@ -50,6 +50,7 @@ def _submit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cancel-after", help="a deadline (30s, 5m, seconds): past it the job ends expired")
     p.add_argument("--idempotency-key", help="retry-safe: the same key and request answer the same job")
     p.add_argument("--webhook", help="an http(s) URL the server POSTs the job's changes to")
+    p.add_argument("--priority", choices=["interactive", "batch"], help="batch: runs when no interactive job waits")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -116,7 +117,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--role", choices=["user", "admin"], default="user")
     p.add_argument("--rate-limit-per-minute", type=int)
     p.add_argument("--max-jobs-in-flight", type=int)
+    p.add_argument("--weight", type=float, help="its fair share beside other keys (default 1)")
     p.set_defaults(run=cmd.keys_create)
+    p = keys.add_parser("update", help="change a key's limits or weight")
+    p.add_argument("id")
+    p.add_argument("--rate-limit-per-minute", type=int)
+    p.add_argument("--max-jobs-in-flight", type=int)
+    p.add_argument("--weight", type=float)
+    p.set_defaults(run=cmd.keys_update)
     keys.add_parser("list", help="every key, without secrets (JSON lines)").set_defaults(run=cmd.keys_list)
     p = keys.add_parser("revoke", help="revoke a key by id")
     p.add_argument("id")

@@ -88,6 +88,7 @@ class Chaos:
         self._done = threading.Event()
         self.worker_exits: list[str] = []
         self.api = ""
+        self.keys: list[dict[str, str]] = []
 
     def run(self) -> Report:
         started = time.monotonic()
@@ -96,6 +97,8 @@ class Chaos:
             self.port = int(self.stack.redis_url.rsplit(":", 1)[1].split("/")[0])
             self.stack.env["LLM_MODEL"] = str(build_tiny_llm(self.workdir / "tiny-llm"))
             self.api = self.stack.start_api(domain="all")
+            # Two keys of different weights share the domains (fair share), as tenants would.
+            self.keys = [self._key("heavy", 2), self._key("light", 1)]
             self.workers = {d: self._worker(d) for d in ("ocr", "llm")}
             supervisor = threading.Thread(target=self._supervise, name="chaos-supervisor", daemon=True)
             supervisor.start()
@@ -108,6 +111,13 @@ class Chaos:
             report.worker_exits = list(self.worker_exits)
         report.seconds = time.monotonic() - started
         return report
+
+    def _key(self, name: str, weight: float) -> dict[str, str]:
+        answer = httpx.post(
+            f"{self.api}/v1/keys", json={"name": name, "weight": weight}, headers=self.stack.auth_headers, timeout=30
+        )
+        answer.raise_for_status()
+        return {"Authorization": f"Bearer {answer.json()['key']}"}
 
     def _worker(self, domain: str) -> Proc:
         return self.stack.start_worker(domain, wait=180)
@@ -136,7 +146,7 @@ class Chaos:
         for _ in range(600):  # a client that retries what the API asks it to retry
             sent = time.monotonic()
             try:
-                with httpx.Client(base_url=self.api, timeout=30, headers=self.stack.auth_headers) as client:
+                with httpx.Client(base_url=self.api, timeout=30, headers=self.keys[i % 2]) as client:
                     if kind == 0:
                         answer = client.post("/v1/ocr/recognize", files={"file": ("p.png", image)})
                     elif kind == 1:

@@ -18,7 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from scripts.benchmarks import report
 
-SECTIONS = ("footprint", "overhead", "ocr", "llm", "submit")
+SECTIONS = ("footprint", "overhead", "ocr", "llm", "submit", "fairness")
 
 
 def main() -> None:
@@ -57,6 +57,7 @@ _MODULES = {
     "ocr": "ocr_throughput",
     "llm": "llm_engines",
     "submit": "submission",
+    "fairness": "fairness",
 }
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Core settings shared by the API and the workers, read from the environment."""
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from common.blobs.location import default_store_url, parse_store_url
 
 
 class CoreSettings(BaseSettings):
@@ -48,6 +50,24 @@ class CoreSettings(BaseSettings):
     # Webhooks to loopback/private/link-local addresses are refused (SSRF), unless allowed:
     # scripts/dev.sh allows them, for receivers on the same machine.
     webhook_allow_private: bool = False
+    # Big bytes (inputs, documents, large results) live in the blob store, not in Redis
+    # (common.blobs): a directory every process of the host mounts, or an S3 bucket.
+    blob_store_url: str = Field(
+        default_factory=default_store_url, description="file:///absolute/path or s3://bucket[/prefix]."
+    )
+    blob_inline_max_bytes: int = Field(
+        256 * 1024, ge=0, description="Inputs up to this size stay inline in Redis; larger ones go to the blob store."
+    )
+    # A store that is down fails a call in seconds (a few retries within 10 s), not minutes.
+    blob_connect_timeout_s: float = Field(3, gt=0, description="Connecting to the S3 endpoint, per try.")
+    blob_request_timeout_s: float = Field(30, gt=0, description="One S3 request (one upload part), per try.")
+    # S3 (s3:// URLs). Unset credentials and region are found the standard AWS ways (AWS_* in
+    # the environment, an instance or pod role); S3_ENDPOINT_URL unset: AWS itself.
+    s3_endpoint_url: str = Field("", description="A self-hosted S3's URL (SeaweedFS, MinIO): path-style, http allowed.")
+    aws_access_key_id: str = ""
+    aws_secret_access_key: SecretStr = SecretStr("")
+    aws_session_token: SecretStr = SecretStr("")
+    aws_region: str = Field("", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
     log_format: str = Field("text", pattern="^(text|json)$")
     log_level: str = "INFO"
 
@@ -57,6 +77,12 @@ class CoreSettings(BaseSettings):
             self.task_soft_time_limit_s_by_domain.get(domain, self.task_soft_time_limit_s),
             self.task_hard_time_limit_s_by_domain.get(domain, self.task_hard_time_limit_s),
         )
+
+    @field_validator("blob_store_url")
+    @classmethod
+    def _blob_store_url_is_known(cls, url: str) -> str:
+        parse_store_url(url)  # a wrong URL stops the process at start, naming the forms it takes
+        return url
 
     @model_validator(mode="after")
     def _limits_are_ordered(self) -> "CoreSettings":

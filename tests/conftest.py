@@ -1,4 +1,4 @@
-"""Fixtures that start real parts: a private Redis server, workers and API processes."""
+"""Fixtures that start real parts: a private Redis server, an S3 store, workers and API processes."""
 
 import itertools
 import os
@@ -9,7 +9,7 @@ import httpx
 import pytest
 import redis
 
-from devtools.localstack import LocalStack, Proc
+from devtools.localstack import LocalStack, Proc, S3Service
 
 # Keep test processes off any hub and quiet about it.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -25,6 +25,16 @@ def redis_stack(tmp_path_factory) -> LocalStack:
     with LocalStack(tmp_path_factory.mktemp("stack")) as stack:
         stack.start_redis(persist=False)
         yield stack
+
+
+@pytest.fixture(scope="session")
+def s3_service(tmp_path_factory) -> S3Service:
+    """A real S3 (SeaweedFS) of the suite's own on loopback, its bucket created, requests signed.
+
+    Its ``env`` points a process at it (``BLOB_STORE_URL=s3://<bucket>``, the endpoint, the keys).
+    """
+    with LocalStack(tmp_path_factory.mktemp("s3-stack")) as stack:
+        yield stack.start_s3()
 
 
 def stack_of_its_own(redis_stack: LocalStack, workdir) -> LocalStack:

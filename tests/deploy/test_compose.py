@@ -173,6 +173,17 @@ def test_the_hooks_worker_runs_from_the_api_image_scalable_and_without_a_gpu():
     service = hooks["worker-hooks"]
     assert service["image"] == services()["api"]["image"]
     assert service["environment"]["DOMAIN"] == "hooks"
-    assert "deploy" not in service and "volumes" not in service  # no GPU, no model cache
+    assert "deploy" not in service  # no GPU
+    assert service["volumes"] == ["blobs:/data/blobs"]  # no model cache: only the blobs every worker shares
     assert "ports" not in service and "container_name" not in service
     assert "WORKER_NAME" not in service["environment"]
+
+
+def test_the_apis_and_every_worker_share_the_blobs_volume_where_blob_store_url_points():
+    assert "blobs" in compose()["volumes"]
+    url = compose()["x-app-env"]["BLOB_STORE_URL"]
+    assert url == "${BLOB_STORE_URL:-file:///data/blobs}"
+    path = VARIABLE.fullmatch(url)[2].removeprefix(":-file://")
+    for name, service in {**api_services(), **worker_services(), **light_worker_services()}.items():
+        assert service["environment"]["BLOB_STORE_URL"] == url, name
+        assert f"blobs:{path}" in service["volumes"], f"{name}: mount the blobs volume at {path}"

@@ -178,6 +178,17 @@ def test_images_run_as_a_non_root_user(name):
     assert users and users[-1] not in ("root", "0"), f"{name} runs as root"
 
 
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_images_prepare_the_blobs_mount_point_for_their_user(name):
+    # A new named volume takes the owner of the folder it is mounted over: the app user must
+    # own /data/blobs in the image, or it cannot write to the compose file's blobs volume.
+    runs = [ins.args for ins in final_stage(name) if ins.keyword == "RUN"]
+    assert any(
+        re.search(r"mkdir -p [^&]*/data/blobs", run) and re.search(r"chown app:app [^&]*/data/blobs", run)
+        for run in runs
+    ), name
+
+
 def test_the_worker_image_starts_python_m_workers_and_stops_with_sigterm():
     stage = final_stage("Dockerfile.gpu")
     last = {ins.keyword: ins.args for ins in stage}

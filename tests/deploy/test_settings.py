@@ -11,11 +11,13 @@ NOT_PASSED = {
     "WORKER_NAME": "each replica names itself <domain>@<container hostname>",
     "WORKER_POOL": "the domain's pool keeps one model copy per GPU process",
     "WORKER_CONCURRENCY": "the domain's concurrency keeps one model copy per GPU process",
+    "XDG_DATA_HOME": "only places BLOB_STORE_URL's default, which compose sets (the blobs volume)",
 }
 # Documented with the deployment's value, not the code's default.
 DEPLOYMENT_VALUES = {
     "REDIS_URL": "the compose service",
     "LLM_CACHE_DIR": "the image puts it on the model-cache volume",
+    "BLOB_STORE_URL": "compose's blobs volume",
     "DOMAIN": "per service",
 }
 

@@ -1,0 +1,45 @@
+"""Every blob key the platform writes: the one layout, in one place (Redis keys: ``common.keys``).
+
+Keys are relative to the store (``BLOB_STORE_URL``'s directory, or its bucket and prefix):
+- ``jobs/<job id>/<name>``: a job's inputs too large to ride in Redis (an image, a document,
+  its rendered pages); all of one job's lie under ``job_prefix``, so one listing finds them;
+- ``results/<job id>.json``: a result too large for the job's record;
+- ``uploads/<upload id>``: a file uploaded before any job names it (a batch's input, an upload
+  by presigned URL).
+
+Each top-level prefix (``JOBS``, ``RESULTS``, ``UPLOADS``) can be listed on its own, e.g. by a
+sweeper deleting what no live record names. A listing matches whole segments: ``jobs/ab``
+lists ``jobs/ab/...``, never ``jobs/abc/...``. Every segment a helper takes is checked: no
+slash, no leading dot, so a name from a request cannot climb out of its folder.
+"""
+
+import re
+
+JOBS = "jobs"
+RESULTS = "results"
+UPLOADS = "uploads"
+# One path segment: no slash, no leading dot ("." and ".." mean something to file systems).
+_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+
+def _segment(value: str) -> str:
+    if not _SEGMENT.fullmatch(value):
+        raise ValueError(f"not a blob key segment (letters, digits, '.', '_', '-'; 200 at most): {value!r}")
+    return value
+
+
+def job_prefix(job_id: str) -> str:
+    """Every blob of one job lies under this."""
+    return f"{JOBS}/{_segment(job_id)}"
+
+
+def input_key(job_id: str, name: str) -> str:
+    return f"{job_prefix(job_id)}/{_segment(name)}"
+
+
+def result_key(job_id: str) -> str:
+    return f"{RESULTS}/{_segment(job_id)}.json"
+
+
+def upload_key(upload_id: str) -> str:
+    return f"{UPLOADS}/{_segment(upload_id)}"

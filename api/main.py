@@ -20,6 +20,7 @@ from api.core.errors import install_error_handlers
 from api.core.estimates import QueueEstimates
 from api.core.finished_meter import FinishedJobMeter
 from api.core.http_metrics import RequestMetrics
+from api.core.inputs import JobInputs
 from api.core.jobs import JobService
 from api.core.limits import BodySizeLimit
 from api.core.metrics import ApiMetrics
@@ -32,6 +33,7 @@ from api.core.waiter import JobWaiter
 from api.keys.routes import router as keys_router
 from api.openai.errors import OpenAIErrors
 from common import apikeys, webhook_secrets
+from common.blobs import open_blob_store
 from common.celery_app import make_celery
 from common.enqueue import TaskMessages
 from common.jobstore import AsyncJobStore, async_client, sync_client
@@ -104,7 +106,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         reconciler.start()
         app.state.workers = WorkerPresence(scripts, settings.workers_offline_after_s)
         app.state.estimates = QueueEstimates(reader, scripts, app.state.workers)
-        app.state.jobs = JobService(AsyncJobStore(reader), messages, waiter, metrics, settings, app.state.estimates)
+        inputs = JobInputs(open_blob_store(settings), settings.blob_inline_max_bytes)
+        app.state.jobs = JobService(
+            AsyncJobStore(reader), messages, waiter, metrics, settings, app.state.estimates, inputs
+        )
         app.state.redis = reader
         app.state.scripts = scripts
         app.state.keys = KeyCache(scripts)

@@ -59,6 +59,12 @@ class CoreSettings(BaseSettings):
         256 * 1024, ge=0, description="Inputs up to this size stay inline in Redis; larger ones go to the blob store."
     )
     # A store that is down fails a call in seconds (a few retries within 10 s), not minutes.
+    blob_sweep_interval_s: float = Field(
+        300, gt=0, description="How often the reconciler's leader looks for blobs no live job owns."
+    )
+    blob_orphan_grace_s: float = Field(
+        600, gt=0, description="How old an object of a job with no record must be before the sweep deletes it."
+    )
     blob_connect_timeout_s: float = Field(3, gt=0, description="Connecting to the S3 endpoint, per try.")
     blob_request_timeout_s: float = Field(30, gt=0, description="One S3 request (one upload part), per try.")
     # S3 (s3:// URLs). Unset credentials and region are found the standard AWS ways (AWS_* in

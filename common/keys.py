@@ -33,6 +33,8 @@ Prefix ``dq:`` (job records and everything kept beside them):
   the one it replaced, kept for a while after a rotation (it expires);
 - ``dq:workers:seen`` / ``dq:workers:info``: the workers online: each node scored by its last
   heartbeat (ms), and its ``<domain> <slots>`` (``common.presence``);
+- ``dq:blobs:gone``: ids of ended jobs whose inputs in the blob store (``common.blobs``) are
+  still to delete: the reconciler's leader deletes them;
 - ``dq:metered:<id>``: which API process counted the job's finish in its metrics (a claim
   that expires; ``api.core.finished_meter``);
 - channel ``dq:jobs:events``: ``<id> <status>`` on every change of a job (``<id> progress`` for
@@ -73,6 +75,7 @@ RUNTIMES_PREFIX = PREFIX + "runtimes:"
 ALL_JOBS = PREFIX + "jobs:all"
 OWNER_JOBS_PREFIX = PREFIX + "jobs:owner:"
 HOOK_PREFIX = PREFIX + "hook:"
+BLOBS_GONE = PREFIX + "blobs:gone"
 FAIR_PREFIX = PREFIX + "fair:"
 FAIR_CONFIG = PREFIX + "fair:config"
 WORKERS_SEEN = PREFIX + "workers:seen"
@@ -124,6 +127,7 @@ def lua_constants() -> dict[str, str]:
         "WHSEC_PREVIOUS": WHSEC_PREVIOUS_SUFFIX,
         "HOOK_PROGRESS_MS": str(HOOK_PROGRESS_MS),
         "HOOK_TTL_S": str(HOOK_TTL_S),
+        "BLOBS_GONE": BLOBS_GONE,
         "FAIR": FAIR_PREFIX,
         "FAIR_CONFIG": FAIR_CONFIG,
         "WORKERS_SEEN": WORKERS_SEEN,

@@ -15,7 +15,9 @@ lets one act at a time, and another takes over within seconds when that one dies
 3. **Jobs past their Cancel-After deadline** (``dq:deadlines``) end ``expired``: a queued one
    never runs (even with no worker of its domain online); a running one stops at its
    worker's next heartbeat or progress report.
-4. **Fair dispatch** (``common.fair``): each domain's free worker slots are filled from its
+4. **Blobs no live job owns** (``common.blob_sweeper``): the inputs of ended jobs, and what a
+   crash left in the blob store.
+5. **Fair dispatch** (``common.fair``): each domain's free worker slots are filled from its
    fair queues (submits, job ends and worker heartbeats do it too; this is the safety net),
    and the dispatch settings are written again (a Redis that lost its data gets them back).
 
@@ -34,6 +36,8 @@ from typing import Any
 import redis
 
 from common import fair, keys, lifecycle
+from common.blob_sweeper import BlobSweeper
+from common.blobs import BlobError
 from common.config import CoreSettings
 from common.contracts.naming import queue_for, queue_name, task_name
 from common.enqueue import TaskMessages
@@ -48,6 +52,7 @@ class Reconciler:
     def __init__(self, client: redis.Redis, messages: TaskMessages, settings: CoreSettings) -> None:
         self.client, self.messages, self.settings = client, messages, settings
         self.scripts = SyncScripts(client)
+        self.blobs = BlobSweeper(client, settings)
         self.name = f"{uuid.uuid4().hex[:12]}"
         self._last_error = time.monotonic()  # as if Redis just came back: leases get a full term
         self._sightings: dict[str, tuple[str, float]] = {}  # id -> (reason, first seen)
@@ -106,9 +111,13 @@ class Reconciler:
         # The safety net of fair dispatch: settings a Redis restart lost come back, and each
         # domain's free slots are filled even if no submit, end or heartbeat did it.
         self.scripts.run(fair.configure(self.settings))
+        try:
+            done["blobs"] = self.blobs.run_once()
+        except BlobError as exc:  # the store away: its objects wait, nothing else does
+            log.warning("blob sweep failed: %s", type(exc).__name__)
         for domain in domains:
             done["dispatched"] = done.get("dispatched", 0) + self.scripts.run(fair.dispatch(domain))
-        if any(v for k, v in done.items() if k not in ("expired", "dispatched")):
+        if any(v for k, v in done.items() if k not in ("expired", "dispatched", "blobs")):
             log.warning("reconciler: %s", ", ".join(f"{k} {v}" for k, v in done.items() if v))
         return done
 

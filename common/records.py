@@ -20,7 +20,7 @@ JOB_ID = re.compile(r"[0-9a-f]{32}")
 _JSON_FIELDS = ("result", "error", "progress", "params")
 # Kept for the platform, not shown to clients as they are (``view`` shows some reshaped).
 _INTERNAL = {
-    "owner", "params", "delivery_tag", "message", "blobs", "started_ms", "deadline_ms", "eta_at_ms", "hook_seq",
+    "owner", "params", "delivery_tag", "message", "blobs", "stored", "started_ms", "deadline_ms", "eta_at_ms", "hook_seq",
     "hook_progress_ms", "hook_sending", "webhook", "webhook_events", "webhook_last_status", "webhook_attempts",
     "webhook_next_attempt_at",
 }  # fmt: skip
@@ -48,7 +48,8 @@ class JobRecord(BaseModel):
     delivery_tag: str | None = None  # its current message's, to find it in kombu's unacked hash
     message: str | None = None  # its Celery message while it waits in its fair queue (common.fair)
     priority: str = "interactive"  # its class (common.fair.Priority)
-    blobs: str | None = None  # its input blobs' names, comma-separated, to delete them at its end
+    blobs: str | None = None  # its input blobs' names in Redis, comma-separated, to delete them at its end
+    stored: str | None = None  # its inputs' names in the blob store (common.blobs), comma-separated
     started_ms: int | None = None  # Redis's clock at its (last) start, for run times
     deadline_ms: int | None = None  # its Cancel-After deadline on Redis's clock
     eta_at_ms: int | None = None  # the earliest start estimate given so far (ETAs only go down)
@@ -69,6 +70,7 @@ class JobRecord(BaseModel):
         owner: str,
         params: dict[str, Any] | None = None,
         blobs: tuple[str, ...] = (),
+        stored: tuple[str, ...] = (),
         webhook: str | None = None,
         webhook_events: tuple[str, ...] = (),
     ) -> "JobRecord":
@@ -82,6 +84,7 @@ class JobRecord(BaseModel):
             created_at=now_iso(),
             params=params,
             blobs=",".join(blobs) or None,
+            stored=",".join(stored) or None,
             webhook=webhook,
             webhook_events=",".join(webhook_events) if webhook else None,
         )

@@ -22,6 +22,7 @@ from api.core.auth import Principal
 from api.core.config import ApiSettings
 from api.core.errors import ApiError
 from api.core.estimates import QueueEstimates
+from api.core.inputs import JobInputs
 from api.core.metrics import ApiMetrics
 from api.core.submit_controls import SubmitControls
 from api.core.waiter import JobWaiter
@@ -98,8 +99,10 @@ class JobService:
         metrics: ApiMetrics,
         settings: ApiSettings,
         estimates: QueueEstimates,
+        inputs: JobInputs,
     ) -> None:
         self.store = store
+        self.inputs = inputs
         self.messages = messages
         self.waiter = waiter
         self.metrics = metrics
@@ -135,8 +138,9 @@ class JobService:
         blobs, hook, controls = blobs or {}, hook or WebhookOptions(), controls or SubmitControls()
         if hook.webhook is not None:
             await self._check_webhook(hook.webhook)
+        inline, stored = self.inputs.split(blobs)
         record = JobRecord.new(
-            domain, verb, owner=principal.id, params=params, blobs=tuple(blobs),
+            domain, verb, owner=principal.id, params=params, blobs=tuple(inline), stored=tuple(stored),
             webhook=hook.webhook, webhook_events=tuple(hook.webhook_events_filter),
         )  # fmt: skip
         name = task_name(domain, verb)
@@ -158,9 +162,15 @@ class JobService:
             priority=controls.priority,
         )
         call = lifecycle.submit(
-            record, blobs, message.body, self.settings.job_ttl_s, self._admission(principal, domain), extras
+            record, inline, message.body, self.settings.job_ttl_s, self._admission(principal, domain), extras
         )
-        status, detail = await self.store.run(call)
+        await self.inputs.put(record.id, stored)  # before the record: a worker may start it at once
+        status, detail = "not run", None
+        try:
+            status, detail = await self.store.run(call)
+        finally:
+            if status != "queued":  # refused, a replay, or Redis away: no job names them
+                await self.inputs.forget(record.id, stored)
         if status == "duplicate" and detail is not None:
             return await self._replayed(detail)
         if status != "queued":

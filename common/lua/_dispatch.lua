@@ -26,12 +26,16 @@ end
 -- A new job joins its domain's fair queue of its class; answers its start tag. A key that
 -- was idle starts at the clock (no credit saved up); a newcomer beside a flooding key thus
 -- goes right after the jobs already dispatched.
-local function enqueue_fair(domain, class, owner, weight, id)
+local function enqueue_fair(domain, class, owner, weight, id, ttl)
   local queue = '{{FAIR}}' .. domain .. ':' .. class
   local clock = tonumber(redis.call('GET', queue .. ':clock') or '0')
   local start = math.max(clock, tonumber(redis.call('HGET', queue .. ':last', owner) or '0'))
   redis.call('HSET', queue .. ':last', owner, string.format('%.17g', start + 1 / weight))
   redis.call('ZADD', queue, string.format('%.17g', start), id)
+  -- A domain idle for as long as a record lives starts its clocks afresh (and keys long gone
+  -- leave no tags behind).
+  redis.call('EXPIRE', queue .. ':last', ttl)
+  if redis.call('EXPIRE', queue .. ':clock', ttl) == 0 then redis.call('SET', queue .. ':clock', '0', 'EX', ttl) end
   return start
 end
 
@@ -56,11 +60,12 @@ local function dispatch(domain)
     local from = interactive
     if waiting_b then
       local turn = redis.call('INCR', '{{FAIR}}' .. domain .. ':turns')
+      if turn == 1 then redis.call('EXPIRE', '{{FAIR}}' .. domain .. ':turns', 86400) end
       if not waiting_i or turn % batch_every == 0 then from = batch end
     end
     local popped = redis.call('ZPOPMIN', from)
     local id = popped[1]
-    redis.call('SET', from .. ':clock', popped[2])
+    redis.call('SET', from .. ':clock', popped[2], 'KEEPTTL')
     local record = '{{JOB}}' .. id
     local s, message = unpack(redis.call('HMGET', record, 'status', 'message'))
     if s == 'queued' and message then

@@ -1,13 +1,14 @@
 --! include events
 --! include dispatch
 -- A job ends (finished, canceled, expired, failed by the platform): it leaves every set of
--- live jobs (its fair queue too, if it never left it), its input blobs go, its record is kept
+-- live jobs (its fair queue too, if it never left it), its input blobs go (those in the blob
+-- store are listed for the reconciler to delete), its record is kept
 -- `ttl` seconds from now, the change is emitted, and the domain dispatches the next job into
 -- the slot it may have freed. The caller has set its status (`status`) and what goes with it.
 local function end_job(record, id, ttl, status)
   local domain = redis.call('HGET', record, 'domain')
   local owner = redis.call('HGET', record, 'owner')
-  local blobs = redis.call('HGET', record, 'blobs')
+  local blobs, stored = unpack(redis.call('HMGET', record, 'blobs', 'stored'))
   if domain then
     redis.call('SREM', '{{RUNNING}}' .. domain, id)
     redis.call('ZREM', '{{QUEUED}}' .. domain, id)
@@ -21,6 +22,8 @@ local function end_job(record, id, ttl, status)
       redis.call('DEL', '{{JOB}}' .. id .. '{{BLOB_INFIX}}' .. name)
     end
   end
+  -- Inputs in the blob store: the reconciler's leader deletes them (Lua cannot reach the store).
+  if stored then redis.call('SADD', '{{BLOBS_GONE}}', id) end
   redis.call('HDEL', record, 'message')
   redis.call('EXPIRE', record, ttl)
   emit(record, id, 'status', status)

@@ -54,7 +54,7 @@ redis.call('EXPIRE', KEYS[1], ttl)
 for i = 7, #KEYS do
   redis.call('SET', KEYS[i], ARGV[pairs_end + i - 6], 'EX', ttl)
 end
-enqueue_fair(domain, ARGV[13], redis.call('HGET', KEYS[1], 'owner') or '-', tonumber(ARGV[14]), job_id)
+enqueue_fair(domain, ARGV[13], redis.call('HGET', KEYS[1], 'owner') or '-', tonumber(ARGV[14]), job_id, ttl)
 redis.call('SADD', '{{DOMAINS}}', domain)
 redis.call('SADD', KEYS[4], job_id)
 redis.call('EXPIRE', KEYS[4], ttl)

@@ -24,6 +24,7 @@ REQUESTS = {
     ("POST", "/v1/ocr/recognize"): {"files": {"file": ("page.png", text_image(["Hi"]))}},
     ("POST", "/v1/keys"): {"json": {"name": "ci"}},
     ("GET", "/v1/keys"): {},
+    ("PATCH", "/v1/keys/{key_id}"): {"json": {"weight": 2}},
     ("DELETE", "/v1/keys/{key_id}"): {},
     ("GET", "/v1/keys/me/webhook-secret"): {},
     ("POST", "/v1/keys/me/webhook-secret/rotate"): {},

@@ -1,5 +1,6 @@
 """After a mixed run (succeeded, failed, canceled, a worker killed mid-job), Redis holds the
-job records and nothing else of them: no blobs, no live-set members, no unacked messages."""
+job records and nothing else of them: no blobs, no live-set members, no unacked messages; and
+the blob store holds nothing (the run's images are over the inline threshold: they went there)."""
 
 import signal
 
@@ -7,7 +8,10 @@ import httpx
 import redis
 
 from common import keys
-from tests.builders import enqueue_direct, submit_image, text_image, wait_for_job, wait_for_status
+from common.blobs import open_blob_store
+from common.blobs.keys import JOBS
+from common.config import CoreSettings
+from tests.builders import enqueue_direct, submit_image, text_image, wait_for_job, wait_for_status, wait_until
 
 # What may stay: records and their event streams (they expire JOB_TTL_S after their end),
 # keys, their state and webhook secrets, the reconciler's lock and domain list, the metrics
@@ -16,11 +20,14 @@ ALLOWED = (
     "dq:job:", "dq:apikey", "dq:rate:", "dq:whsec:", "dq:domains", "dq:reconciler", "dq:metered:", "dq:jobs:",
     "dq:runtimes:", "_kombu.binding",
     "dq:workers:",  # the registry of workers online: the living ones (a shut-down one leaves it)
+    "dq:fair:",  # fair share's settings, clocks and keys' last tags (expiring); its queues: below
 )  # fmt: skip
 
 
 def test_a_mixed_run_leaves_nothing_but_the_records(isolated_stack, job_store):
-    isolated_stack.env.update({"JOB_LEASE_S": "5", "RECONCILE_INTERVAL_S": "0.5", "JOB_TTL_S": "3600"})
+    isolated_stack.env.update(
+        {"JOB_LEASE_S": "5", "RECONCILE_INTERVAL_S": "0.5", "JOB_TTL_S": "3600", "BLOB_INLINE_MAX_BYTES": "1000"}
+    )
     api = isolated_stack.start_api(domain="ocr")
     first = isolated_stack.start_worker("ocr")
     r = redis.Redis.from_url(isolated_stack.redis_url, decode_responses=True)
@@ -44,12 +51,17 @@ def test_a_mixed_run_leaves_nothing_but_the_records(isolated_stack, job_store):
         assert wait_for_job(client, killed, timeout=120)["status"] == "succeeded"
         assert wait_for_job(client, canceled)["status"] == "canceled"
 
+    store = open_blob_store(CoreSettings(blob_store_url=isolated_stack.blob_env["BLOB_STORE_URL"]))
+    assert r.hget(keys.job(killed), "stored") == "image"  # it went through the store
+    wait_until(lambda: not list(store.list_sync(JOBS)), 30, "the blob store emptied of ended jobs' inputs")
     left = sorted(k for k in r.scan_iter("*") if not k.startswith(ALLOWED) and r.type(k) != "none")
     empty_queue = ["ocr"] if r.llen("ocr") == 0 else []
     assert [k for k in left if k not in empty_queue] == [], left
     assert all(":blob:" not in k for k in r.scan_iter("dq:job:*"))
     assert r.hlen(keys.UNACKED) == 0 and r.zcard(keys.LEASES) == 0 and r.zcard(keys.queued("ocr")) == 0
     assert r.zcard(keys.DEADLINES) == 0
+    assert r.zcard(keys.fair_queue("ocr", "interactive")) == r.zcard(keys.fair_queue("ocr", "batch")) == 0
+    assert all(r.ttl(k) > 0 for k in r.scan_iter("dq:fair:ocr:*"))  # the clocks and tags expire
     for name in r.scan_iter("dq:job:*"):  # each event stream expires with its record
         assert r.ttl(name) > 0, name
     for job_id in (ok, bad, canceled, killed):

@@ -2,7 +2,8 @@
 
 1. ``start``: the record moves to running under a lease (or says why not: canceled, a
    duplicate, a run alive elsewhere, exhausted); the lease is renewed while the job runs;
-2. the inputs are read from the job store;
+2. the inputs are read: small ones from Redis, large ones from the blob store (retried while
+   the store is unreachable, up to the job's soft time limit: an outage fails no job early);
 3. the domain's function runs under the job's time limits (``workers.core.limits``); an
    exception fails this job alone, the worker goes on; a job past its soft limit fails with
    ``TimeLimitExceeded``;
@@ -28,12 +29,15 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
 from common import lifecycle
+from common.blobs import BlobNotFound, BlobStore, BlobStoreUnavailable, open_blob_store
+from common.blobs.keys import input_key
 from common.config import CoreSettings
 from common.contracts.jobs import JobStatus
 from common.jobstore import JobStore
 from common.scripts import Call
 from workers.core import fatal, metrics
 from workers.core.jobs import JobContext, JobInputError, JobSpec, JobTimeLimitExceeded
+from workers.core.lazy import Lazy
 from workers.core.leases import Leases
 from workers.core.limits import JobLimits, Watchdog, job_limits
 
@@ -68,6 +72,9 @@ class Runner:
     def __init__(self, store: JobStore, settings: CoreSettings, watch_hard_limits: bool = False) -> None:
         """``watch_hard_limits``: the pool cannot kill a job (threads, solo), the runner does."""
         self.store, self.settings = store, settings
+        # Opened on first use, in the process that runs jobs: the store's I/O runtime (threads)
+        # would not survive a prefork pool's fork.
+        self.blobs: Lazy[BlobStore] = Lazy(lambda: open_blob_store(settings))
         self.leases = Leases(store, settings.job_lease_s)
         self.watchdog = Watchdog(self._past_hard_limit) if watch_hard_limits else None
         # Set once this process's model is loaded (``workers.app`` clears it while it loads): a
@@ -121,8 +128,23 @@ class Runner:
     def _retrying(self, call: Call[T]) -> T:
         return with_retry(lambda: self.store.run(call), call.script, self.settings.redis_retry_s)
 
-    def _blob(self, job_id: str, name: str) -> bytes | None:
-        return with_retry(lambda: self.store.blob(job_id, name), "blob", self.settings.redis_retry_s)
+    def _blob(self, job_id: str, name: str, deadline: float) -> bytes | None:
+        """An input: beside the record in Redis, else in the blob store (``None``: neither)."""
+        inline = with_retry(lambda: self.store.blob(job_id, name), "blob", self.settings.redis_retry_s)
+        if inline is not None:
+            return inline
+        delay = 0.5
+        while True:
+            try:
+                return self.blobs.get().get_sync(input_key(job_id, name))
+            except BlobNotFound:
+                return None
+            except BlobStoreUnavailable as exc:
+                if time.monotonic() + delay > deadline:
+                    raise JobTimeLimitExceeded(f"its input {name} stayed unreadable: the blob store is down") from exc
+                log.warning("blob store unavailable (%s) for job %s; retrying in %.1fs", exc, job_id, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     def _call(
         self, spec: JobSpec, worker: str, job_id: str, attempt: int, params: dict[str, Any], ctx_log: dict[str, str],
@@ -134,7 +156,7 @@ class Runner:
             began = time.monotonic()
             deadline = began + limits.soft_s
             with self._watched(job_id, attempt, began + limits.hard_s):
-                blobs = {name: self._blob(job_id, name) for name in spec.blobs}
+                blobs = {name: self._blob(job_id, name, deadline) for name in spec.blobs}
                 missing = [name for name, data in blobs.items() if data is None]
                 if missing:
                     raise JobInputError(f"input {', '.join(missing)} expired or missing")

@@ -1,0 +1,93 @@
+"""Deleting from the blob store what no live job needs: the reconciler's leader runs it.
+
+1. **Inputs of ended jobs.** Every end of a job (``_end_job.lua``) whose inputs went to the blob
+   store lists its id in ``dq:blobs:gone`` (Lua cannot reach the store); each pass deletes
+   everything under those jobs' prefixes. A delete that fails (the store away) puts the id back.
+2. **What a crash left behind** (a submit that stored its inputs and died before its record,
+   a delete that never happened), every ``BLOB_SWEEP_INTERVAL_S``: objects under ``jobs/`` whose
+   job has ended, or has no record and is older than ``BLOB_ORPHAN_GRACE_S`` (a submit writes
+   its inputs a moment before its record).
+"""
+
+import logging
+import time
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+import redis
+
+from common import keys
+from common.blobs import BlobError, BlobInfo, BlobStore, open_blob_store
+from common.blobs.keys import JOBS, job_prefix
+from common.config import CoreSettings
+from common.contracts.jobs import JobStatus
+from common.scripts import text
+
+log = logging.getLogger(__name__)
+
+_GONE_BATCH = 100
+_LIVE = {JobStatus.queued.value, JobStatus.running.value}
+
+
+class BlobSweeper:
+    def __init__(self, client: redis.Redis, settings: CoreSettings) -> None:
+        self.client, self.settings = client, settings
+        self._store: BlobStore | None = None
+        self._swept_at = -float("inf")
+
+    @property
+    def store(self) -> BlobStore:
+        if self._store is None:  # on first use, in the thread that sweeps
+            self._store = open_blob_store(self.settings)
+        return self._store
+
+    def run_once(self) -> int:
+        """One pass; answers how many jobs' inputs were deleted (the sweep's too)."""
+        done = self._delete_gone()
+        if time.monotonic() - self._swept_at >= self.settings.blob_sweep_interval_s:
+            self._swept_at = time.monotonic()
+            done += self.sweep()
+        return done
+
+    def _delete_gone(self) -> int:
+        ids = [text(i) for i in self.client.spop(keys.BLOBS_GONE, _GONE_BATCH) or []]
+        for n, job_id in enumerate(ids):
+            try:
+                self._delete_job(job_id)
+            except BlobError as exc:
+                log.warning("inputs of ended jobs not deleted yet (%s): %s", type(exc).__name__, exc)
+                self.client.sadd(keys.BLOBS_GONE, *ids[n:])
+                return n
+        return len(ids)
+
+    def _delete_job(self, job_id: str, found: list[BlobInfo] | None = None) -> None:
+        listed = found if found is not None else list(self.store.list_sync(job_prefix(job_id)))
+        if listed:
+            self.store.delete_sync([info.key for info in listed])
+
+    def sweep(self) -> int:
+        """Delete the objects under ``jobs/`` that no live job owns; answers how many jobs' went."""
+        by_job: dict[str, list[BlobInfo]] = defaultdict(list)
+        for info in self.store.list_sync(JOBS):
+            parts = info.key.split("/")
+            if len(parts) >= 3:
+                by_job[parts[1]].append(info)
+        if not by_job:
+            return 0
+        with self.client.pipeline(transaction=False) as pipe:
+            for job_id in by_job:
+                pipe.hget(keys.job(job_id), "status")
+            statuses = dict(zip(by_job, pipe.execute(), strict=True))
+        grace = datetime.now(UTC) - timedelta(seconds=self.settings.blob_orphan_grace_s)
+        deleted = 0
+        for job_id, found in by_job.items():
+            status = statuses[job_id]
+            if status in _LIVE:
+                continue
+            if status is None and max(info.last_modified for info in found) > grace:
+                continue  # its submit may still be on its way to recording it
+            self._delete_job(job_id, found)
+            deleted += 1
+        if deleted:
+            log.warning("blob sweep: deleted the inputs of %d job(s) no live record owns", deleted)
+        return deleted

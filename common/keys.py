@@ -3,6 +3,7 @@
 Prefix ``dq:`` (job records and everything kept beside them):
 - ``dq:job:<id>``: the job's record, a hash (``common.records.JobRecord``);
 - ``dq:job:<id>:blob:<name>``: a large input (an image) kept beside the message, not in it;
+- ``dq:job:<id>:message``: its Celery message while it waits in its fair queue (``common.fair``);
 - ``dq:job:<id>:events``: the job's events (a stream: status changes and progress), replayed
   by ``GET /v1/jobs/{id}/events``; it expires with the record;
 - ``dq:running:<domain>``: a set of the ids running now;
@@ -33,6 +34,8 @@ Prefix ``dq:`` (job records and everything kept beside them):
   the one it replaced, kept for a while after a rotation (it expires);
 - ``dq:workers:seen`` / ``dq:workers:info``: the workers online: each node scored by its last
   heartbeat (ms), and its ``<domain> <slots>`` (``common.presence``);
+- ``dq:inline:bytes``: the bytes of inputs held inline in Redis now (``dq:job:<id>:blob:*``),
+  kept under ``REDIS_INLINE_BUDGET_BYTES`` by the submit script;
 - ``dq:blobs:gone``: ids of ended jobs whose inputs in the blob store (``common.blobs``) are
   still to delete: the reconciler's leader deletes them;
 - ``dq:metered:<id>``: which API process counted the job's finish in its metrics (a claim
@@ -70,12 +73,14 @@ APIKEYS = PREFIX + "apikeys"
 
 BLOB_INFIX = ":blob:"
 EVENTS_SUFFIX = ":events"
+MESSAGE_SUFFIX = ":message"
 DEADLINES = PREFIX + "deadlines"
 RUNTIMES_PREFIX = PREFIX + "runtimes:"
 ALL_JOBS = PREFIX + "jobs:all"
 OWNER_JOBS_PREFIX = PREFIX + "jobs:owner:"
 HOOK_PREFIX = PREFIX + "hook:"
 BLOBS_GONE = PREFIX + "blobs:gone"
+INLINE_BYTES = PREFIX + "inline:bytes"
 FAIR_PREFIX = PREFIX + "fair:"
 FAIR_CONFIG = PREFIX + "fair:config"
 WORKERS_SEEN = PREFIX + "workers:seen"
@@ -115,6 +120,7 @@ def lua_constants() -> dict[str, str]:
         "UNACKED": UNACKED,
         "UNACKED_INDEX": UNACKED_INDEX,
         "EVENTS_SUFFIX": EVENTS_SUFFIX,
+        "MESSAGE_SUFFIX": MESSAGE_SUFFIX,
         "EVENTS_MAX": str(EVENTS_MAX),
         "DEADLINES": DEADLINES,
         "RUNTIMES": RUNTIMES_PREFIX,
@@ -128,6 +134,7 @@ def lua_constants() -> dict[str, str]:
         "HOOK_PROGRESS_MS": str(HOOK_PROGRESS_MS),
         "HOOK_TTL_S": str(HOOK_TTL_S),
         "BLOBS_GONE": BLOBS_GONE,
+        "INLINE_BYTES": INLINE_BYTES,
         "FAIR": FAIR_PREFIX,
         "FAIR_CONFIG": FAIR_CONFIG,
         "WORKERS_SEEN": WORKERS_SEEN,

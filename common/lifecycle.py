@@ -55,6 +55,8 @@ class Admission:
     max_jobs_in_flight: int
     max_queue_depth: int
     weight: float = 1.0  # its share of its domain's workers beside other keys (common.fair)
+    inline_budget_bytes: int = 0  # input bytes all jobs may hold inline in Redis (0: no limit)
+    memory_watermark: float = 0  # the share of Redis's maxmemory past which submits stop (0: none)
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,9 @@ def submit(
     and input blobs (with the record's TTL) at once; it waits in its domain's fair queue, and
     is dispatched at once if the domain's workers have room (``common.fair``). Answers ``("queued", None)`` or why not: ``unauthorized``,
     ``rate_limited`` (with a retry hint in ms), ``too_many_jobs``, ``queue_full``, or with an
-    idempotency key seen before, ``duplicate`` / ``idempotency_conflict`` (with that job's id)."""
+    idempotency key seen before, ``duplicate`` / ``idempotency_conflict`` (with that job's id);
+    ``inline_full`` when its inline inputs would take Redis past the inline budget, ``redis_full``
+    when Redis is past the memory watermark."""
     fields = [item for pair in record.to_hash().items() for item in pair]
     owner = admission.owner
     idempotent = extras.idempotency_key_hash is not None
@@ -131,6 +135,8 @@ def submit(
             extras.idempotency_window_s,
             extras.priority.value,
             admission.weight,
+            admission.inline_budget_bytes,
+            admission.memory_watermark,
             len(fields),
             *fields,
             *blobs.values(),

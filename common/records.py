@@ -20,7 +20,7 @@ JOB_ID = re.compile(r"[0-9a-f]{32}")
 _JSON_FIELDS = ("result", "error", "progress", "params")
 # Kept for the platform, not shown to clients as they are (``view`` shows some reshaped).
 _INTERNAL = {
-    "owner", "params", "delivery_tag", "message", "blobs", "stored", "started_ms", "deadline_ms", "eta_at_ms", "hook_seq",
+    "owner", "params", "delivery_tag", "blobs", "stored", "started_ms", "deadline_ms", "eta_at_ms", "hook_seq",
     "hook_progress_ms", "hook_sending", "webhook", "webhook_events", "webhook_last_status", "webhook_attempts",
     "webhook_next_attempt_at",
 }  # fmt: skip
@@ -46,7 +46,6 @@ class JobRecord(BaseModel):
     progress: dict[str, Any] | None = None
     params: dict[str, Any] | None = None  # the task's arguments, to publish the job again
     delivery_tag: str | None = None  # its current message's, to find it in kombu's unacked hash
-    message: str | None = None  # its Celery message while it waits in its fair queue (common.fair)
     priority: str = "interactive"  # its class (common.fair.Priority)
     blobs: str | None = None  # its input blobs' names in Redis, comma-separated, to delete them at its end
     stored: str | None = None  # its inputs' names in the blob store (common.blobs), comma-separated

@@ -171,8 +171,9 @@ class LocalStack:
         self.procs.append(proc)
         return proc
 
-    def start_redis(self, port: int | None = None, persist: bool = True) -> str:
-        """Start an embedded Redis; data (append-only file) under ``workdir/redis``."""
+    def start_redis(self, port: int | None = None, persist: bool = True, maxmemory: str | None = None) -> str:
+        """Start an embedded Redis; data (append-only file) under ``workdir/redis``; ``maxmemory``
+        as Redis reads it (``64mb``), else ``REDIS_MAXMEMORY``, else 1 GB."""
         port = port or free_port()
         data = self.workdir / "redis"
         data.mkdir(parents=True, exist_ok=True)
@@ -190,7 +191,7 @@ class LocalStack:
             "yes" if persist else "no",
             # A full Redis refuses writes (the API answers 503) instead of evicting job records.
             "--maxmemory",
-            os.environ.get("REDIS_MAXMEMORY", "1gb"),
+            maxmemory or os.environ.get("REDIS_MAXMEMORY", "1gb"),
             "--maxmemory-policy",
             "noeviction",
             "--databases",

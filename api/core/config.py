@@ -34,6 +34,14 @@ class ApiSettings(CoreSettings):
     # Quotas: per key (its record overrides the defaults; 0 means no limit) and per domain.
     default_rate_limit_per_minute: int = Field(600, ge=0, description="Submissions a minute per key.")
     default_max_jobs_in_flight: int = Field(1000, ge=0, description="Jobs queued or running at once per key.")
+    # Redis's memory is for records and messages: inputs ride in it only up to a budget (then
+    # to the blob store), and submits stop short of maxmemory so workers can still finish jobs.
+    redis_inline_budget_bytes: int = Field(
+        256 * 1024 * 1024, ge=0, description="Bytes of inputs all jobs may hold inline in Redis at once (0: no limit)."
+    )
+    redis_submit_watermark: float = Field(
+        0.9, gt=0, le=1, description="Share of Redis's maxmemory past which submits answer 503 redis_full."
+    )
     max_queue_depth: int = Field(10_000, ge=0, description="Jobs waiting in a domain's queue before 503 queue_full.")
     max_queue_depth_by_domain: dict[str, int] = Field(
         default_factory=dict, description='Per-domain caps as JSON, e.g. {"ocr": 500}.'

@@ -37,6 +37,8 @@ from common.records import JobRecord
 EVENT_ID_PATTERN = r"^([0-9]{1,20}-[0-9]{1,20})?$"  # a Redis stream entry id, or empty
 _EVENT_ID = re.compile(EVENT_ID_PATTERN)
 _BATCH = 100
+# The id of the first event, a new job's ``queued``, which no script writes: before any entry.
+FIRST_EVENT_ID = "0-1"
 
 
 def check_last_event_id(value: str | None) -> str:
@@ -79,6 +81,9 @@ async def job_events(
     wake = jobs.waiter.register(job_id)
     try:
         last = after
+        if after == "0-0":  # every job starts queued: the scripts keep no event of it
+            yield JobEvent("status", json.dumps({"status": JobStatus.queued.value}), FIRST_EVENT_ID)
+            last = FIRST_EVENT_ID
         while True:
             wake.clear()  # before reading: a change landing during the read wakes the wait
             entries = cast(

@@ -57,6 +57,9 @@ def _refused(status: str, detail: str | None, principal: Principal, domain: str)
     if status == "too_many_jobs":
         message = f"key {principal.id} has its maximum of jobs queued or running; retry when some finish"
         return ApiError(429, "too_many_jobs", message, headers={"Retry-After": str(TOO_MANY_JOBS_RETRY_S)})
+    if status == "redis_full":
+        message = "Redis (the job store) is nearly full; no new jobs until running ones finish and free it"
+        return ApiError(503, "redis_full", message, headers={"Retry-After": str(QUEUE_FULL_RETRY_S)})
     if status == "queue_full":
         message = f"the {domain} queue is full; nothing was recorded, retry later"
         return ApiError(503, "queue_full", message, headers={"Retry-After": str(QUEUE_FULL_RETRY_S)})
@@ -121,6 +124,8 @@ class JobService:
             max_jobs_in_flight=s.default_max_jobs_in_flight if in_flight is None else in_flight,
             max_queue_depth=s.queue_cap(domain),
             weight=principal.weight,
+            inline_budget_bytes=s.redis_inline_budget_bytes,
+            memory_watermark=s.redis_submit_watermark,
         )
 
     async def submit(
@@ -138,9 +143,8 @@ class JobService:
         blobs, hook, controls = blobs or {}, hook or WebhookOptions(), controls or SubmitControls()
         if hook.webhook is not None:
             await self._check_webhook(hook.webhook)
-        inline, stored = self.inputs.split(blobs)
         record = JobRecord.new(
-            domain, verb, owner=principal.id, params=params, blobs=tuple(inline), stored=tuple(stored),
+            domain, verb, owner=principal.id, params=params,
             webhook=hook.webhook, webhook_events=tuple(hook.webhook_events_filter),
         )  # fmt: skip
         name = task_name(domain, verb)
@@ -161,16 +165,11 @@ class JobService:
             cancel_after_s=controls.cancel_after_s,
             priority=controls.priority,
         )
-        call = lifecycle.submit(
-            record, inline, message.body, self.settings.job_ttl_s, self._admission(principal, domain), extras
-        )
-        await self.inputs.put(record.id, stored)  # before the record: a worker may start it at once
-        status, detail = "not run", None
-        try:
-            status, detail = await self.store.run(call)
-        finally:
-            if status != "queued":  # refused, a replay, or Redis away: no job names them
-                await self.inputs.forget(record.id, stored)
+        admission = self._admission(principal, domain)
+        inline, stored = self.inputs.split(blobs)
+        status, detail = await self._record(record, inline, stored, message.body, admission, extras)
+        if status == "inline_full":  # Redis holds its budget of inputs already: all to the store
+            status, detail = await self._record(record, {}, blobs, message.body, admission, extras)
         if status == "duplicate" and detail is not None:
             return await self._replayed(detail)
         if status != "queued":
@@ -178,6 +177,28 @@ class JobService:
         log.info("job queued", extra={"job_id": record.id, "domain": domain, "task": verb, "key_id": principal.id})
         self.metrics.submitted.labels(domain, verb).inc()
         return _accepted(record)
+
+    async def _record(
+        self,
+        record: JobRecord,
+        inline: dict[str, bytes],
+        stored: dict[str, bytes],
+        message: str,
+        admission: lifecycle.Admission,
+        extras: lifecycle.Extras,
+    ) -> tuple[str, str | None]:
+        """Store the large inputs, then run the submit script; what it answers. Inputs stored
+        for a job the script did not record are deleted."""
+        record.blobs, record.stored = ",".join(inline) or None, ",".join(stored) or None
+        await self.inputs.put(record.id, stored)  # before the record: a worker may start it at once
+        status, detail = "not run", None
+        try:
+            call = lifecycle.submit(record, inline, message, self.settings.job_ttl_s, admission, extras)
+            status, detail = await self.store.run(call)
+        finally:
+            if status != "queued":  # refused, a replay, or Redis away: no job names them
+                await self.inputs.forget(record.id, stored)
+        return status, detail
 
     async def _check_webhook(self, url: str) -> None:
         try:  # getaddrinfo blocks: in a thread

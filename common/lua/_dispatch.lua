@@ -66,11 +66,11 @@ local function dispatch(domain)
     local popped = redis.call('ZPOPMIN', from)
     local id = popped[1]
     redis.call('SET', from .. ':clock', popped[2], 'KEEPTTL')
-    local record = '{{JOB}}' .. id
-    local s, message = unpack(redis.call('HMGET', record, 'status', 'message'))
-    if s == 'queued' and message then
+    local record, held = '{{JOB}}' .. id, '{{JOB}}' .. id .. '{{MESSAGE_SUFFIX}}'
+    local message = redis.call('GET', held)
+    if message and redis.call('HGET', record, 'status') == 'queued' then
       redis.call('LPUSH', domain, message)
-      redis.call('HDEL', record, 'message')
+      redis.call('DEL', held)
       redis.call('ZADD', queued, now_ms(), id)
       free = free - 1
       moved = moved + 1

@@ -19,12 +19,16 @@ local function end_job(record, id, ttl, status)
   redis.call('ZREM', '{{DEADLINES}}', id)
   if blobs then
     for name in string.gmatch(blobs, '[^,]+') do
-      redis.call('DEL', '{{JOB}}' .. id .. '{{BLOB_INFIX}}' .. name)
+      local blob = '{{JOB}}' .. id .. '{{BLOB_INFIX}}' .. name
+      local size = redis.call('STRLEN', blob)
+      if redis.call('DEL', blob) == 1 and size > 0 then
+        if redis.call('DECRBY', '{{INLINE_BYTES}}', size) < 0 then redis.call('SET', '{{INLINE_BYTES}}', 0) end
+      end
     end
   end
   -- Inputs in the blob store: the reconciler's leader deletes them (Lua cannot reach the store).
   if stored then redis.call('SADD', '{{BLOBS_GONE}}', id) end
-  redis.call('HDEL', record, 'message')
+  redis.call('DEL', record .. '{{MESSAGE_SUFFIX}}')
   redis.call('EXPIRE', record, ttl)
   emit(record, id, 'status', status)
   if domain then dispatch(domain) end  -- a slot may have freed: the next job in fair order

@@ -7,6 +7,10 @@
 local FINISHED = {succeeded = true, failed = true, canceled = true, expired = true}
 
 local function emit(record, id, kind, status, data)
+  -- A new job's 'queued' is no event kept: every job starts so, and GET /v1/jobs/{id}/events
+  -- says it first (a stream costs Redis 4 KiB and more from its first entry on: a backlog of
+  -- queued jobs would hold one each).
+  if kind == 'status' and status == 'queued' and redis.call('HGET', record, 'attempts') == '0' then return end
   local now = now_ms()
   local stream = record .. '{{EVENTS_SUFFIX}}'
   redis.call('XADD', stream, 'MAXLEN', '~', {{EVENTS_MAX}}, '*', 'type', kind, 'status', status, 'data', data or '')

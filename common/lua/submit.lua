@@ -1,20 +1,24 @@
 -- submit: a new job, if its key may submit it: the key still exists, under its rate limit and
 -- its jobs-in-flight limit, and the domain's waiting jobs under its cap. Then, all or nothing:
--- the record (with its Celery message, until it is dispatched) and its input blobs; the job
+-- the record (its Celery message beside it until dispatch) and its input blobs; the job
 -- joins its domain's fair queue of its priority class (_dispatch.lua), the key's jobs in
 -- flight, the listing indexes and, with a Cancel-After, the deadlines; then the domain's
 -- dispatch moves jobs on to the Celery queue as far as its workers have room.
 -- With an Idempotency-Key, a submit seen before answers that job instead (its body must be
 -- the same: same fingerprint), before any limit is applied.
 -- Answers {'queued'} or why not: {'unauthorized'}, {'rate_limited', retry_after_ms},
--- {'too_many_jobs'}, {'queue_full'}, {'duplicate', job id}, {'idempotency_conflict', job id}.
+-- {'too_many_jobs'}, {'queue_full'}, {'duplicate', job id}, {'idempotency_conflict', job id},
+-- {'inline_full'} (its inline inputs would take Redis's inline bytes past their budget: the
+-- caller puts them in the blob store and submits again), {'redis_full'} (Redis is past the
+-- watermark of its maxmemory: what is left is for the jobs accepted to finish).
 -- A refused submit changes nothing.
 -- KEYS: record, key record, key's rate state, key's jobs in flight, idempotency key, the key's
 --       listing index, blob keys...
 -- ARGV: ttl_s, message, domain, check_key (1/0), rate/min, max in flight, queue cap (0 = none),
 --       job id, now (ISO), body fingerprint ('' without an Idempotency-Key), Cancel-After ms
---       (0: none), idempotency window s, priority class, the key's weight, 2n, n field/value
---       pairs of the record, blobs' bytes in KEYS order.
+--       (0: none), idempotency window s, priority class, the key's weight, the inline budget
+--       (bytes of inputs Redis may hold at once; 0: none), the memory watermark (a share of
+--       maxmemory; 0: none), 2n, n field/value pairs of the record, blobs' bytes in KEYS order.
 --! include events
 --! include dispatch
 local ttl, now = tonumber(ARGV[1]), now_ms()
@@ -22,6 +26,15 @@ local rate, in_flight, cap = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV
 local domain, job_id, fingerprint = ARGV[3], ARGV[8], ARGV[10]
 
 if ARGV[4] == '1' and redis.call('EXISTS', KEYS[2]) == 0 then return {'unauthorized'} end
+
+-- With noeviction a Redis at maxmemory refuses every write, the workers' finishes too: new jobs
+-- stop short of it, so the ones accepted can still end and free what they hold.
+local watermark = tonumber(ARGV[16])
+if watermark > 0 then
+  local info = redis.call('INFO', 'memory')
+  local used, max = tonumber(string.match(info, 'used_memory:(%d+)')), tonumber(string.match(info, 'maxmemory:(%d+)'))
+  if max and max > 0 and used >= watermark * max then return {'redis_full'} end
+end
 
 if fingerprint ~= '' then
   local seen = redis.call('GET', KEYS[5])
@@ -45,12 +58,25 @@ end
 if in_flight > 0 and redis.call('SCARD', KEYS[4]) >= in_flight then return {'too_many_jobs'} end
 if cap > 0 and waiting(domain) >= cap then return {'queue_full'} end
 
+local first_pair = 18
+local pairs_end = first_pair - 1 + tonumber(ARGV[17])
+-- Inline inputs ride in Redis only while the bytes all jobs hold there are under the budget:
+-- a backlog of images must not fill Redis (its memory is for records and messages).
+local inline = 0
+for i = pairs_end + 1, #ARGV do inline = inline + #ARGV[i] end
+local budget = tonumber(ARGV[15])
+if inline > 0 and budget > 0 and tonumber(redis.call('GET', '{{INLINE_BYTES}}') or '0') + inline > budget then
+  return {'inline_full'}
+end
+
 if next_tat then redis.call('SET', KEYS[3], tostring(next_tat), 'PX', 120000) end
-local first_pair = 16
-local pairs_end = first_pair - 1 + tonumber(ARGV[15])
+if inline > 0 then redis.call('INCRBY', '{{INLINE_BYTES}}', inline) end
 redis.call('HSET', KEYS[1], unpack(ARGV, first_pair, pairs_end))
-redis.call('HSET', KEYS[1], 'message', ARGV[2], 'priority', ARGV[13])
+redis.call('HSET', KEYS[1], 'priority', ARGV[13])
 redis.call('EXPIRE', KEYS[1], ttl)
+-- Its message waits beside the record, not in it: one long value would turn the whole hash
+-- into Redis's larger encoding (a few KiB a queued job instead of a few hundred bytes).
+redis.call('SET', KEYS[1] .. '{{MESSAGE_SUFFIX}}', ARGV[2], 'EX', ttl)
 for i = 7, #KEYS do
   redis.call('SET', KEYS[i], ARGV[pairs_end + i - 6], 'EX', ttl)
 end

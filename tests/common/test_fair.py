@@ -117,7 +117,8 @@ def test_a_canceled_or_expired_waiting_job_leaves_its_fair_queue(store):
     waiting = ids[3]
     assert store.run(lifecycle.cancel(waiting, None, TTL)) == "queued"
     assert store.client.zscore(keys.fair_queue(DOMAIN, "interactive"), waiting) is None
-    assert store.get(waiting).status is JobStatus.canceled and store.get(waiting).message is None
+    assert store.get(waiting).status is JobStatus.canceled
+    assert not store.client.exists(keys.job(waiting) + keys.MESSAGE_SUFFIX)  # its held message went too
 
 
 def test_position_counts_dispatched_jobs_then_fair_order_then_batch(store):

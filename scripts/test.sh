@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 sh scripts/install.sh
 sh scripts/install-browser.sh   # Debian's chromium + chromedriver, for tests/browser
 sh scripts/install-compose.sh   # docker-compose, which checks the compose file without an engine
+sh scripts/install-kubectl.sh   # kubectl, whose kustomize builds deploy/k8s without a cluster
 exec .venv/bin/python -m pytest "$@"

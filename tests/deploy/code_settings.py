@@ -62,7 +62,8 @@ def settings_classes() -> list[type[BaseSettings]]:
     return found
 
 
-def _env_names(cls: type[BaseSettings]) -> list[str]:
+def env_names(cls: type[BaseSettings]) -> list[str]:
+    """The environment variables a settings class reads."""
     prefix = cls.model_config.get("env_prefix", "")
     names = []
     for field_name, field in cls.model_fields.items():
@@ -93,7 +94,22 @@ def _literal_env_reads(module: str, tree: ast.Module) -> list[Setting]:
 
 def read_settings() -> list[Setting]:
     """Every setting the deployed code reads, with the module that reads it."""
-    found = [Setting(name, cls.__module__) for cls in settings_classes() for name in _env_names(cls)]
+    found = [Setting(name, cls.__module__) for cls in settings_classes() for name in env_names(cls)]
     for module, tree in _sources().items():
         found.extend(_literal_env_reads(module, tree))
     return sorted(set(found), key=lambda s: (s.name, s.module))
+
+
+def reads(module: str, *, role: str, domain: str) -> bool:
+    """Whether a process reads the settings of ``module``: an ``api`` serving ``domain`` (a name
+    or ``all``), or a ``worker`` of ``domain`` (the hooks worker included)."""
+    parts = module.split(".")
+    if parts[0] == "common":
+        return True
+    if parts[:2] == ["workers", "domains"]:
+        return role == "worker" and domain == parts[2]
+    if parts[0] == "workers":
+        return role == "worker"
+    if parts[:2] == ["api", "domains"]:
+        return role == "api" and domain in ("all", parts[2])
+    return role == "api"

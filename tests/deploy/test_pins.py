@@ -101,7 +101,9 @@ def test_the_address_check_would_catch_what_a_lock_file_records():
     assert not DOWNLOAD_ADDRESS.search("idna==3.5  # via requests")
 
 
-@pytest.mark.parametrize("script", ["scripts/pin.sh", "scripts/install-compose.sh", "scripts/compose_check.sh"])
+@pytest.mark.parametrize(
+    "script", ["scripts/pin.sh", "scripts/install-compose.sh", "scripts/install-kubectl.sh", "scripts/compose_check.sh"]
+)
 def test_deploy_scripts_are_strict_posix_sh(script):
     text = (ROOT / script).read_text()
     assert text.startswith("#!/bin/sh\n") and "\nset -eu\n" in text

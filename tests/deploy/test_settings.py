@@ -2,7 +2,7 @@
 
 from pydantic import TypeAdapter
 
-from tests.deploy.code_settings import read_settings, settings_classes
+from tests.deploy.code_settings import read_settings, reads, settings_classes
 from tests.deploy.repo import api_services, env_example, light_worker_services, services, worker_services
 
 # Read by the code, documented, but deliberately not passed through by compose.
@@ -33,17 +33,10 @@ def test_every_setting_the_code_reads_is_documented_in_env_example():
 
 
 def _services_reading(module: str) -> set[str]:
-    apis, workers = set(api_services()), set(worker_services()) | set(light_worker_services())
-    parts = module.split(".")
-    if parts[0] == "common":
-        return apis | workers
-    if parts[:2] == ["workers", "domains"]:
-        return {f"worker-{parts[2]}"} & workers
-    if parts[0] == "workers":
-        return workers
-    if parts[:2] == ["api", "domains"]:
-        return {n for n in apis if services()[n]["environment"]["DOMAIN"] in ("all", parts[2])}
-    return apis
+    roles = dict.fromkeys(api_services(), "api") | dict.fromkeys(
+        [*worker_services(), *light_worker_services()], "worker"
+    )
+    return {n for n, role in roles.items() if reads(module, role=role, domain=services()[n]["environment"]["DOMAIN"])}
 
 
 def test_every_setting_reaches_the_services_that_read_it():

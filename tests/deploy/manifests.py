@@ -14,7 +14,14 @@ from tests.deploy.repo import ROOT
 K8S = ROOT / "deploy" / "k8s"
 INSTALL_HINT = "kubectl is missing: run scripts/install-kubectl.sh (Debian's kubernetes-client; no cluster needed)"
 # What a user puts into secrets.env (git ignores it): every key secrets.env.example lists.
-TEST_SECRETS = {"REDIS_PASSWORD": "0123456789abcdef", "ADMIN_API_KEY": "", "FLOWER_BASIC_AUTH": "admin:secret"}
+TEST_SECRETS = {
+    "REDIS_PASSWORD": "0123456789abcdef",
+    "ADMIN_API_KEY": "",
+    "FLOWER_BASIC_AUTH": "admin:secret",
+    "AWS_ACCESS_KEY_ID": "",
+    "AWS_SECRET_ACCESS_KEY": "",
+    "AWS_SESSION_TOKEN": "",
+}
 _ENV_LINE = re.compile(r"(#?)\s*([A-Z][A-Z0-9_]*)=(.*)$")
 
 

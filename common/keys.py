@@ -3,6 +3,7 @@
 Prefix ``dq:`` (job records and everything kept beside them):
 - ``dq:job:<id>``: the job's record, a hash (``common.records.JobRecord``);
 - ``dq:job:<id>:blob:<name>``: a large input (an image) kept beside the message, not in it;
+- ``dq:job:<id>:pages``: a document's page jobs, in page order (``common.documents``);
 - ``dq:job:<id>:message``: its Celery message while it waits in its fair queue (``common.fair``);
 - ``dq:job:<id>:events``: the job's events (a stream: status changes and progress), replayed
   by ``GET /v1/jobs/{id}/events``; it expires with the record;
@@ -74,6 +75,7 @@ APIKEYS = PREFIX + "apikeys"
 BLOB_INFIX = ":blob:"
 EVENTS_SUFFIX = ":events"
 MESSAGE_SUFFIX = ":message"
+PAGES_SUFFIX = ":pages"
 DEADLINES = PREFIX + "deadlines"
 RUNTIMES_PREFIX = PREFIX + "runtimes:"
 ALL_JOBS = PREFIX + "jobs:all"
@@ -121,6 +123,7 @@ def lua_constants() -> dict[str, str]:
         "UNACKED_INDEX": UNACKED_INDEX,
         "EVENTS_SUFFIX": EVENTS_SUFFIX,
         "MESSAGE_SUFFIX": MESSAGE_SUFFIX,
+        "PAGES_SUFFIX": PAGES_SUFFIX,
         "EVENTS_MAX": str(EVENTS_MAX),
         "DEADLINES": DEADLINES,
         "RUNTIMES": RUNTIMES_PREFIX,

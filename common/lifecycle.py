@@ -72,6 +72,17 @@ class Extras:
 
 
 @dataclass(frozen=True)
+class Page:
+    """One page of a document, a job of its own (``common.documents``): its id, its Celery
+    message (and that message's delivery tag) and its params."""
+
+    id: str
+    delivery_tag: str
+    params: dict[str, Any]
+    message: str
+
+
+@dataclass(frozen=True)
 class Started:
     """What ``start`` answers: ``queued`` (run it, as run number ``attempt``) or why not."""
 
@@ -98,10 +109,14 @@ def submit(
     ttl_s: int,
     admission: Admission,
     extras: Extras = Extras(),
+    pages: list[Page] | None = None,
 ) -> Call[tuple[str, str | None]]:
-    """Admit the job, then write its record (its Celery message kept in it until dispatched)
-    and input blobs (with the record's TTL) at once; it waits in its domain's fair queue, and
-    is dispatched at once if the domain's workers have room (``common.fair``). Answers ``("queued", None)`` or why not: ``unauthorized``,
+    """Admit the job, then write its record (its Celery message kept beside it until
+    dispatched) and input blobs (with the record's TTL) at once; it waits in its domain's fair
+    queue, and is dispatched at once if the domain's workers have room (``common.fair``). A
+    document (``pages``) waits as its pages instead, each a job of its own, and runs itself
+    (assembling their results) once the last one ended. Answers ``("queued", None)`` or why
+    not: ``unauthorized``,
     ``rate_limited`` (with a retry hint in ms), ``too_many_jobs``, ``queue_full``, or with an
     idempotency key seen before, ``duplicate`` / ``idempotency_conflict`` (with that job's id);
     ``inline_full`` when its inline inputs would take Redis past the inline budget, ``redis_full``
@@ -139,6 +154,8 @@ def submit(
             admission.memory_watermark,
             len(fields),
             *fields,
+            len(pages or ()),
+            *(item for p in pages or () for item in (p.id, p.delivery_tag, json.dumps(p.params), p.message)),
             *blobs.values(),
         ],
         _pair,

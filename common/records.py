@@ -20,7 +20,7 @@ JOB_ID = re.compile(r"[0-9a-f]{32}")
 _JSON_FIELDS = ("result", "error", "progress", "params")
 # Kept for the platform, not shown to clients as they are (``view`` shows some reshaped).
 _INTERNAL = {
-    "owner", "params", "delivery_tag", "blobs", "stored", "started_ms", "deadline_ms", "eta_at_ms", "hook_seq",
+    "owner", "params", "delivery_tag", "blobs", "parent", "pages_total", "pages_done", "pages_failed", "weight", "stored", "started_ms", "deadline_ms", "eta_at_ms", "hook_seq",
     "hook_progress_ms", "hook_sending", "webhook", "webhook_events", "webhook_last_status", "webhook_attempts",
     "webhook_next_attempt_at",
 }  # fmt: skip
@@ -47,6 +47,11 @@ class JobRecord(BaseModel):
     params: dict[str, Any] | None = None  # the task's arguments, to publish the job again
     delivery_tag: str | None = None  # its current message's, to find it in kombu's unacked hash
     priority: str = "interactive"  # its class (common.fair.Priority)
+    parent: str | None = None  # a document's page: the document's id (common.documents)
+    pages_total: int | None = None  # a document: its pages (each a job of its own)
+    pages_done: int | None = None
+    pages_failed: int | None = None
+    weight: float | None = None  # a document: its key's weight, for its own run's fair turn
     blobs: str | None = None  # its input blobs' names in Redis, comma-separated, to delete them at its end
     stored: str | None = None  # its inputs' names in the blob store (common.blobs), comma-separated
     started_ms: int | None = None  # Redis's clock at its (last) start, for run times

@@ -29,9 +29,10 @@ class JobInputs:
     def __init__(self, store: BlobStore, inline_max_bytes: int) -> None:
         self.store, self.inline_max_bytes = store, inline_max_bytes
 
-    def split(self, blobs: dict[str, bytes]) -> tuple[dict[str, bytes], dict[str, bytes]]:
-        """``(inline, to store)``: inputs up to ``BLOB_INLINE_MAX_BYTES`` stay with the record."""
-        inline = {name: data for name, data in blobs.items() if len(data) <= self.inline_max_bytes}
+    def split(self, blobs: dict[str, bytes], always: tuple[str, ...] = ()) -> tuple[dict[str, bytes], dict[str, bytes]]:
+        """``(inline, to store)``: inputs up to ``BLOB_INLINE_MAX_BYTES`` stay with the record,
+        but for those named in ``always`` (read by other jobs than this one: a document's pages)."""
+        inline = {n: data for n, data in blobs.items() if len(data) <= self.inline_max_bytes and n not in always}
         return inline, {name: data for name, data in blobs.items() if name not in inline}
 
     async def put(self, job_id: str, blobs: dict[str, bytes]) -> None:

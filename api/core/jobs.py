@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import time
+import uuid
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -137,9 +138,12 @@ class JobService:
         blobs: dict[str, bytes] | None = None,
         hook: WebhookOptions | None = None,
         controls: SubmitControls | None = None,
+        pages: tuple[str, list[dict[str, Any]]] | None = None,
     ) -> JobAccepted:
         """Admit, record and queue the job, atomically. An idempotent submit seen before answers
-        that job (``replayed: true``) instead; a refused one raises its ``ApiError``."""
+        that job (``replayed: true``) instead; a refused one raises its ``ApiError``. A document
+        gives ``pages``: its page task's verb and each page's params (``common.documents``);
+        its blobs then all go to the blob store, where its pages read them."""
         blobs, hook, controls = blobs or {}, hook or WebhookOptions(), controls or SubmitControls()
         if hook.webhook is not None:
             await self._check_webhook(hook.webhook)
@@ -166,10 +170,11 @@ class JobService:
             priority=controls.priority,
         )
         admission = self._admission(principal, domain)
-        inline, stored = self.inputs.split(blobs)
-        status, detail = await self._record(record, inline, stored, message.body, admission, extras)
+        page_jobs = [] if pages is None else self._pages(record.id, domain, *pages)
+        inline, stored = self.inputs.split(blobs, always=tuple(blobs) if pages else ())
+        status, detail = await self._record(record, inline, stored, message.body, admission, extras, page_jobs)
         if status == "inline_full":  # Redis holds its budget of inputs already: all to the store
-            status, detail = await self._record(record, {}, blobs, message.body, admission, extras)
+            status, detail = await self._record(record, {}, blobs, message.body, admission, extras, page_jobs)
         if status == "duplicate" and detail is not None:
             return await self._replayed(detail)
         if status != "queued":
@@ -186,6 +191,7 @@ class JobService:
         message: str,
         admission: lifecycle.Admission,
         extras: lifecycle.Extras,
+        pages: list[lifecycle.Page],
     ) -> tuple[str, str | None]:
         """Store the large inputs, then run the submit script; what it answers. Inputs stored
         for a job the script did not record are deleted."""
@@ -193,12 +199,23 @@ class JobService:
         await self.inputs.put(record.id, stored)  # before the record: a worker may start it at once
         status, detail = "not run", None
         try:
-            call = lifecycle.submit(record, inline, message, self.settings.job_ttl_s, admission, extras)
+            call = lifecycle.submit(record, inline, message, self.settings.job_ttl_s, admission, extras, pages)
             status, detail = await self.store.run(call)
         finally:
             if status != "queued":  # refused, a replay, or Redis away: no job names them
                 await self.inputs.forget(record.id, stored)
         return status, detail
+
+    def _pages(self, document_id: str, domain: str, verb: str, params: list[dict[str, Any]]) -> list[lifecycle.Page]:
+        """A document's page jobs: an id and a Celery message each (its params name the document)."""
+        name = task_name(domain, verb)
+        pages = []
+        for page_params in params:
+            page_id = uuid.uuid4().hex
+            args = {**page_params, "document": document_id}
+            message = self.messages.build(name, page_id, [page_id, args], queue_for(name))
+            pages.append(lifecycle.Page(page_id, message.delivery_tag, args, message.body))
+        return pages
 
     async def _check_webhook(self, url: str) -> None:
         try:  # getaddrinfo blocks: in a thread

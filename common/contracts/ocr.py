@@ -1,4 +1,6 @@
-"""OCR domain contract: ``ocr.recognize`` turns one image into text lines."""
+"""OCR domain contract: ``ocr.recognize`` turns one image, or a document, into text lines."""
+
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -43,3 +45,38 @@ class RecognizeResult(BaseModel):
     lines: list[OcrLine]
     model: str
     elapsed_ms: float
+
+
+# Documents (PDF, multi-page TIFF): one job to its client, run as one task per page
+# (``PAGE``) on every OCR worker, then its own task (``DOCUMENT``) puts the pages in order.
+DOCUMENT = "document"
+PAGE = "page"
+# The document travels in the blob store under this name (its pages read it from there).
+DOCUMENT_BLOB = "document"
+DocumentKind = Literal["pdf", "tiff"]
+PageSource = Literal["ocr", "pdf"]
+
+
+class PageError(BaseModel):
+    code: str = Field(description="Why the page failed: `page_unreadable`, `time_limit`, `failed`.")
+    message: str
+
+
+class PageResult(BaseModel):
+    """One page of a document's result, in page order; a failed page has ``error`` only."""
+
+    index: int = Field(description="The page's number in the document, from 1.")
+    width: int | None = Field(None, description="The page in pixels as recognized (points for a text layer).")
+    height: int | None = None
+    text: str | None = None
+    lines: list[OcrLine] | None = None
+    source: PageSource | None = Field(None, description="`ocr`: recognized; `pdf`: the page's own text layer.")
+    error: PageError | None = None
+
+
+class DocumentResult(BaseModel):
+    pages: list[PageResult]
+    text: str = Field(description="The pages' text in order, joined by form feeds (\\f).")
+    pages_failed: int = Field(description="Pages that failed alone (the document fails when all do).")
+    model: str
+    elapsed_ms: float = Field(description="From the first page's start to the last page's end.")

@@ -68,7 +68,9 @@ local function dispatch(domain)
     redis.call('SET', from .. ':clock', popped[2], 'KEEPTTL')
     local record, held = '{{JOB}}' .. id, '{{JOB}}' .. id .. '{{MESSAGE_SUFFIX}}'
     local message = redis.call('GET', held)
-    if message and redis.call('HGET', record, 'status') == 'queued' then
+    local s = redis.call('HGET', record, 'status')
+    -- (a document is 'running' from its first page on, while its own run waits its turn)
+    if message and (s == 'queued' or s == 'running') then
       redis.call('LPUSH', domain, message)
       redis.call('DEL', held)
       redis.call('ZADD', queued, now_ms(), id)

@@ -5,6 +5,27 @@
 -- store are listed for the reconciler to delete), its record is kept
 -- `ttl` seconds from now, the change is emitted, and the domain dispatches the next job into
 -- the slot it may have freed. The caller has set its status (`status`) and what goes with it.
+-- One page of a document ended (common/documents.py draws it): the document counts it, shows
+-- its progress, and once every page has ended its own run (putting the pages' results in
+-- order) joins its fair queue. A document that ended already (canceled, expired) is left as it is.
+local function page_ended(parent_id, domain, status)
+  local parent = '{{JOB}}' .. parent_id
+  local s = redis.call('HGET', parent, 'status')
+  if s ~= 'queued' and s ~= 'running' then return end
+  local done = redis.call('HINCRBY', parent, 'pages_done', 1)
+  local failed = tonumber(redis.call('HGET', parent, 'pages_failed') or '0')
+  if status ~= 'succeeded' then failed = redis.call('HINCRBY', parent, 'pages_failed', 1) end
+  local total = tonumber(redis.call('HGET', parent, 'pages_total'))
+  local report = cjson.encode({pages_done = done, pages_total = total, pages_failed = failed})
+  redis.call('HSET', parent, 'progress', report)
+  emit(parent, parent_id, 'progress', 'running', report)
+  if done >= total then
+    local owner, priority, weight = unpack(redis.call('HMGET', parent, 'owner', 'priority', 'weight'))
+    enqueue_fair(domain, priority or 'interactive', owner or '-', tonumber(weight) or 1, parent_id,
+      math.max(1, redis.call('TTL', parent)))
+  end
+end
+
 local function end_job(record, id, ttl, status)
   local domain = redis.call('HGET', record, 'domain')
   local owner = redis.call('HGET', record, 'owner')
@@ -30,6 +51,25 @@ local function end_job(record, id, ttl, status)
   if stored then redis.call('SADD', '{{BLOBS_GONE}}', id) end
   redis.call('DEL', record .. '{{MESSAGE_SUFFIX}}')
   redis.call('EXPIRE', record, ttl)
+  local parent_id, pages = unpack(redis.call('HMGET', record, 'parent', 'pages_total'))
+  if parent_id and domain then page_ended(parent_id, domain, status) end
+  if pages then
+    -- A document that ends with pages still to run (canceled, expired) takes them with it; its
+    -- pages' records go (their results are in the document's by now, or no longer wanted): a
+    -- run still going meets no record, and stops.
+    local finished_at = redis.call('HGET', record, 'finished_at') or ''
+    local list = record .. '{{PAGES_SUFFIX}}'
+    for _, page_id in ipairs(redis.call('LRANGE', list, 0, -1)) do
+      local page = '{{JOB}}' .. page_id
+      local ps = redis.call('HGET', page, 'status')
+      if ps == 'queued' or ps == 'running' then
+        redis.call('HSET', page, 'status', 'canceled', 'finished_at', finished_at)
+        end_job(page, page_id, ttl, 'canceled')
+      end
+      redis.call('DEL', page, page .. '{{EVENTS_SUFFIX}}', page .. '{{MESSAGE_SUFFIX}}')
+    end
+    redis.call('DEL', list)
+  end
   emit(record, id, 'status', status)
   if domain then dispatch(domain) end  -- a slot may have freed: the next job in fair order
 end

@@ -7,6 +7,8 @@ local record, id = KEYS[1], ARGV[2]
 local s = redis.call('HGET', record, 'status')
 if not s then return 'missing' end
 if ARGV[3] ~= '' and redis.call('HGET', record, 'owner') ~= ARGV[3] then return 'missing' end
+-- A document's page is no job of a client's: its document is canceled, not it.
+if redis.call('HEXISTS', record, 'parent') == 1 then return 'missing' end
 if s ~= 'queued' and s ~= 'running' then return s end
 redis.call('HSET', record, 'status', 'canceled', 'finished_at', ARGV[1])
 end_job(record, id, tonumber(ARGV[4]), 'canceled')

@@ -25,6 +25,15 @@ end
 local domain = redis.call('HGET', record, 'domain')
 redis.call('HSET', record, 'status', 'running', 'started_at', ARGV[1], 'started_ms', now, 'worker', ARGV[2],
   'attempts', attempts + 1)
+-- A document is running from its first page's start (common/documents.py).
+local parent_id = redis.call('HGET', record, 'parent')
+if parent_id then
+  local parent = '{{JOB}}' .. parent_id
+  if redis.call('HGET', parent, 'status') == 'queued' then
+    redis.call('HSET', parent, 'status', 'running', 'started_at', ARGV[1], 'started_ms', now)
+    emit(parent, parent_id, 'status', 'running')
+  end
+end
 redis.call('SADD', '{{RUNNING}}' .. domain, id)
 redis.call('ZREM', '{{QUEUED}}' .. domain, id)
 redis.call('ZADD', '{{LEASES}}', now + tonumber(ARGV[6]), id)

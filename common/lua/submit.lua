@@ -18,7 +18,12 @@
 --       job id, now (ISO), body fingerprint ('' without an Idempotency-Key), Cancel-After ms
 --       (0: none), idempotency window s, priority class, the key's weight, the inline budget
 --       (bytes of inputs Redis may hold at once; 0: none), the memory watermark (a share of
---       maxmemory; 0: none), 2n, n field/value pairs of the record, blobs' bytes in KEYS order.
+--       maxmemory; 0: none), 2n, n field/value pairs of the record, p (a document's pages, 0
+--       for a job of one piece), p times (page id, its message's delivery tag, its params JSON,
+--       its message), blobs' bytes in KEYS order.
+-- A document (p > 0) waits as its pages: each is a job of its own (task 'page', its 'parent'
+-- the document) in the fair queue; the document's own run, which puts their results in order,
+-- joins the fair queue when its last page ends (_end_job.lua). It counts once against quotas.
 --! include events
 --! include dispatch
 local ttl, now = tonumber(ARGV[1]), now_ms()
@@ -56,14 +61,16 @@ if rate > 0 then
   if early > 0 then return {'rate_limited', tostring(math.ceil(early))} end
 end
 if in_flight > 0 and redis.call('SCARD', KEYS[4]) >= in_flight then return {'too_many_jobs'} end
-if cap > 0 and waiting(domain) >= cap then return {'queue_full'} end
-
 local first_pair = 18
 local pairs_end = first_pair - 1 + tonumber(ARGV[17])
+local pages = tonumber(ARGV[pairs_end + 1])
+local blobs_from = pairs_end + 2 + 4 * pages
+if cap > 0 and waiting(domain) + math.max(pages, 1) > cap then return {'queue_full'} end
+
 -- Inline inputs ride in Redis only while the bytes all jobs hold there are under the budget:
 -- a backlog of images must not fill Redis (its memory is for records and messages).
 local inline = 0
-for i = pairs_end + 1, #ARGV do inline = inline + #ARGV[i] end
+for i = blobs_from, #ARGV do inline = inline + #ARGV[i] end
 local budget = tonumber(ARGV[15])
 if inline > 0 and budget > 0 and tonumber(redis.call('GET', '{{INLINE_BYTES}}') or '0') + inline > budget then
   return {'inline_full'}
@@ -78,9 +85,28 @@ redis.call('EXPIRE', KEYS[1], ttl)
 -- into Redis's larger encoding (a few KiB a queued job instead of a few hundred bytes).
 redis.call('SET', KEYS[1] .. '{{MESSAGE_SUFFIX}}', ARGV[2], 'EX', ttl)
 for i = 7, #KEYS do
-  redis.call('SET', KEYS[i], ARGV[pairs_end + i - 6], 'EX', ttl)
+  redis.call('SET', KEYS[i], ARGV[blobs_from + i - 7], 'EX', ttl)
 end
-enqueue_fair(domain, ARGV[13], redis.call('HGET', KEYS[1], 'owner') or '-', tonumber(ARGV[14]), job_id, ttl)
+local owner = redis.call('HGET', KEYS[1], 'owner') or '-'
+if pages == 0 then
+  enqueue_fair(domain, ARGV[13], owner, tonumber(ARGV[14]), job_id, ttl)
+else
+  redis.call('HSET', KEYS[1], 'pages_total', pages, 'pages_done', 0, 'pages_failed', 0, 'weight', ARGV[14])
+  local list = KEYS[1] .. '{{PAGES_SUFFIX}}'
+  for p = 0, pages - 1 do
+    local at = pairs_end + 2 + 4 * p
+    local page_id = ARGV[at]
+    local page = '{{JOB}}' .. page_id
+    redis.call('HSET', page, 'id', page_id, 'domain', domain, 'task', 'page', 'status', 'queued', 'owner', owner,
+      'created_at', ARGV[9], 'attempts', 0, 'delivery_tag', ARGV[at + 1], 'params', ARGV[at + 2],
+      'parent', job_id, 'priority', ARGV[13])
+    redis.call('EXPIRE', page, ttl)
+    redis.call('SET', page .. '{{MESSAGE_SUFFIX}}', ARGV[at + 3], 'EX', ttl)
+    redis.call('RPUSH', list, page_id)
+    enqueue_fair(domain, ARGV[13], owner, tonumber(ARGV[14]), page_id, ttl)
+  end
+  redis.call('EXPIRE', list, ttl)
+end
 redis.call('SADD', '{{DOMAINS}}', domain)
 redis.call('SADD', KEYS[4], job_id)
 redis.call('EXPIRE', KEYS[4], ttl)

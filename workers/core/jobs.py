@@ -39,6 +39,9 @@ class JobContext:
     # When the job must stop (``time.monotonic()``): engines that run in steps check it between
     # them and raise ``JobTimeLimitExceeded``. None: no limit.
     deadline: float | None = None
+    # Reads an object of the blob store by key (retried while the store is away, up to the
+    # deadline; ``None``: not there): a document's page reads its document this way.
+    read_stored: Callable[[str], bytes | None] | None = None
 
     def report_progress(self, report: dict[str, Any]) -> bool:
         """Publish progress; ``False`` means this run should stop (the job was canceled, or

@@ -17,6 +17,7 @@ process: Celery reports it in the main process, where ``fail_killed_job`` finish
 (prefork); in pools that cannot kill a job, the watchdog finishes it and ends the worker.
 """
 
+import functools
 import logging
 import threading
 import time
@@ -131,18 +132,20 @@ class Runner:
     def _blob(self, job_id: str, name: str, deadline: float) -> bytes | None:
         """An input: beside the record in Redis, else in the blob store (``None``: neither)."""
         inline = with_retry(lambda: self.store.blob(job_id, name), "blob", self.settings.redis_retry_s)
-        if inline is not None:
-            return inline
+        return inline if inline is not None else self._stored(input_key(job_id, name), deadline)
+
+    def _stored(self, key: str, deadline: float) -> bytes | None:
+        """An object of the blob store (``None``: not there), retried while the store is away."""
         delay = 0.5
         while True:
             try:
-                return self.blobs.get().get_sync(input_key(job_id, name))
+                return self.blobs.get().get_sync(key)
             except BlobNotFound:
                 return None
             except BlobStoreUnavailable as exc:
                 if time.monotonic() + delay > deadline:
-                    raise JobTimeLimitExceeded(f"its input {name} stayed unreadable: the blob store is down") from exc
-                log.warning("blob store unavailable (%s) for job %s; retrying in %.1fs", exc, job_id, delay)
+                    raise JobTimeLimitExceeded(f"{key} stayed unreadable: the blob store is down") from exc
+                log.warning("blob store unavailable (%s) reading %s; retrying in %.1fs", exc, key, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
@@ -161,7 +164,8 @@ class Runner:
                 if missing:
                     raise JobInputError(f"input {', '.join(missing)} expired or missing")
                 inputs = {k: v for k, v in blobs.items() if v is not None}
-                ctx = JobContext(job_id, spec.domain, worker, inputs, self.store, attempt, deadline)
+                read_stored = functools.partial(self._stored, deadline=deadline)
+                ctx = JobContext(job_id, spec.domain, worker, inputs, self.store, attempt, deadline, read_stored)
                 result = spec.fn(ctx, params)
             if time.monotonic() > deadline:  # an engine that does not check its deadline
                 raise JobTimeLimitExceeded()

@@ -107,9 +107,13 @@ class OcrEngine:
         self._lock = threading.Lock()
 
     def recognize(self, image_bytes: bytes) -> RecognizeResult:
-        started = time.perf_counter()
         with Image.open(io.BytesIO(image_bytes)) as image:
-            rgb = np.asarray(image.convert("RGB"))
+            return self.recognize_image(image)
+
+    def recognize_image(self, image: Image.Image) -> RecognizeResult:
+        """The text lines of an image already decoded (a rendered page)."""
+        started = time.perf_counter()
+        rgb = np.asarray(image.convert("RGB"))
         with self._lock:
             pages = self._ocr.ocr(np.ascontiguousarray(rgb[:, :, ::-1]), cls=self.use_angle_cls)  # BGR
         lines = [

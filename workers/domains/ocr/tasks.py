@@ -1,12 +1,16 @@
-"""``ocr.recognize``: the image from the job store through the engine."""
+"""``ocr.recognize``: the image from the job store through the engine. A document runs as
+``ocr.page`` (one per page, on any OCR worker) then ``ocr.document`` (its pages in order)."""
 
 from typing import Any
 
-from common.contracts.ocr import DOMAIN, IMAGE_BLOB, RECOGNIZE
-from workers.core.jobs import JobContext, job_task
+from common.blobs.keys import input_key
+from common.contracts.ocr import DOCUMENT, DOCUMENT_BLOB, DOMAIN, IMAGE_BLOB, PAGE, RECOGNIZE
+from workers.core.jobs import JobContext, JobInputError, job_task
 from workers.core.lazy import Lazy
 from workers.core.metrics import timed_model_load
+from workers.domains.ocr import assemble
 from workers.domains.ocr.config import get_ocr_settings
+from workers.domains.ocr.documents import DocumentCache, PageError, render, text_layer
 from workers.domains.ocr.engine import OcrEngine
 
 
@@ -30,6 +34,41 @@ def warmup() -> None:
 @job_task(DOMAIN, RECOGNIZE, blobs=(IMAGE_BLOB,))
 def recognize(job: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     return get_engine().recognize(job.blobs[IMAGE_BLOB]).model_dump()
+
+
+documents = DocumentCache()
+
+
+@job_task(DOMAIN, PAGE)
+def page(job: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """One page of a document: its own text layer (``mode: auto``, a PDF page that has one),
+    else rendered and recognized."""
+    parent, kind, index = params["document"], params["kind"], params["index"]
+
+    def load() -> bytes:
+        assert job.read_stored is not None
+        data = job.read_stored(input_key(parent, DOCUMENT_BLOB))
+        if data is None:
+            raise JobInputError("the document is gone from the blob store (its job ended)")
+        return data
+
+    document = documents.get(parent, kind, load)
+    if params.get("mode") == "auto" and kind == "pdf":
+        text, width, height = text_layer(document, index)
+        if text:
+            return {"index": index + 1, "width": width, "height": height, "text": text, "lines": [], "source": "pdf"}
+    try:
+        image = render(document, index, params["dpi"])
+    except PageError as exc:
+        raise JobInputError(str(exc)) from exc
+    result = get_engine().recognize_image(image)
+    return {"index": index + 1, "width": image.width, "height": image.height, "source": "ocr", **result.model_dump()}
+
+
+@job_task(DOMAIN, DOCUMENT)
+def document(job: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """A document's own run, once its last page ended: its pages' results in page order."""
+    return assemble.document_result(job.store, job.job_id)
 
 
 def check_config() -> None:

@@ -32,6 +32,8 @@ from api.core.scrape import router as metrics_router
 from api.core.waiter import JobWaiter
 from api.keys.routes import router as keys_router
 from api.openai.errors import OpenAIErrors
+from api.uploads import router as uploads
+from api.uploads.service import UploadService
 from common import apikeys, webhook_secrets
 from common.blobs import open_blob_store
 from common.celery_app import make_celery
@@ -106,10 +108,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         reconciler.start()
         app.state.workers = WorkerPresence(scripts, settings.workers_offline_after_s)
         app.state.estimates = QueueEstimates(reader, scripts, app.state.workers)
-        inputs = JobInputs(open_blob_store(settings), settings.blob_inline_max_bytes)
+        blobs = open_blob_store(settings)
+        inputs = JobInputs(blobs, settings.blob_inline_max_bytes)
         app.state.jobs = JobService(
             AsyncJobStore(reader), messages, waiter, metrics, settings, app.state.estimates, inputs
         )
+        app.state.uploads = UploadService(reader, scripts, blobs, settings)
         app.state.redis = reader
         app.state.scripts = scripts
         app.state.keys = KeyCache(scripts)
@@ -133,6 +137,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     routes = include_domain_routers(app, domains, settings)
     app.state.domain_tasks = routes.tasks
     app.include_router(keys_router)
+    app.include_router(uploads.build_router(settings))
+    routes.body_caps[uploads.PREFIX + "/"] = uploads.max_body_bytes(settings)
     app.include_router(metrics_router)
     serve_docs_offline(app)
     open_exact, _ = open_paths(settings)
@@ -149,7 +155,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.allowed_origins,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
             expose_headers=["Retry-After", "X-Request-ID"],
         )

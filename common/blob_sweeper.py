@@ -7,6 +7,9 @@
    a delete that never happened), every ``BLOB_SWEEP_INTERVAL_S``: objects under ``jobs/`` whose
    job has ended, or has no record and is older than ``BLOB_ORPHAN_GRACE_S`` (a submit writes
    its inputs a moment before its record).
+3. **Uploads that expired** (``common.uploads``), in the same sweep: objects under ``uploads/``
+   whose upload record is gone (it expires ``UPLOAD_TTL_S`` after it was made; a job that used
+   it holds its own copy). A record is written before its object can be, so none needs a grace.
 """
 
 import logging
@@ -18,7 +21,7 @@ import redis
 
 from common import keys
 from common.blobs import BlobError, BlobInfo, BlobStore, open_blob_store
-from common.blobs.keys import JOBS, job_prefix
+from common.blobs.keys import JOBS, UPLOADS, job_prefix
 from common.config import CoreSettings
 from common.contracts.jobs import JobStatus
 from common.scripts import text
@@ -66,7 +69,10 @@ class BlobSweeper:
             self.store.delete_sync([info.key for info in listed])
 
     def sweep(self) -> int:
-        """Delete the objects under ``jobs/`` that no live job owns; answers how many jobs' went."""
+        """Delete what no live job or upload owns; answers how many jobs' and uploads' went."""
+        return self._sweep_jobs() + self._sweep_uploads()
+
+    def _sweep_jobs(self) -> int:
         by_job: dict[str, list[BlobInfo]] = defaultdict(list)
         for info in self.store.list_sync(JOBS):
             parts = info.key.split("/")
@@ -91,3 +97,22 @@ class BlobSweeper:
         if deleted:
             log.warning("blob sweep: deleted the inputs of %d job(s) no live record owns", deleted)
         return deleted
+
+    def _sweep_uploads(self) -> int:
+        # Listed whole before any delete: a directory emptied under a listing ends it early.
+        found = [info.key for info in self.store.list_sync(UPLOADS)]
+        deleted = sum(
+            self._delete_expired_uploads(found[n : n + _GONE_BATCH]) for n in range(0, len(found), _GONE_BATCH)
+        )
+        if deleted:
+            log.info("blob sweep: deleted %d upload(s) whose records expired", deleted)
+        return deleted
+
+    def _delete_expired_uploads(self, found: list[str]) -> int:
+        with self.client.pipeline(transaction=False) as pipe:
+            for key in found:
+                pipe.exists(keys.upload(key.rsplit("/", 1)[1]))
+            gone = [key for key, live in zip(found, pipe.execute(), strict=True) if not live]
+        if gone:
+            self.store.delete_sync(gone)
+        return len(gone)

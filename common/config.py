@@ -50,6 +50,15 @@ class CoreSettings(BaseSettings):
     # Webhooks to loopback/private/link-local addresses are refused (SSRF), unless allowed:
     # scripts/dev.sh allows them, for receivers on the same machine.
     webhook_allow_private: bool = False
+    # Inputs by URL (``image_url``): the worker fetches them under the same rule, the input's own
+    # size cap (the API's, sent with the job) and this deadline for the whole fetch, redirects
+    # included. scripts/dev.sh and the tests allow private addresses, for local servers.
+    input_url_allow_private: bool = Field(
+        False, description="Let workers fetch inputs by URL from loopback, private or link-local addresses."
+    )
+    input_url_timeout_s: float = Field(
+        30, gt=0, description="The deadline of one input fetch by URL, redirects included."
+    )
     # Big bytes (inputs, documents, large results) live in the blob store, not in Redis
     # (common.blobs): a directory every process of the host mounts, or an S3 bucket.
     blob_store_url: str = Field(
@@ -70,6 +79,11 @@ class CoreSettings(BaseSettings):
     # S3 (s3:// URLs). Unset credentials and region are found the standard AWS ways (AWS_* in
     # the environment, an instance or pod role); S3_ENDPOINT_URL unset: AWS itself.
     s3_endpoint_url: str = Field("", description="A self-hosted S3's URL (SeaweedFS, MinIO): path-style, http allowed.")
+    # Presigned URLs are signed for the host clients send them to: where clients reach the
+    # store by another address than the services do (a proxy, a published port), name it here.
+    s3_public_endpoint_url: str = Field(
+        "", description="The S3 endpoint clients reach, for presigned upload URLs; empty: S3_ENDPOINT_URL's."
+    )
     aws_access_key_id: str = ""
     aws_secret_access_key: SecretStr = SecretStr("")
     aws_session_token: SecretStr = SecretStr("")

@@ -39,6 +39,11 @@ Prefix ``dq:`` (job records and everything kept beside them):
   kept under ``REDIS_INLINE_BUDGET_BYTES`` by the submit script;
 - ``dq:blobs:gone``: ids of ended jobs whose inputs in the blob store (``common.blobs``) are
   still to delete: the reconciler's leader deletes them;
+- ``dq:upload:<id>``: an upload (``POST /v1/uploads``), a hash that expires with it: its owner,
+  declared bytes, content type, filename, created and expiry times (``common.uploads``); its
+  bytes, once they arrive, are the blob ``uploads/<id>``;
+- ``dq:uploads:owner:<key id>``: the key's live uploads, scored by when they expire (ms): its
+  storage quota counts their declared bytes;
 - ``dq:metered:<id>``: which API process counted the job's finish in its metrics (a claim
   that expires; ``api.core.finished_meter``);
 - channel ``dq:jobs:events``: ``<id> <status>`` on every change of a job (``<id> progress`` for
@@ -90,6 +95,8 @@ WORKERS_INFO = PREFIX + "workers:info"
 HOOKS_DUE = PREFIX + "hooks:due"
 WHSEC_PREFIX = PREFIX + "whsec:"
 WHSEC_PREVIOUS_SUFFIX = ":previous"
+UPLOAD_PREFIX = PREFIX + "upload:"
+OWNER_UPLOADS_PREFIX = PREFIX + "uploads:owner:"
 # A job's event stream keeps this many entries at most (about: Redis trims in whole nodes).
 EVENTS_MAX = 1000
 # Webhook deliveries of progress: one per job at most this often.
@@ -142,6 +149,7 @@ def lua_constants() -> dict[str, str]:
         "FAIR_CONFIG": FAIR_CONFIG,
         "WORKERS_SEEN": WORKERS_SEEN,
         "WORKERS_INFO": WORKERS_INFO,
+        "UPLOAD": UPLOAD_PREFIX,
     }
 
 
@@ -187,6 +195,14 @@ def queued(domain: str) -> str:
 
 def metered(job_id: str) -> str:
     return f"{PREFIX}metered:{job_id}"
+
+
+def upload(upload_id: str) -> str:
+    return UPLOAD_PREFIX + upload_id
+
+
+def owner_uploads(key_id: str) -> str:
+    return OWNER_UPLOADS_PREFIX + key_id
 
 
 def apikey(secret_hash: str) -> str:

@@ -1,5 +1,7 @@
 """Which webhook URLs may be called: http(s) only, and no loopback, private, link-local or
-otherwise internal address unless ``WEBHOOK_ALLOW_PRIVATE`` says so (a local receiver). An
+otherwise internal address unless ``WEBHOOK_ALLOW_PRIVATE`` says so (a local receiver). Inputs
+by URL (``common.http_fetch``) are fetched under the same rule, ``INPUT_URL_ALLOW_PRIVATE``
+their own switch (``what`` and ``setting`` name them in the refusals). An
 IPv6 address that embeds an IPv4 one (IPv4-mapped or -compatible, NAT64, 6to4, Teredo) is
 judged by that IPv4 address too: ``[64:ff9b::7f00:1]`` reaches 127.0.0.1 through a translator.
 
@@ -14,7 +16,7 @@ from urllib.parse import urlsplit
 
 
 class WebhookRefused(ValueError):
-    """The URL may not be called; the message says why."""
+    """The URL may not be called (a webhook's, or an input's); the message says why."""
 
 
 # IPv6 forms that carry an IPv4 address in their last 32 bits, which reach that IPv4 host
@@ -54,32 +56,32 @@ def _internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return not address.is_global or address.is_multicast
 
 
-def target(url: str) -> tuple[str, str, int]:
+def target(url: str, what: str = "webhook") -> tuple[str, str, int]:
     """``(scheme, host, port)`` of an http(s) URL; ``WebhookRefused`` for any other."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise WebhookRefused("webhook must be an http or https URL with a host")
+        raise WebhookRefused(f"{what} must be an http or https URL with a host")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
-        raise WebhookRefused(f"webhook port: {exc}") from None
+        raise WebhookRefused(f"{what} port: {exc}") from None
     return parts.scheme, parts.hostname, port
 
 
-def resolve(url: str, allow_private: bool) -> list[str]:
+def resolve(url: str, allow_private: bool, what: str = "webhook", setting: str = "WEBHOOK_ALLOW_PRIVATE") -> list[str]:
     """The addresses the URL's host resolves to, all of them allowed; ``WebhookRefused`` when
     it does not resolve or any of them is internal (and that is not allowed)."""
-    _, host, port = target(url)
+    _, host, port = target(url, what)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise WebhookRefused(f"webhook host {host!r} does not resolve: {exc}") from None
+        raise WebhookRefused(f"{what} host {host!r} does not resolve: {exc}") from None
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not allow_private:
         for address in addresses:
             if _internal(ipaddress.ip_address(address.split("%", 1)[0])):
                 raise WebhookRefused(
-                    f"webhook host {host!r} resolves to {address}, an internal address "
-                    "(loopback, private, link-local or reserved); set WEBHOOK_ALLOW_PRIVATE=true to allow it"
+                    f"{what} host {host!r} resolves to {address}, an internal address "
+                    f"(loopback, private, link-local or reserved); set {setting}=true to allow it"
                 )
     return addresses

@@ -72,7 +72,7 @@ def tiff_with_bad_page(pages: list[list[str]], bad: int) -> bytes:
     past_the_end = struct.pack(endian + "I", len(data) + 1_000_000)
     for n in range(count):
         entry = offset + 2 + 12 * n
-        tag, kind, values = struct.unpack(endian + "HHI", data[entry : entry + 8])
+        tag, _type, values = struct.unpack(endian + "HHI", data[entry : entry + 8])
         if tag == 273:  # StripOffsets: one inline (LONG), or an array of them elsewhere
             if values == 1:
                 data[entry + 8 : entry + 12] = past_the_end

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "client" / "src" / "domainq_clie
 SOURCE = PACKAGE / "_async.py"
 TARGET = PACKAGE / "_sync.py"
 
-DOCSTRING = '''"""``Client``: the blocking client, its resources (``ocr``, ``llm``, ``jobs``, ``keys``) and ``Job``.
+DOCSTRING = '''"""``Client``: the blocking client, its resources (``ocr``, ``llm``, ``jobs``, ``keys``, ``uploads``) and ``Job``.
 
 Written from ``_async.py`` by ``python -m devtools.unasync``: change that file, not this one.
 """

@@ -18,7 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from scripts.benchmarks import report
 
-SECTIONS = ("footprint", "overhead", "ocr", "llm", "submit", "fairness")
+SECTIONS = ("footprint", "overhead", "ocr", "llm", "submit", "fairness", "uploads")
 
 
 def main() -> None:
@@ -58,6 +58,7 @@ _MODULES = {
     "llm": "llm_engines",
     "submit": "submission",
     "fairness": "fairness",
+    "uploads": "uploads",
 }
 
 if __name__ == "__main__":

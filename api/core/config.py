@@ -15,6 +15,16 @@ class ApiSettings(CoreSettings):
     # One name, a comma list or "all": the seed's DOMAIN, widened so one API can front many.
     domain: str = Field("all", description="Domains whose routes this API serves.")
     max_upload_bytes: int = Field(20 * 1024 * 1024, gt=0, description="Largest input file accepted.")
+    # Uploads (POST /v1/uploads) go to the blob store, never whole into memory: their cap can be
+    # larger than an image's (documents, batch files). A job takes one within its own input cap.
+    max_stored_upload_bytes: int = Field(200 * 1024 * 1024, gt=0, description="Largest upload accepted.")
+    # At most 7 days: the longest a presigned URL (AWS Signature V4) may last.
+    upload_ttl_s: int = Field(
+        24 * 3600, ge=1, le=7 * 24 * 3600, description="How long an upload lives; a job that uses it keeps a copy."
+    )
+    upload_quota_bytes_per_key: int = Field(
+        5 * 1024**3, ge=0, description="Declared bytes of a key's live uploads at most (0: no limit)."
+    )
     # The API's Redis pool waits for a free connection rather than failing at its size, so a burst
     # of requests queues for a moment instead of answering false 503s.
     redis_max_connections: int = Field(512, ge=1, description="Redis connections per API process.")

@@ -23,7 +23,7 @@ from api.core.auth import Principal
 from api.core.config import ApiSettings
 from api.core.errors import ApiError
 from api.core.estimates import QueueEstimates
-from api.core.inputs import JobInputs
+from api.core.inputs import Input, InputSource, JobInputs
 from api.core.metrics import ApiMetrics
 from api.core.submit_controls import SubmitControls
 from api.core.waiter import JobWaiter
@@ -74,13 +74,32 @@ def _refused(status: str, detail: str | None, principal: Principal, domain: str)
     raise RuntimeError(f"the submit script answered an unknown status {status!r} ({detail!r})")
 
 
-def _fingerprint(domain: str, verb: str, params: dict[str, Any], blobs: dict[str, bytes], hook: WebhookOptions) -> str:
-    """What makes two submits the same submit, for idempotency: the request, not its headers."""
+def _fingerprint(
+    domain: str, verb: str, params: dict[str, Any], digests: dict[str, bytes], hook: WebhookOptions
+) -> str:
+    """What makes two submits the same submit, for idempotency: the request (inputs by digest), not its headers."""
     digest = hashlib.sha256()
     digest.update(json.dumps([domain, verb, params, hook.model_dump(mode="json")], sort_keys=True).encode())
-    for name in sorted(blobs):
-        digest.update(name.encode() + b"\0" + hashlib.sha256(blobs[name]).digest())
+    for name in sorted(digests):
+        digest.update(name.encode() + b"\0" + digests[name])
     return digest.hexdigest()
+
+
+def _digests(blobs: dict[str, bytes]) -> dict[str, bytes]:
+    return {name: hashlib.sha256(data).digest() for name, data in blobs.items()}
+
+
+async def _input_digests(blobs: dict[str, Input]) -> dict[str, bytes]:
+    """Each input's digest: bytes hashed (megabytes in a thread: tens of ms), sources asked."""
+    held = {name: data for name, data in blobs.items() if isinstance(data, bytes)}
+    if sum(map(len, held.values())) < HASH_INLINE_BYTES:
+        digests = _digests(held)
+    else:
+        digests = await run_in_threadpool(_digests, held)
+    for name, data in blobs.items():
+        if isinstance(data, InputSource):
+            digests[name] = await data.digest()
+    return digests
 
 
 def _accepted(record: JobRecord) -> JobAccepted:
@@ -135,7 +154,7 @@ class JobService:
         domain: str,
         verb: str,
         params: dict[str, Any],
-        blobs: dict[str, bytes] | None = None,
+        blobs: dict[str, Input] | None = None,
         hook: WebhookOptions | None = None,
         controls: SubmitControls | None = None,
         pages: tuple[str, list[dict[str, Any]]] | None = None,
@@ -158,11 +177,7 @@ class JobService:
         key = controls.idempotency_key
         fingerprint = ""
         if key is not None:
-            args = (domain, verb, params, blobs, hook)
-            if sum(len(b) for b in blobs.values()) < HASH_INLINE_BYTES:
-                fingerprint = _fingerprint(*args)
-            else:  # hashing megabytes would hold the loop for tens of milliseconds
-                fingerprint = await run_in_threadpool(_fingerprint, *args)
+            fingerprint = _fingerprint(domain, verb, params, await _input_digests(blobs), hook)
         extras = lifecycle.Extras(
             idempotency_key_hash=None if key is None else hashlib.sha256(key.encode()).hexdigest(),
             fingerprint=fingerprint,
@@ -187,7 +202,7 @@ class JobService:
         self,
         record: JobRecord,
         inline: dict[str, bytes],
-        stored: dict[str, bytes],
+        stored: dict[str, Input],
         message: str,
         admission: lifecycle.Admission,
         extras: lifecycle.Extras,

@@ -42,7 +42,14 @@ def open_blob_store(settings: "config.CoreSettings") -> BlobStore:
         client_options=client,
         retry_config=retry,
     )
-    return BlobStore(store)
+    signer = None
+    if settings.s3_public_endpoint_url:
+        # Signing is local (no request): a store for the public endpoint only signs URLs.
+        public = s3_config(settings)
+        public["endpoint"] = settings.s3_public_endpoint_url
+        public["virtual_hosted_style_request"] = False
+        signer = S3Store(location.bucket, prefix=location.prefix or None, config=public)
+    return BlobStore(store, signer)
 
 
 def s3_config(settings: "config.CoreSettings") -> "S3Config":

@@ -63,12 +63,14 @@ class BlobStream:
 class BlobStore:
     """Big bytes by key, in a local directory or an S3 bucket (see ``common.blobs``)."""
 
-    def __init__(self, store: "ObjectStore") -> None:
+    def __init__(self, store: "ObjectStore", signer: S3Store | None = None) -> None:
+        """``signer``: the same bucket at the address clients reach, to presign for them."""
         self._store = store
+        self._signer = signer if signer is not None else store if isinstance(store, S3Store) else None
 
     @property
     def can_presign(self) -> bool:
-        return isinstance(self._store, S3Store)
+        return self._signer is not None
 
     async def put(self, key: str, data: Data, content_type: str | None = None, max_bytes: int | None = None) -> int:
         """Store ``data`` (bytes, or an async or plain iterable of them) under ``key``; its size."""
@@ -198,17 +200,17 @@ class BlobStore:
 
     async def presign(self, method: Literal["PUT", "GET"], key: str, expires_s: float) -> str | None:
         """A URL that lets anyone ``method`` the key for ``expires_s``; None where the store cannot sign."""
-        if not isinstance(self._store, S3Store):
+        if self._signer is None:
             return None
         _settle_before_exit()
         with translated(key):
-            return await obstore.sign_async(self._store, method, key, timedelta(seconds=expires_s))
+            return await obstore.sign_async(self._signer, method, key, timedelta(seconds=expires_s))
 
     def presign_sync(self, method: Literal["PUT", "GET"], key: str, expires_s: float) -> str | None:
-        if not isinstance(self._store, S3Store):
+        if self._signer is None:
             return None
         with translated(key):
-            return obstore.sign(self._store, method, key, timedelta(seconds=expires_s))
+            return obstore.sign(self._signer, method, key, timedelta(seconds=expires_s))
 
     def _put_options(self, content_type: str | None) -> dict[str, Any]:
         options: dict[str, Any] = {"chunk_size": PART_BYTES, "max_concurrency": PART_CONCURRENCY}

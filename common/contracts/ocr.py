@@ -1,9 +1,11 @@
 """OCR domain contract: ``ocr.recognize`` turns one image, or a document, into text lines."""
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
+from common.contracts.inputs import MAX_URL_CHARS, UPLOAD_ID_PATTERN, URL_PATTERN
 from common.contracts.jobs import TimeLimit, WebhookOptions
 
 DOMAIN = "ocr"
@@ -12,6 +14,10 @@ RECOGNIZE = "recognize"
 IMAGE_BLOB = "image"
 # The multipart form's field for a job's own time limit (JSON: ``time_limit_s``).
 TIME_LIMIT_FIELD = "time_limit_s"
+# A job whose image comes by URL carries the API's pixel cap: its worker checks the image.
+MAX_PIXELS_PARAM = "max_pixels"
+# The JSON body's ways to give the image: exactly one of them.
+IMAGE_FIELDS = ("image_base64", "file_id", "image_url")
 # Standard base64 with its padding: what ``base64.b64decode(..., validate=True)`` takes.
 BASE64_PATTERN = r"^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 
@@ -23,15 +29,57 @@ class RecognizeOptions(WebhookOptions):
     time_limit_s: TimeLimit = None
 
 
-class RecognizeBase64Request(RecognizeOptions):
-    """JSON form of a recognize request; multipart ``file`` is the other form."""
+def _given_once(schema: dict[str, Any]) -> None:
+    """The document says what the validators check: exactly one of ``IMAGE_FIELDS``, each a
+    string when given (left out when not, never null)."""
+    schema["oneOf"] = [{"required": [name]} for name in IMAGE_FIELDS]
+    for name in IMAGE_FIELDS:
+        field = schema["properties"][name]
+        field.pop("default", None)
+        branches = [branch for branch in field.pop("anyOf", []) if branch.get("type") != "null"]
+        field.update(branches[0] if branches else {})
 
-    image_base64: str = Field(
+
+class RecognizeJsonRequest(RecognizeOptions):
+    """JSON form of a recognize request: the image as base64, an upload's id or a URL (exactly
+    one); multipart ``file`` is the other form."""
+
+    model_config = ConfigDict(json_schema_extra=_given_once)
+
+    image_base64: str | None = Field(
+        None,
         min_length=1,
         # Checked by the API itself, to answer its own code (invalid_base64); stated here.
         json_schema_extra={"format": "byte", "pattern": BASE64_PATTERN},
         description="The image file's bytes, base64.",
     )
+    file_id: str | None = Field(
+        None,
+        pattern=UPLOAD_ID_PATTERN,
+        description="An upload of the caller's (POST /v1/uploads) holding the image; the job keeps a copy of it.",
+    )
+    image_url: str | None = Field(
+        None,
+        max_length=MAX_URL_CHARS,
+        pattern=URL_PATTERN,
+        json_schema_extra={"format": "uri"},
+        description="An http(s) URL the worker fetches the image from (not the API): its host must resolve to a "
+        "public address (unless the server allows private ones); redirects are followed, each checked alike.",
+    )
+
+    @field_validator(*IMAGE_FIELDS, mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:  # left out is fine; null is no string
+            raise PydanticCustomError("string_type", "Input should be a valid string")
+        return value
+
+    @model_validator(mode="after")
+    def _one_image(self) -> "RecognizeJsonRequest":
+        given = [name for name in IMAGE_FIELDS if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(IMAGE_FIELDS)} (given: {', '.join(given) or 'none'})")
+        return self
 
 
 class OcrLine(BaseModel):

@@ -37,7 +37,8 @@ def test_an_ocr_api_serves_base_and_ocr_routes_only_and_imports_no_model_library
     probe = _probe("ocr")
     assert "/v1/ocr/recognize" in probe["paths"] and "/v1/jobs/{job_id}" in probe["paths"]
     assert all(
-        p.startswith(("/v1/ocr/", "/v1/jobs", "/v1/domains", "/v1/keys", "/healthz", "/readyz")) for p in probe["paths"]
+        p.startswith(("/v1/ocr/", "/v1/jobs", "/v1/domains", "/v1/keys", "/v1/uploads", "/healthz", "/readyz"))
+        for p in probe["paths"]
     )
     loaded = probe["modules"]
     assert not [m for m in loaded if m.split(".")[0] in ("torch", "paddle", "paddleocr", "transformers", "workers")]

@@ -9,6 +9,7 @@ from devtools.localstack import LocalStack, free_port
 from tests.builders import text_image
 
 JOB_ID = "0123456789abcdef0123456789abcdef"
+UPLOAD_ID = "up_0123456789abcdef0123456789abcdef"
 # Every operation of the API, with a request that passes its input checks (so it reaches
 # Redis). A new route fails test_every_route_is_listed until it is added here.
 REQUESTS = {
@@ -28,6 +29,10 @@ REQUESTS = {
     ("DELETE", "/v1/keys/{key_id}"): {},
     ("GET", "/v1/keys/me/webhook-secret"): {},
     ("POST", "/v1/keys/me/webhook-secret/rotate"): {},
+    ("POST", "/v1/uploads"): {"json": {"filename": "page.png", "bytes": 1000}},
+    ("PUT", "/v1/uploads/{upload_id}"): {"content": b"page"},
+    ("GET", "/v1/uploads/{upload_id}"): {},
+    ("DELETE", "/v1/uploads/{upload_id}"): {},
 }
 
 
@@ -43,7 +48,7 @@ def _operations(base: str) -> list[tuple[str, str]]:
 
 
 def _call(client: httpx.Client, method: str, path: str) -> httpx.Response:
-    url = path.format(job_id=JOB_ID, key_id="key_0123456789abcdef")
+    url = path.format(job_id=JOB_ID, key_id="key_0123456789abcdef", upload_id=UPLOAD_ID)
     return client.request(method, url, **REQUESTS[(method, path)])
 
 

@@ -35,6 +35,22 @@ def test_ocr_of_a_path_or_bytes_waits_for_a_typed_result(sdk, ocr_worker, tmp_pa
         assert "Invoice" in result.text and result.lines[0].confidence > 0.5
 
 
+def test_a_file_uploaded_by_path_is_recognized_by_its_id_and_deleted(sdk, ocr_worker, tmp_path):
+    page = tmp_path / "scan.png"
+    page.write_bytes(text_image(["Uploaded by the SDK"]))
+    upload_id = sdk.uploads.create(page)
+    view = sdk.uploads.get(upload_id)
+    assert (view["state"], view["size"], view["content_type"]) == ("uploaded", page.stat().st_size, "image/png")
+    result = sdk.ocr.recognize(file_id=upload_id).wait(timeout=60)
+    assert isinstance(result, RecognizeResult) and result.text == "Uploaded by the SDK"
+    sdk.uploads.delete(upload_id)
+    with pytest.raises(APIError) as gone:
+        sdk.uploads.get(upload_id)
+    assert (gone.value.status, gone.value.code) == (404, "upload_not_found")
+    with pytest.raises(ValueError, match="give the image once"):
+        sdk.ocr.recognize(page, file_id=upload_id)
+
+
 def test_generate_and_embed_answer_typed_results(sdk, llm_worker):
     job = sdk.llm.generate("Hello", max_new_tokens=4, seed=1)
     assert job.status == "queued" and (job.domain, job.task) == ("llm", "generate")

@@ -297,6 +297,19 @@ def test_a_presigned_put_takes_a_plain_http_upload_and_a_presigned_get_serves_it
     assert served.headers["content-type"] == "application/json"
 
 
+def test_presigned_urls_name_the_public_endpoint_and_work_through_it(s3_service, prefix):
+    # Clients reach the store by another name than the services (a proxy, a published port):
+    # the URL is signed for that name, and a PUT sent there is valid.
+    public = s3_service.endpoint.replace("127.0.0.1", "localhost")
+    store = open_blob_store(s3_settings(s3_service, prefix, s3_public_endpoint_url=public))
+    url = store.presign_sync("PUT", "uploads/u5", 60)
+    assert url is not None and url.startswith(f"{public}/{s3_service.bucket}/{prefix}/uploads/u5?")
+    assert httpx.put(url, content=b"through the public name").status_code == 200
+    assert store.get_sync("uploads/u5") == b"through the public name"
+    elsewhere = url.replace("localhost", "127.0.0.1")  # signed for the public host: no other
+    assert httpx.put(elsewhere, content=b"x").status_code == 403
+
+
 def test_the_local_directory_cannot_presign(tmp_path):
     store = open_blob_store(CoreSettings(_env_file=None, blob_store_url=(tmp_path / "blobs").as_uri()))
     assert not store.can_presign

@@ -22,6 +22,10 @@ class JobInputError(Exception):
     """The job's input cannot be processed (e.g. a prompt longer than the model's context)."""
 
 
+class InputFetchError(Exception):
+    """An input named by URL could not be fetched; the message says which and why."""
+
+
 class JobTimeLimitExceeded(Exception):
     """The job ran to its deadline (``JobContext.deadline``); it fails with ``TimeLimitExceeded``."""
 

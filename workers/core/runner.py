@@ -3,7 +3,9 @@
 1. ``start``: the record moves to running under a lease (or says why not: canceled, a
    duplicate, a run alive elsewhere, exhausted); the lease is renewed while the job runs;
 2. the inputs are read: small ones from Redis, large ones from the blob store (retried while
-   the store is unreachable, up to the job's soft time limit: an outage fails no job early);
+   the store is unreachable, up to the job's soft time limit: an outage fails no job early),
+   ones named by URL fetched (``common.http_fetch``; a failure fails the job with
+   ``InputFetchError``);
 3. the domain's function runs under the job's time limits (``workers.core.limits``); an
    exception fails this job alone, the worker goes on; a job past its soft limit fails with
    ``TimeLimitExceeded``;
@@ -33,11 +35,13 @@ from common import lifecycle
 from common.blobs import BlobNotFound, BlobStore, BlobStoreUnavailable, open_blob_store
 from common.blobs.keys import input_key
 from common.config import CoreSettings
+from common.contracts.inputs import input_url
 from common.contracts.jobs import JobStatus
+from common.http_fetch import FetchFailed, fetch
 from common.jobstore import JobStore
 from common.scripts import Call
 from workers.core import fatal, metrics
-from workers.core.jobs import JobContext, JobInputError, JobSpec, JobTimeLimitExceeded
+from workers.core.jobs import InputFetchError, JobContext, JobInputError, JobSpec, JobTimeLimitExceeded
 from workers.core.lazy import Lazy
 from workers.core.leases import Leases
 from workers.core.limits import JobLimits, Watchdog, job_limits
@@ -129,6 +133,19 @@ class Runner:
     def _retrying(self, call: Call[T]) -> T:
         return with_retry(lambda: self.store.run(call), call.script, self.settings.redis_retry_s)
 
+    def _input(self, job_id: str, name: str, params: dict[str, Any], deadline: float) -> bytes | None:
+        """An input: fetched when the job names it by URL, else read where the API put it."""
+        named = input_url(params, name)
+        if named is None:
+            return self._blob(job_id, name, deadline)
+        url, max_bytes = named
+        s = self.settings
+        timeout_s = max(0.1, min(s.input_url_timeout_s, deadline - time.monotonic()))
+        try:
+            return fetch(url, max_bytes, timeout_s, s.input_url_allow_private, "input URL", "INPUT_URL_ALLOW_PRIVATE")
+        except FetchFailed as exc:
+            raise InputFetchError(f"input {name}: {exc}") from None
+
     def _blob(self, job_id: str, name: str, deadline: float) -> bytes | None:
         """An input: beside the record in Redis, else in the blob store (``None``: neither)."""
         inline = with_retry(lambda: self.store.blob(job_id, name), "blob", self.settings.redis_retry_s)
@@ -159,7 +176,7 @@ class Runner:
             began = time.monotonic()
             deadline = began + limits.soft_s
             with self._watched(job_id, attempt, began + limits.hard_s):
-                blobs = {name: self._blob(job_id, name, deadline) for name in spec.blobs}
+                blobs = {name: self._input(job_id, name, params, deadline) for name in spec.blobs}
                 missing = [name for name, data in blobs.items() if data is None]
                 if missing:
                     raise JobInputError(f"input {', '.join(missing)} expired or missing")

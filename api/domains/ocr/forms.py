@@ -1,6 +1,6 @@
-"""The two forms of a recognize request (multipart ``file``, JSON ``image_base64``) under the
-app's settings: the models that check them and the OpenAPI body that states them, from one
-declaration."""
+"""The two forms of a recognize request (multipart ``file``; JSON with ``image_base64``,
+``file_id`` or ``image_url``) under the app's settings: the models that check them and the
+OpenAPI body that states them, from one declaration."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -9,7 +9,7 @@ from pydantic import create_model
 
 from common.contracts.bounds import tightened
 from common.contracts.jobs import time_limit
-from common.contracts.ocr import RecognizeBase64Request, RecognizeOptions
+from common.contracts.ocr import RecognizeJsonRequest, RecognizeOptions
 
 IMAGE_HELP = "PNG, JPEG, WebP, TIFF or BMP, at most {size} bytes and {pixels} pixels (width x height)."
 
@@ -21,7 +21,8 @@ class Upload:
     max_bytes: int
     max_pixels: int
     options: type[RecognizeOptions]  # the form's fields beside ``file``
-    json_body: type[RecognizeBase64Request]
+    json_body: type[RecognizeJsonRequest]
+    inline_max_bytes: int  # a multipart file larger than this streams to the store from disk
 
     @property
     def help(self) -> str:
@@ -33,17 +34,17 @@ def base64_chars(size: int) -> int:
     return -(-size // 3) * 4
 
 
-def upload_rules(max_bytes: int, max_pixels: int, max_time_limit_s: float) -> Upload:
+def upload_rules(max_bytes: int, max_pixels: int, max_time_limit_s: float, inline_max_bytes: int) -> Upload:
     """The recognize request's models, bounded by the image cap and the domain's hard time limit."""
     longest = (time_limit(max_time_limit_s), None)
     options = create_model("RecognizeOptions", __base__=RecognizeOptions, time_limit_s=longest)
     json_body = create_model(
-        "RecognizeBase64Request",
-        __base__=RecognizeBase64Request,
+        "RecognizeJsonRequest",
+        __base__=RecognizeJsonRequest,
         time_limit_s=longest,
-        image_base64=tightened(RecognizeBase64Request, "image_base64", max_length=base64_chars(max_bytes)),
+        image_base64=tightened(RecognizeJsonRequest, "image_base64", max_length=base64_chars(max_bytes)),
     )
-    return Upload(max_bytes, max_pixels, options, json_body)
+    return Upload(max_bytes, max_pixels, options, json_body, inline_max_bytes)
 
 
 def _form_field(schema: dict[str, Any]) -> dict[str, Any]:
@@ -60,7 +61,8 @@ def openapi_body(upload: Upload) -> dict[str, Any]:
     form_fields["webhook_events_filter"]["description"] += " In a form: the field repeated, or comma-separated."
     image = {"type": "string", "format": "binary", "maxLength": upload.max_bytes, "description": upload.help}
     as_json = upload.json_body.model_json_schema()
-    as_json["properties"]["image_base64"]["description"] += f" The image: {upload.help}"
+    for name in ("image_base64", "file_id", "image_url"):
+        as_json["properties"][name]["description"] += f" The image: {upload.help}"
     form = {
         "type": "object",
         "required": ["file"],

@@ -1,31 +1,56 @@
-"""Reading an uploaded image from either request form and checking it really is one."""
+"""Reading a recognize request's image from either form, and checking it really is one.
+
+A multipart file larger than ``BLOB_INLINE_MAX_BYTES`` is not read into memory: it stays in the
+file Starlette spooled it to, is checked there, and streams to the blob store from it. A JSON
+body names the image instead of carrying it with ``file_id`` (an upload) or ``image_url``.
+"""
 
 import binascii
+import contextlib
 import functools
-import io
-import warnings
-from typing import Any
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
 
 import anyio
 import anyio.to_thread
 from fastapi import Request
-from PIL import Image, UnidentifiedImageError
 from pydantic import ValidationError
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.core.errors import ApiError
 from api.domains.ocr.forms import Upload
+from common import image_checks
 from common.contracts.jobs import WEBHOOK_FIELDS, WebhookOptions
-from common.contracts.ocr import TIME_LIMIT_FIELD, RecognizeOptions
+from common.contracts.ocr import TIME_LIMIT_FIELD, RecognizeJsonRequest, RecognizeOptions
 
-ALLOWED_FORMATS = {"PNG", "JPEG", "WEBP", "TIFF", "BMP"}
 # Room beside the image in a body: the multipart framing, or JSON's other fields.
 FIELDS_SLACK_BYTES = 64 * 1024
 # JSON bodies shorter than this are parsed and decoded on the event loop: a thread's hand-off
 # costs about what they take (~0.1 ms); longer ones in a thread.
 INLINE_BYTES = 64 * 1024
-_FORMATS_TEXT = "PNG, JPEG, WebP, TIFF or BMP"
+# What the image checks' refusals answer.
+_STATUS = {"unsupported_media_type": 415, "image_too_large": 413, "invalid_image": 422}
+
+
+@dataclass(frozen=True)
+class Given:
+    """What a recognize request gave: its image in one of four ways, the submission's webhook
+    options and the job's options (``time_limit_s``, when given)."""
+
+    hook: WebhookOptions
+    job_options: dict[str, Any]
+    data: bytes | None = None  # the image itself: in JSON, or a small multipart file
+    file: UploadFile | None = None  # a multipart file over BLOB_INLINE_MAX_BYTES, spooled to disk
+    file_id: str | None = None  # an upload of the caller's
+    image_url: str | None = None  # fetched by the worker
+
+    @classmethod
+    def of(cls, options: RecognizeOptions, **image: Any) -> "Given":
+        hook = WebhookOptions.model_validate(options.model_dump(include=set(WEBHOOK_FIELDS)))
+        limit = options.time_limit_s
+        return cls(hook, {} if limit is None else {TIME_LIMIT_FIELD: limit}, **image)
 
 
 def _too_large(size: int, cap: int) -> ApiError:
@@ -61,20 +86,26 @@ def _form_options(form: FormData, model: type[RecognizeOptions]) -> RecognizeOpt
         raise _invalid(exc) from exc
 
 
-async def _from_form(form: FormData, upload: Upload) -> tuple[bytes, RecognizeOptions]:
+async def _from_form(form: FormData, upload: Upload) -> Given:
     file = form.get("file")
     if file is None or isinstance(file, str):
         raise ApiError(422, "invalid_request", "multipart field 'file' with the image is required")
-    if file.size is not None and file.size > upload.max_bytes:
-        raise _too_large(file.size, upload.max_bytes)
+    size = file.size or 0
+    if size > upload.max_bytes:
+        raise _too_large(size, upload.max_bytes)
+    if not size:
+        raise ApiError(422, "invalid_image", "the image is empty")
     options = _form_options(form, upload.options)
-    return await file.read(), options
+    if size > upload.inline_max_bytes:
+        return Given.of(options, file=file)  # read from its spooled file, never whole
+    return Given.of(options, data=await file.read())
 
 
-async def read_image(request: Request, upload: Upload) -> tuple[bytes, WebhookOptions, dict[str, Any]]:
-    """The image bytes from multipart field ``file`` or JSON ``image_base64``, the
-    submission's webhook options (form fields, or JSON fields beside the image) and the job's
-    options (``time_limit_s``, when given)."""
+@contextlib.asynccontextmanager
+async def read_image(request: Request, upload: Upload) -> AsyncIterator[Given]:
+    """The image from multipart field ``file`` or the JSON body (``image_base64``, ``file_id``
+    or ``image_url``), and the submission's options; a spooled file stays open until the
+    block ends."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         try:
@@ -82,28 +113,27 @@ async def read_image(request: Request, upload: Upload) -> tuple[bytes, WebhookOp
         except StarletteHTTPException as exc:  # Starlette's 400 for a body that is not multipart
             raise ApiError(422, "invalid_request", f"the multipart body could not be read: {exc.detail}") from exc
         try:
-            data, options = await _from_form(form, upload)
+            yield await _from_form(form, upload)
         finally:
-            await form.close()  # the spooled file, refused or read
-    elif content_type.startswith("application/json"):
-        chunks = [chunk async for chunk in request.stream()]
-        if sum(map(len, chunks)) < INLINE_BYTES:
-            data, options = from_json(chunks, upload)
-        else:  # megabytes to parse and decode (tens of ms): off the loop, one body at a time
-            data, options = await anyio.to_thread.run_sync(from_json, chunks, upload, limiter=_decoding())
-    else:
+            await form.close()  # the spooled file, refused or stored
+        return
+    if not content_type.startswith("application/json"):
         raise ApiError(
             415,
             "unsupported_media_type",
-            "send multipart/form-data with a 'file' field, or application/json with 'image_base64'",
+            "send multipart/form-data with a 'file' field, or application/json with 'image_base64', "
+            "'file_id' or 'image_url'",
         )
-    if not data:
+    chunks = [chunk async for chunk in request.stream()]
+    if sum(map(len, chunks)) < INLINE_BYTES:
+        data, parsed = from_json(chunks, upload)
+    else:  # megabytes to parse and decode (tens of ms): off the loop, one body at a time
+        data, parsed = await anyio.to_thread.run_sync(from_json, chunks, upload, limiter=_decoding())
+    if data is not None and not data:
         raise ApiError(422, "invalid_image", "the image is empty")
-    if len(data) > upload.max_bytes:
-        raise _too_large(len(data), upload.max_bytes)
-    hook = WebhookOptions.model_validate(options.model_dump(include=set(WEBHOOK_FIELDS)))
-    job_options = {} if options.time_limit_s is None else {TIME_LIMIT_FIELD: options.time_limit_s}
-    return data, hook, job_options
+    given = Given.of(parsed, data=data, file_id=parsed.file_id, image_url=parsed.image_url)
+    del parsed, data  # the body's model holds the image's text: not kept while the job is submitted
+    yield given
 
 
 @functools.cache
@@ -113,10 +143,11 @@ def _decoding() -> anyio.CapacityLimiter:
     return anyio.CapacityLimiter(1)
 
 
-def from_json(chunks: list[bytes], upload: Upload) -> tuple[bytes, RecognizeOptions]:
-    """The image and options of a JSON body, given as its chunks (the list is emptied). At most
-    two copies of the image are held at once, and one over the cap is refused on its encoded
-    length, before it is decoded. CPU work: in a thread for large bodies."""
+def from_json(chunks: list[bytes], upload: Upload) -> tuple[bytes | None, RecognizeJsonRequest]:
+    """The image (``None`` when the body names it) and the body of a JSON request, given as its
+    chunks (the list is emptied). At most two copies of the image are held at once, and one
+    over the cap is refused on its encoded length, before it is decoded. CPU work: in a thread
+    for large bodies."""
     max_bytes = upload.max_bytes
     body = b"".join(chunks)
     chunks.clear()
@@ -129,6 +160,8 @@ def from_json(chunks: list[bytes], upload: Upload) -> tuple[bytes, RecognizeOpti
         raise _invalid(exc) from exc
     del body  # of it, only the image's text is needed now
     text, cap = parsed.image_base64, encoded_length(max_bytes)
+    if text is None:
+        return None, parsed
     if len(text) > cap:
         message = f"image_base64 is {len(text)} characters; an image of the limit, {max_bytes} bytes, takes {cap}"
         raise ApiError(413, "payload_too_large", message)
@@ -161,30 +194,11 @@ def check_declared_length(request: Request, max_bytes: int) -> None:
         raise ApiError(413, "payload_too_large", f"request body is {declared} bytes; the limit is {cap}")
 
 
-def check_image(data: bytes, max_pixels: int) -> str:
-    """Check what the image's header and structure tell, without decoding its pixels (a 40 MP
-    image decodes to 120 MB; the worker decodes it, once); returns its format name. CPU work:
-    run it in a thread."""
+def check_image(image: bytes | BinaryIO, max_pixels: int, whole: bool = True) -> str:
+    """The image's format, checked without decoding its pixels (``common.image_checks``); its
+    refusals as the API answers them. ``image``: bytes or a file, read as needed. CPU work: run
+    it in a thread."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                fmt, (width, height) = image.format, image.size
-                if fmt not in ALLOWED_FORMATS:
-                    raise ApiError(
-                        415, "unsupported_media_type", f"{fmt} images are not accepted; send {_FORMATS_TEXT}"
-                    )
-                if width * height > max_pixels:
-                    raise ApiError(
-                        413, "image_too_large", f"image is {width}x{height} pixels; the limit is {max_pixels} pixels"
-                    )
-                image.verify()  # chunk checksums, truncation: without decoding the pixels
-    except ApiError:
-        raise
-    except UnidentifiedImageError as exc:
-        raise ApiError(415, "unsupported_media_type", f"not an image: send {_FORMATS_TEXT}") from exc
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ApiError(413, "image_too_large", str(exc)) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ApiError(422, "invalid_image", f"the image could not be decoded: {exc}") from exc
-    return fmt
+        return image_checks.inspect(image, max_pixels, whole)
+    except image_checks.ImageRefused as exc:
+        raise ApiError(_STATUS[exc.code], exc.code, str(exc)) from exc

@@ -3,18 +3,18 @@
 import asyncio
 
 from fastapi import APIRouter, Request, status
-from starlette.concurrency import run_in_threadpool
 
 from api.core.auth import PrincipalDep
 from api.core.config import ApiSettings
-from api.core.deps import JobsDep
+from api.core.deps import JobsDep, UploadsDep
 from api.core.errors import documented
 from api.core.submit_controls import SubmitControlsDep
 from api.domains.ocr.config import OcrApiSettings
 from api.domains.ocr.forms import openapi_body, upload_rules
-from api.domains.ocr.images import FIELDS_SLACK_BYTES, check_declared_length, check_image, read_image
+from api.domains.ocr.images import FIELDS_SLACK_BYTES, check_declared_length, read_image
+from api.domains.ocr.sources import job_image
 from common.contracts.jobs import JobAccepted
-from common.contracts.ocr import DOMAIN, IMAGE_BLOB, RECOGNIZE
+from common.contracts.ocr import DOMAIN, RECOGNIZE
 
 TASKS = (RECOGNIZE,)
 
@@ -27,27 +27,29 @@ def max_body_bytes(settings: ApiSettings) -> int:
 def build_router(settings: ApiSettings) -> APIRouter:
     """The OCR route under the app's image cap, pixel cap and the domain's hard time limit."""
     ocr = settings.domain_settings(OcrApiSettings)
-    upload = upload_rules(settings.max_upload_bytes, ocr.max_pixels, settings.time_limits(DOMAIN)[1])
-    # Bounds the images held in memory at once (multipart bodies wait spooled to disk).
-    uploads = asyncio.Semaphore(ocr.max_concurrent_uploads)
+    hard_limit_s = settings.time_limits(DOMAIN)[1]
+    upload = upload_rules(settings.max_upload_bytes, ocr.max_pixels, hard_limit_s, settings.blob_inline_max_bytes)
+    # Bounds the images held in memory (or streamed to the store) at once; multipart bodies
+    # wait spooled to disk.
+    turns = asyncio.Semaphore(ocr.max_concurrent_uploads)
     router = APIRouter(prefix=f"/v1/{DOMAIN}", tags=[DOMAIN])
 
     @router.post(
         "/recognize",
         status_code=status.HTTP_202_ACCEPTED,
         response_model=JobAccepted,
-        responses=documented(409, 413, 415, 422, 429, 503),
+        responses=documented(404, 409, 413, 415, 422, 429, 503),
         openapi_extra=openapi_body(upload),
     )
     async def recognize(
-        request: Request, jobs: JobsDep, principal: PrincipalDep, controls: SubmitControlsDep
+        request: Request, jobs: JobsDep, uploads: UploadsDep, principal: PrincipalDep, controls: SubmitControlsDep
     ) -> JobAccepted:
-        """Queue OCR of one image (PNG, JPEG, WebP, TIFF, BMP); poll the job for its text."""
+        """Queue OCR of one image (PNG, JPEG, WebP, TIFF, BMP): in the request, an upload's
+        `file_id`, or an `image_url` the worker fetches; poll the job for its text."""
         check_declared_length(request, upload.max_bytes)  # before waiting for a turn
-        async with uploads:
-            image, hook, options = await read_image(request, upload)
-            image_format = await run_in_threadpool(check_image, image, upload.max_pixels)
-            params = {"format": image_format, **options}
-            return await jobs.submit(principal, DOMAIN, RECOGNIZE, params, {IMAGE_BLOB: image}, hook, controls)
+        async with turns, read_image(request, upload) as given:
+            params, inputs = await job_image(given, upload, uploads, principal)
+            params.update(given.job_options)
+            return await jobs.submit(principal, DOMAIN, RECOGNIZE, params, inputs, given.hook, controls)
 
     return router

@@ -91,15 +91,54 @@ class _Resource:
 class AsyncOcr(_Resource):
     async def recognize(
         self,
-        image: str | os.PathLike[str] | bytes,
+        image: str | os.PathLike[str] | bytes | None = None,
         filename: str | None = None,
         *,
+        file_id: str | None = None,
+        image_url: str | None = None,
         options: c.SubmitOptions | None = None,
     ) -> AsyncJob:
-        """Queue OCR of one image (a path or its bytes)."""
+        """Queue OCR of one image: a path or its bytes, an upload (``file_id``: ``uploads.create``)
+        or an ``image_url`` the server's worker fetches."""
+        named = c.named_image(file_id, image_url)
+        if (image is None) == (named is None):
+            raise ValueError("give the image once: its path or bytes, a file_id or an image_url")
+        if named is not None:
+            return self._job(
+                await self._client._request("POST", "/v1/ocr/recognize", **c.submit_request(options, named))
+            )
+        assert image is not None
         files = await asyncio.to_thread(c.upload, image, filename)  # no file read on the event loop
         request = c.submit_request(options)
         return self._job(await self._client._request("POST", "/v1/ocr/recognize", files=files, **request))
+
+
+class AsyncUploads(_Resource):
+    """Files sent to the server's store ahead of the jobs that name them (``file_id``)."""
+
+    async def create(self, path: str | os.PathLike[str], content_type: str | None = None) -> str:
+        """Upload the file at ``path``, streamed a chunk at a time; its id, for ``file_id``."""
+        body = await asyncio.to_thread(c.upload_request, path, content_type)
+        made = await self._client._request("POST", "/v1/uploads", json=body)
+        await self._client._send(c.put_request(self._client._http, made, _file_chunks(path)))
+        return str(made["id"])
+
+    async def get(self, upload_id: str) -> dict[str, Any]:
+        """The upload: ``state`` (``pending``, ``uploaded``), ``size``, ``expires_at``."""
+        return dict(await self._client._request("GET", f"/v1/uploads/{upload_id}"))
+
+    async def delete(self, upload_id: str) -> None:
+        """Delete it now (jobs that used it keep their copies)."""
+        await self._client._send(self._client._http.build_request("DELETE", f"/v1/uploads/{upload_id}"))
+
+
+async def _file_chunks(path: str | os.PathLike[str]) -> AsyncIterator[bytes]:
+    with open(path, "rb") as file:
+        while True:
+            chunk = await asyncio.to_thread(file.read, c.UPLOAD_CHUNK_BYTES)
+            if not chunk:
+                return
+            yield chunk
 
 
 class AsyncLlm(_Resource):
@@ -205,6 +244,7 @@ class AsyncClient:
             transport=transport,
         )
         self.ocr, self.llm, self.jobs, self.keys = AsyncOcr(self), AsyncLlm(self), AsyncJobs(self), AsyncKeys(self)
+        self.uploads = AsyncUploads(self)
 
     async def __aenter__(self) -> "AsyncClient":
         return self
@@ -235,6 +275,16 @@ class AsyncClient:
                 raise c.error_from(response)
             attempt += 1
             await asyncio.sleep(delay)
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        """One request, not retried (its body may be a stream, read once); its error raised."""
+        try:
+            response = await self._http.send(request)
+        except httpx.TransportError as exc:
+            raise UnreachableError(f"{request.url.host} unreachable: {type(exc).__name__}: {exc}") from exc
+        if not response.is_success:
+            raise c.error_from(response)
+        return response
 
     @contextlib.asynccontextmanager
     async def _stream(self, path: str) -> AsyncIterator[httpx.Response]:

@@ -3,6 +3,7 @@
 import dataclasses
 import email.utils
 import json
+import mimetypes
 import os
 import random
 import time
@@ -161,6 +162,35 @@ def upload(source: str | os.PathLike[str] | bytes, filename: str | None) -> dict
         return {"file": (filename or "image", source)}
     path = Path(source)
     return {"file": (filename or path.name, path.read_bytes())}
+
+
+def named_image(file_id: str | None, image_url: str | None) -> dict[str, str] | None:
+    """The JSON naming an OCR request's image (an upload's id or a URL); ``None``: none named."""
+    named = {k: v for k, v in (("file_id", file_id), ("image_url", image_url)) if v is not None}
+    if len(named) > 1:
+        raise ValueError("name the image once: file_id or image_url, not both")
+    return named or None
+
+
+# Uploads are read and sent a chunk at a time: never whole in the client either.
+UPLOAD_CHUNK_BYTES = 1024 * 1024
+
+
+def upload_request(path: str | os.PathLike[str], content_type: str | None) -> dict[str, Any]:
+    """``POST /v1/uploads``'s body for the file at ``path``: its name, media type (from its
+    name unless given) and size."""
+    file = Path(path)
+    kind = content_type or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    return {"filename": file.name, "content_type": kind, "bytes": file.stat().st_size}
+
+
+def put_request(client: httpx.Client | httpx.AsyncClient, made: dict[str, Any], content: Any) -> httpx.Request:
+    """The PUT of an upload's bytes to its ``upload_url``: the API key only where the server
+    asks for it (a presigned URL carries its own signature, and the key must not leave)."""
+    request = client.build_request(made.get("method", "PUT"), made["upload_url"], content=content)
+    if not made.get("requires_api_key", True):
+        request.headers.pop("Authorization", None)
+    return request
 
 
 def generate_body(prompt: str | None, messages: list[dict[str, str]] | None, **options: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""``Client``: the blocking client, its resources (``ocr``, ``llm``, ``jobs``, ``keys``) and ``Job``.
+"""``Client``: the blocking client, its resources (``ocr``, ``llm``, ``jobs``, ``keys``, ``uploads``) and ``Job``.
 
 Written from ``_async.py`` by ``python -m devtools.unasync``: change that file, not this one.
 """
@@ -87,15 +87,52 @@ class _Resource:
 class Ocr(_Resource):
     def recognize(
         self,
-        image: str | os.PathLike[str] | bytes,
+        image: str | os.PathLike[str] | bytes | None = None,
         filename: str | None = None,
         *,
+        file_id: str | None = None,
+        image_url: str | None = None,
         options: c.SubmitOptions | None = None,
     ) -> Job:
-        """Queue OCR of one image (a path or its bytes)."""
+        """Queue OCR of one image: a path or its bytes, an upload (``file_id``: ``uploads.create``)
+        or an ``image_url`` the server's worker fetches."""
+        named = c.named_image(file_id, image_url)
+        if (image is None) == (named is None):
+            raise ValueError("give the image once: its path or bytes, a file_id or an image_url")
+        if named is not None:
+            return self._job(self._client._request("POST", "/v1/ocr/recognize", **c.submit_request(options, named)))
+        assert image is not None
         files = c.upload(image, filename)
         request = c.submit_request(options)
         return self._job(self._client._request("POST", "/v1/ocr/recognize", files=files, **request))
+
+
+class Uploads(_Resource):
+    """Files sent to the server's store ahead of the jobs that name them (``file_id``)."""
+
+    def create(self, path: str | os.PathLike[str], content_type: str | None = None) -> str:
+        """Upload the file at ``path``, streamed a chunk at a time; its id, for ``file_id``."""
+        body = c.upload_request(path, content_type)
+        made = self._client._request("POST", "/v1/uploads", json=body)
+        self._client._send(c.put_request(self._client._http, made, _file_chunks(path)))
+        return str(made["id"])
+
+    def get(self, upload_id: str) -> dict[str, Any]:
+        """The upload: ``state`` (``pending``, ``uploaded``), ``size``, ``expires_at``."""
+        return dict(self._client._request("GET", f"/v1/uploads/{upload_id}"))
+
+    def delete(self, upload_id: str) -> None:
+        """Delete it now (jobs that used it keep their copies)."""
+        self._client._send(self._client._http.build_request("DELETE", f"/v1/uploads/{upload_id}"))
+
+
+def _file_chunks(path: str | os.PathLike[str]) -> Iterator[bytes]:
+    with open(path, "rb") as file:
+        while True:
+            chunk = file.read(c.UPLOAD_CHUNK_BYTES)
+            if not chunk:
+                return
+            yield chunk
 
 
 class Llm(_Resource):
@@ -201,6 +238,7 @@ class Client:
             transport=transport,
         )
         self.ocr, self.llm, self.jobs, self.keys = Ocr(self), Llm(self), Jobs(self), Keys(self)
+        self.uploads = Uploads(self)
 
     def __enter__(self) -> "Client":
         return self
@@ -231,6 +269,16 @@ class Client:
                 raise c.error_from(response)
             attempt += 1
             time.sleep(delay)
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        """One request, not retried (its body may be a stream, read once); its error raised."""
+        try:
+            response = self._http.send(request)
+        except httpx.TransportError as exc:
+            raise UnreachableError(f"{request.url.host} unreachable: {type(exc).__name__}: {exc}") from exc
+        if not response.is_success:
+            raise c.error_from(response)
+        return response
 
     @contextlib.contextmanager
     def _stream(self, path: str) -> Iterator[httpx.Response]:

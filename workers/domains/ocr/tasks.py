@@ -3,8 +3,10 @@
 
 from typing import Any
 
+from common import image_checks
 from common.blobs.keys import input_key
-from common.contracts.ocr import DOCUMENT, DOCUMENT_BLOB, DOMAIN, IMAGE_BLOB, PAGE, RECOGNIZE
+from common.contracts.inputs import input_url
+from common.contracts.ocr import DOCUMENT, DOCUMENT_BLOB, DOMAIN, IMAGE_BLOB, MAX_PIXELS_PARAM, PAGE, RECOGNIZE
 from workers.core.jobs import JobContext, JobInputError, job_task
 from workers.core.lazy import Lazy
 from workers.core.metrics import timed_model_load
@@ -33,7 +35,13 @@ def warmup() -> None:
 
 @job_task(DOMAIN, RECOGNIZE, blobs=(IMAGE_BLOB,))
 def recognize(job: JobContext, params: dict[str, Any]) -> dict[str, Any]:
-    return get_engine().recognize(job.blobs[IMAGE_BLOB]).model_dump()
+    image = job.blobs[IMAGE_BLOB]
+    if input_url(params, IMAGE_BLOB) is not None:  # fetched here: checked here, by the API's rules
+        try:
+            image_checks.inspect(image, params[MAX_PIXELS_PARAM])
+        except image_checks.ImageRefused as exc:
+            raise JobInputError(f"the image from its URL: {exc}") from None
+    return get_engine().recognize(image).model_dump()
 
 
 documents = DocumentCache()

@@ -1,0 +1,84 @@
+"""The recognize job's image, checked wherever the request gave it, as the job's params and
+inputs: bytes in the request; a spooled file (checked on disk, streamed to the store); an
+upload (its header read from the store, then copied for the job); a URL (the worker fetches
+and checks it, under the limits sent with the job)."""
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from api.core.auth import Principal
+from api.core.errors import ApiError
+from api.core.inputs import Input, SpooledFile, StoredCopy, store_unavailable
+from api.domains.ocr.forms import Upload
+from api.domains.ocr.images import Given, check_image
+from api.uploads.service import UploadService, upload_not_found
+from common.blobs import BlobError, BlobNotFound, BlobStore
+from common.contracts.inputs import by_url
+from common.contracts.ocr import IMAGE_BLOB, MAX_PIXELS_PARAM
+
+# A stored image's header is read from its first bytes: every format taken has it within these
+# (a PNG's in 33, a WebP's in 30), but a JPEG's frame header follows its metadata segments
+# (EXIF, ICC profiles), which can be long: then up to HEADER_MAX_BYTES are read.
+HEADER_BYTES = 64 * 1024
+HEADER_MAX_BYTES = 1024 * 1024
+
+
+async def job_image(
+    given: Given, upload: Upload, uploads: UploadService, principal: Principal
+) -> tuple[dict[str, Any], dict[str, Input]]:
+    """The job's params and inputs for the image ``given``; its refusals as ``ApiError``."""
+    if given.image_url is not None:
+        params = {**by_url(IMAGE_BLOB, given.image_url, upload.max_bytes), MAX_PIXELS_PARAM: upload.max_pixels}
+        return params, {}
+    if given.file_id is not None:
+        return await _from_upload(given.file_id, upload, uploads, principal)
+    if given.file is not None:
+        image_format = await run_in_threadpool(check_image, given.file.file, upload.max_pixels)
+        return {"format": image_format}, {IMAGE_BLOB: SpooledFile(given.file)}
+    assert given.data is not None  # read_image gives one of the four
+    image_format = await run_in_threadpool(check_image, given.data, upload.max_pixels)
+    return {"format": image_format}, {IMAGE_BLOB: given.data}
+
+
+async def _from_upload(
+    file_id: str, upload: Upload, uploads: UploadService, principal: Principal
+) -> tuple[dict[str, Any], dict[str, Input]]:
+    """The upload, checked, then copied for the job (``StoredCopy``): the job owns its input and
+    the upload expires on its own. The copy is checked again, as the job's own object, since a
+    presigned URL can replace the upload between the check and the copy."""
+    info = await uploads.for_job(principal, file_id, upload.max_bytes)
+    checked = await stored_format(uploads.store, info.key, info.size, upload.max_pixels)
+
+    async def same_as_checked(key: str) -> None:
+        copied = await uploads.store.head(key)
+        if (
+            copied is None
+            or copied.size != info.size
+            or await stored_format(uploads.store, key, copied.size, upload.max_pixels) != checked
+        ):
+            raise ApiError(409, "upload_changed", f"upload {file_id} changed while the job was made; submit again")
+
+    copy = StoredCopy(info.key, info.size, upload_not_found(file_id), same_as_checked)
+    return {"format": checked}, {IMAGE_BLOB: copy}
+
+
+async def stored_format(store: BlobStore, key: str, size: int, max_pixels: int) -> str:
+    """The format of the image stored under ``key``, told by its header (by the whole file if
+    it is that short), with the checks and refusals of a direct submit."""
+    length = HEADER_BYTES
+    while True:
+        try:
+            head = await store.get_range(key, 0, length)
+        except BlobNotFound as exc:
+            raise ApiError(404, "upload_not_found", f"{key} is no longer stored") from exc
+        except BlobError as exc:
+            raise store_unavailable(exc) from exc
+        whole = len(head) >= size
+        try:
+            return await run_in_threadpool(check_image, head, max_pixels, whole)
+        except ApiError as refused:
+            # A header cut short reads as no image: read further, once, before believing it.
+            if whole or length >= HEADER_MAX_BYTES or refused.code == "image_too_large":
+                raise
+            length = HEADER_MAX_BYTES

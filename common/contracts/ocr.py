@@ -22,11 +22,31 @@ IMAGE_FIELDS = ("image_base64", "file_id", "image_url")
 BASE64_PATTERN = r"^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 
 
+# Which pages of a document: "1-3,7,10-" (numbers from 1, ranges inclusive, an open end: to
+# the last page).
+PAGES_PATTERN = r"^ *[1-9][0-9]{0,5} *(- *([1-9][0-9]{0,5})? *)?(, *[1-9][0-9]{0,5} *(- *([1-9][0-9]{0,5})? *)?)*$"
+MIN_DPI, MAX_DPI, DEFAULT_DPI = 50, 400, 200
+
+
 class RecognizeOptions(WebhookOptions):
     """What a recognize request may ask beside its image: JSON fields, or multipart form fields
-    beside ``file``."""
+    beside ``file``. ``pages``, ``dpi`` and ``mode`` apply to documents (PDF, multi-page TIFF)."""
 
-    time_limit_s: TimeLimit = None
+    time_limit_s: TimeLimit = Field(None, description="An image's, or each page's of a document.")
+    pages: str | None = Field(
+        None, max_length=200, pattern=PAGES_PATTERN, description="A document's pages to read: `1-3,7,10-` (all)."
+    )
+    dpi: int = Field(DEFAULT_DPI, ge=MIN_DPI, le=MAX_DPI, description="A PDF's pages are rendered at this resolution.")
+    mode: Literal["ocr", "auto"] = Field(
+        "ocr",
+        description="`auto`: a PDF page with a text layer gives its own text (`source: pdf`), others are recognized.",
+    )
+
+    @field_validator("dpi", mode="before")
+    @classmethod
+    def _whole(cls, value: Any) -> Any:
+        """JSON's 200.0 is the integer 200 (a form's "200" is converted as form values are)."""
+        return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _given_once(schema: dict[str, Any]) -> None:

@@ -181,3 +181,19 @@ def test_exit_codes(domainq, llm_worker):
     assert domainq("jobs", "get", "0" * 32).returncode == 1
     assert domainq("llm", "generate", "hi", "--max-new-tokens", "0").returncode == 2  # refused as invalid
     assert domainq("domains").returncode == 0
+
+
+def test_ocr_of_a_pdf_prints_its_pages_with_their_numbers(domainq, ocr_worker, tmp_path):
+    from devtools.documents import scanned_pdf
+
+    report = tmp_path / "report.pdf"
+    report.write_bytes(scanned_pdf([["Page one total 7"], ["Page two total 14"]]))
+    out = tmp_path / "results.jsonl"
+    run = domainq("ocr", str(report), "--text")
+    assert run.returncode == 0, run.stderr
+    assert f"==> {report} <==\n--- page 1 ---\nPage one total 7\n--- page 2 ---\nPage two total 14" in run.stdout
+    assert "2 pages" in run.stderr  # the progress bar counts pages
+    logged = domainq("ocr", str(report), "--out", str(out))
+    assert logged.returncode == 0, logged.stderr
+    (line,) = [json.loads(x) for x in out.read_text().splitlines()]  # one line per document
+    assert line["status"] == "succeeded" and [p["index"] for p in line["result"]["pages"]] == [1, 2]

@@ -15,7 +15,7 @@ import pytest
 from pydantic import BaseModel
 
 from common.contracts.llm import EmbedResult, GenerateResult
-from common.contracts.ocr import RecognizeResult
+from common.contracts.ocr import DocumentResult, RecognizeResult
 from domainq_client import _models as client_models
 
 # The client's name for each server model, where they differ.
@@ -95,7 +95,7 @@ def test_a_submission_answer_parses_as_a_job_view(served):
     assert required_by_client <= set(accepted["required"])
 
 
-@pytest.mark.parametrize("server_model", [RecognizeResult, GenerateResult, EmbedResult])
+@pytest.mark.parametrize("server_model", [RecognizeResult, DocumentResult, GenerateResult, EmbedResult])
 def test_result_models_match_the_contracts(server_model: type[BaseModel]):
     schema = server_model.model_json_schema()
     defs = schema.get("$defs", {})

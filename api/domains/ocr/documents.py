@@ -9,6 +9,7 @@ recorded. CPU work on megabytes: run ``inspect`` in a thread.
 import io
 import re
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from PIL import Image
 
@@ -28,27 +29,36 @@ class DocumentInfo:
     pages: int
 
 
-def kind_of(data: bytes) -> DocumentKind | None:
+def _readable(data: bytes | BinaryIO) -> BinaryIO:
+    if isinstance(data, bytes):
+        return io.BytesIO(data)
+    data.seek(0)
+    return data
+
+
+def kind_of(data: bytes | BinaryIO) -> DocumentKind | None:
     """``pdf`` or ``tiff`` (a TIFF of more than one page) by the file's first bytes; ``None``
-    for anything else (an image: the single-image path takes it)."""
-    if data[:5] == b"%PDF-":
+    for anything else (an image: the single-image path takes it). CPU work for a TIFF: in a thread."""
+    file = _readable(data)
+    head = file.read(8)
+    if head[:5] == b"%PDF-":
         return "pdf"
-    if data[:4] in (b"II*\x00", b"MM\x00*"):
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
         try:
-            with Image.open(io.BytesIO(data)) as image:
+            with Image.open(_readable(data)) as image:
                 return "tiff" if getattr(image, "n_frames", 1) > 1 else None
         except (OSError, SyntaxError, ValueError):
             return None  # the image path says what is wrong with it
     return None
 
 
-def inspect(data: bytes, kind: DocumentKind, max_pages: int) -> DocumentInfo:
+def inspect(data: bytes | BinaryIO, kind: DocumentKind, max_pages: int) -> DocumentInfo:
     """Its page count, or the 4xx that says why it cannot be read."""
     if kind == "pdf":
         import pypdfium2 as pdfium
 
         try:
-            pdf = pdfium.PdfDocument(data)
+            pdf = pdfium.PdfDocument(_readable(data) if not isinstance(data, bytes) else data)
         except pdfium.PdfiumError as exc:
             if "password" in str(exc).lower():
                 raise ApiError(422, "encrypted_document", "the PDF is encrypted: send it without a password") from exc
@@ -59,7 +69,7 @@ def inspect(data: bytes, kind: DocumentKind, max_pages: int) -> DocumentInfo:
             pdf.close()
     else:
         try:
-            with Image.open(io.BytesIO(data)) as image:
+            with Image.open(_readable(data)) as image:
                 count = int(getattr(image, "n_frames", 1))
         except (OSError, SyntaxError, ValueError) as exc:
             raise ApiError(422, "invalid_document", f"the TIFF could not be read: {exc}") from exc

@@ -11,7 +11,10 @@ from common.contracts.bounds import tightened
 from common.contracts.jobs import time_limit
 from common.contracts.ocr import RecognizeJsonRequest, RecognizeOptions
 
-IMAGE_HELP = "PNG, JPEG, WebP, TIFF or BMP, at most {size} bytes and {pixels} pixels (width x height)."
+IMAGE_HELP = (
+    "PNG, JPEG, WebP, TIFF or BMP, at most {size} bytes and {pixels} pixels (width x height); or a document "
+    "(PDF, multi-page TIFF) as a file or an upload, at most {document} bytes: one job, its pages read in parallel."
+)
 
 
 @dataclass(frozen=True)
@@ -23,10 +26,16 @@ class Upload:
     options: type[RecognizeOptions]  # the form's fields beside ``file``
     json_body: type[RecognizeJsonRequest]
     inline_max_bytes: int  # a multipart file larger than this streams to the store from disk
+    max_document_bytes: int = 0  # a PDF or multi-page TIFF (as a file or an upload)
+
+    @property
+    def max_file_bytes(self) -> int:
+        """A multipart file may be an image or a document: the larger of their caps."""
+        return max(self.max_bytes, self.max_document_bytes)
 
     @property
     def help(self) -> str:
-        return IMAGE_HELP.format(size=self.max_bytes, pixels=self.max_pixels)
+        return IMAGE_HELP.format(size=self.max_bytes, pixels=self.max_pixels, document=self.max_document_bytes)
 
 
 def base64_chars(size: int) -> int:
@@ -34,7 +43,9 @@ def base64_chars(size: int) -> int:
     return -(-size // 3) * 4
 
 
-def upload_rules(max_bytes: int, max_pixels: int, max_time_limit_s: float, inline_max_bytes: int) -> Upload:
+def upload_rules(
+    max_bytes: int, max_pixels: int, max_time_limit_s: float, inline_max_bytes: int, max_document_bytes: int = 0
+) -> Upload:
     """The recognize request's models, bounded by the image cap and the domain's hard time limit."""
     longest = (time_limit(max_time_limit_s), None)
     options = create_model("RecognizeOptions", __base__=RecognizeOptions, time_limit_s=longest)
@@ -44,7 +55,7 @@ def upload_rules(max_bytes: int, max_pixels: int, max_time_limit_s: float, inlin
         time_limit_s=longest,
         image_base64=tightened(RecognizeJsonRequest, "image_base64", max_length=base64_chars(max_bytes)),
     )
-    return Upload(max_bytes, max_pixels, options, json_body, inline_max_bytes)
+    return Upload(max_bytes, max_pixels, options, json_body, inline_max_bytes, max_document_bytes)
 
 
 def _form_field(schema: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +70,7 @@ def openapi_body(upload: Upload) -> dict[str, Any]:
     """The route's ``requestBody``: both forms, every rule the API applies to them stated."""
     form_fields = {name: _form_field(s) for name, s in upload.options.model_json_schema()["properties"].items()}
     form_fields["webhook_events_filter"]["description"] += " In a form: the field repeated, or comma-separated."
-    image = {"type": "string", "format": "binary", "maxLength": upload.max_bytes, "description": upload.help}
+    image = {"type": "string", "format": "binary", "maxLength": upload.max_file_bytes, "description": upload.help}
     as_json = upload.json_body.model_json_schema()
     for name in ("image_base64", "file_id", "image_url"):
         as_json["properties"][name]["description"] += f" The image: {upload.help}"

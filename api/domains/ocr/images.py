@@ -41,6 +41,7 @@ class Given:
 
     hook: WebhookOptions
     job_options: dict[str, Any]
+    document_options: dict[str, Any]  # pages, dpi, mode: what a document's pages are read with
     data: bytes | None = None  # the image itself: in JSON, or a small multipart file
     file: UploadFile | None = None  # a multipart file over BLOB_INLINE_MAX_BYTES, spooled to disk
     file_id: str | None = None  # an upload of the caller's
@@ -50,7 +51,8 @@ class Given:
     def of(cls, options: RecognizeOptions, **image: Any) -> "Given":
         hook = WebhookOptions.model_validate(options.model_dump(include=set(WEBHOOK_FIELDS)))
         limit = options.time_limit_s
-        return cls(hook, {} if limit is None else {TIME_LIMIT_FIELD: limit}, **image)
+        document = {"pages": options.pages, "dpi": options.dpi, "mode": options.mode}
+        return cls(hook, {} if limit is None else {TIME_LIMIT_FIELD: limit}, document, **image)
 
 
 def _too_large(size: int, cap: int) -> ApiError:
@@ -91,8 +93,8 @@ async def _from_form(form: FormData, upload: Upload) -> Given:
     if file is None or isinstance(file, str):
         raise ApiError(422, "invalid_request", "multipart field 'file' with the image is required")
     size = file.size or 0
-    if size > upload.max_bytes:
-        raise _too_large(size, upload.max_bytes)
+    if size > upload.max_file_bytes:  # an image is held to its own cap once it is known as one
+        raise _too_large(size, upload.max_file_bytes)
     if not size:
         raise ApiError(422, "invalid_image", "the image is empty")
     options = _form_options(form, upload.options)
@@ -182,14 +184,14 @@ def encoded_length(size: int) -> int:
     return 4 * -(-size // 3)
 
 
-def check_declared_length(request: Request, max_bytes: int) -> None:
-    """413 at once for a body that says it is longer than its form needs for an image of
-    ``max_bytes`` (a file in a form, or its base64 in JSON, and room for the other fields)."""
+def check_declared_length(request: Request, upload: Upload) -> None:
+    """413 at once for a body that says it is longer than its form needs: a file (an image, or
+    a document) in a form, or an image's base64 in JSON, and room for the other fields."""
     declared = request.headers.get("content-length", "")
     if not declared.isdigit():
         return  # streamed: counted as it comes (api.core.limits)
     multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
-    cap = (max_bytes if multipart else encoded_length(max_bytes)) + FIELDS_SLACK_BYTES
+    cap = (upload.max_file_bytes if multipart else encoded_length(upload.max_bytes)) + FIELDS_SLACK_BYTES
     if int(declared) > cap:
         raise ApiError(413, "payload_too_large", f"request body is {declared} bytes; the limit is {cap}")
 

@@ -12,7 +12,7 @@ from api.core.submit_controls import SubmitControlsDep
 from api.domains.ocr.config import OcrApiSettings
 from api.domains.ocr.forms import openapi_body, upload_rules
 from api.domains.ocr.images import FIELDS_SLACK_BYTES, check_declared_length, read_image
-from api.domains.ocr.sources import job_image
+from api.domains.ocr.sources import job_for
 from common.contracts.jobs import JobAccepted
 from common.contracts.ocr import DOMAIN, RECOGNIZE
 
@@ -20,15 +20,19 @@ TASKS = (RECOGNIZE,)
 
 
 def max_body_bytes(settings: ApiSettings) -> int:
-    """The image, base64 in JSON (4/3 of the file), and room for the multipart framing."""
-    return settings.max_upload_bytes * 4 // 3 + FIELDS_SLACK_BYTES
+    """The image, base64 in JSON (4/3 of the file), or a document in a form; and room for the
+    multipart framing."""
+    document = settings.domain_settings(OcrApiSettings).max_document_bytes
+    return max(settings.max_upload_bytes * 4 // 3, document) + FIELDS_SLACK_BYTES
 
 
 def build_router(settings: ApiSettings) -> APIRouter:
     """The OCR route under the app's image cap, pixel cap and the domain's hard time limit."""
     ocr = settings.domain_settings(OcrApiSettings)
     hard_limit_s = settings.time_limits(DOMAIN)[1]
-    upload = upload_rules(settings.max_upload_bytes, ocr.max_pixels, hard_limit_s, settings.blob_inline_max_bytes)
+    upload = upload_rules(
+        settings.max_upload_bytes, ocr.max_pixels, hard_limit_s, settings.blob_inline_max_bytes, ocr.max_document_bytes
+    )
     # Bounds the images held in memory (or streamed to the store) at once; multipart bodies
     # wait spooled to disk.
     turns = asyncio.Semaphore(ocr.max_concurrent_uploads)
@@ -44,12 +48,14 @@ def build_router(settings: ApiSettings) -> APIRouter:
     async def recognize(
         request: Request, jobs: JobsDep, uploads: UploadsDep, principal: PrincipalDep, controls: SubmitControlsDep
     ) -> JobAccepted:
-        """Queue OCR of one image (PNG, JPEG, WebP, TIFF, BMP): in the request, an upload's
-        `file_id`, or an `image_url` the worker fetches; poll the job for its text."""
-        check_declared_length(request, upload.max_bytes)  # before waiting for a turn
+        """Queue OCR of one image (PNG, JPEG, WebP, TIFF, BMP) or document (PDF, multi-page TIFF):
+        in the request, an upload's `file_id`, or an `image_url` the worker fetches (images
+        only); poll the job for its text. A document is one job whose pages run in parallel."""
+        check_declared_length(request, upload)  # before waiting for a turn
         async with turns, read_image(request, upload) as given:
-            params, inputs = await job_image(given, upload, uploads, principal)
-            params.update(given.job_options)
-            return await jobs.submit(principal, DOMAIN, RECOGNIZE, params, inputs, given.hook, controls)
+            job = await job_for(given, upload, uploads, principal, ocr.max_pages)
+            return await jobs.submit(
+                principal, DOMAIN, job.verb, job.params, job.inputs, given.hook, controls, pages=job.pages
+            )
 
     return router

@@ -38,6 +38,7 @@ from domainq_client._errors import (
     WaitTimeout,
 )
 from domainq_client._models import (
+    DocumentResult,
     EmbedResult,
     Event,
     GenerateResult,
@@ -45,6 +46,7 @@ from domainq_client._models import (
     JobPage,
     JobView,
     OcrLine,
+    PageResult,
     RecognizeResult,
     Usage,
 )
@@ -57,6 +59,7 @@ __all__ = [
     "AsyncJob",
     "AuthenticationError",
     "Client",
+    "DocumentResult",
     "DomainqError",
     "EmbedResult",
     "Event",
@@ -70,6 +73,7 @@ __all__ = [
     "JobView",
     "NotSupportedError",
     "OcrLine",
+    "PageResult",
     "RecognizeResult",
     "RetryPolicy",
     "SubmitOptions",

@@ -16,9 +16,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from domainq_client._errors import APIError, DomainqError, JobError, UnreachableError
+from domainq_client._models import DocumentResult
 from domainq_client._sync import Client, Job
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".pdf"}  # images, documents
 # A thread's long-poll asks this long at most, so it sees a stop within this time even if no
 # change of its job wakes it (a cancel that could not be sent, a server that missed the wake).
 STOP_CHECK_S = 2.0
@@ -59,6 +60,7 @@ class BatchState:
 
     ok: int = 0
     failed: int = 0
+    pages_done: int = 0  # pages of documents that finished
     in_flight: dict[str, Job] = field(default_factory=dict)
     canceled: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -113,7 +115,10 @@ class OcrBatch:
                 job.refresh(wait_s=STOP_CHECK_S)
             result = job.wait()
             entry = {"file": name, "id": job.id, "status": "succeeded", "result": _plain(result)}
-            self._record(entry, result.text)
+            if isinstance(result, DocumentResult):
+                with self.state.lock:
+                    self.state.pages_done += len(result.pages)
+            self._record(entry, _shown(result))
         except JobError as exc:
             if not self.state.stop.is_set():
                 self._record({"file": name, "id": job.id, "status": exc.job.status, "error": str(exc)}, None)
@@ -130,12 +135,13 @@ class OcrBatch:
             TextColumn(
                 "[green]{task.fields[ok]} ok[/] [red]{task.fields[failed]} failed[/] {task.fields[flight]} in flight"
             ),
+            TextColumn("{task.fields[pages]}"),
             TextColumn("{task.fields[rate]}"),
             TimeRemainingColumn(),
         )
         self.bar = Progress(*columns, console=console, transient=False)  # public: docs render it
         with self.bar as bar, _ctrl_c_sets(self.state.interrupted):
-            task = bar.add_task("ocr", total=len(files), ok=0, failed=0, flight=0, rate="")
+            task = bar.add_task("ocr", total=len(files), ok=0, failed=0, flight=0, pages="", rate="")
             pool = ThreadPoolExecutor(max_workers=concurrency)
             try:
                 futures = [pool.submit(self._one, f) for f in files]
@@ -158,11 +164,26 @@ class OcrBatch:
                 self.state.stop.set()
                 pool.shutdown(wait=True, cancel_futures=True)
 
+    def _pages(self) -> str:
+        """Pages read so far, finished documents' and those in flight (from their progress)."""
+        with self.state.lock:
+            jobs = list(self.state.in_flight.values())
+            done = self.state.pages_done
+        running = [j.view.progress for j in jobs if j.task == "document" and j.view.progress]
+        done_now = sum(int(p.get("pages_done", 0)) for p in running)
+        to_go = sum(int(p.get("pages_total", 0)) for p in running) - done_now
+        if not (done + done_now or to_go):
+            return ""
+        return f"{done + done_now} pages" + (f", {to_go} to go" if to_go else "")
+
     def _show(self, bar: Progress, task: Any) -> None:
         s = self.state
         speed = bar.tasks[0].speed
         rate = f"{speed:.1f} files/s" if speed else ""
-        bar.update(task, completed=s.ok + s.failed, ok=s.ok, failed=s.failed, flight=len(s.in_flight), rate=rate)
+        done = s.ok + s.failed
+        bar.update(
+            task, completed=done, ok=s.ok, failed=s.failed, flight=len(s.in_flight), pages=self._pages(), rate=rate
+        )
 
     def cancel_unfinished(self) -> None:
         """Cancel the jobs this run submitted that have not finished (``state.canceled``)."""
@@ -194,6 +215,16 @@ def _ctrl_c_sets(flag: threading.Event) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _shown(result: Any) -> str:
+    """What ``--text`` prints of a result: an image's text, a document's pages with their numbers."""
+    if not isinstance(result, DocumentResult):
+        return str(result.text)
+    return "\n".join(
+        f"--- page {page.index} ---\n" + (f"[failed] {page.error.message}" if page.error else page.text or "")
+        for page in result.pages
+    )
 
 
 def _plain(value: Any) -> Any:

@@ -106,6 +106,39 @@ class RecognizeResult:
 
 
 @dataclass(frozen=True)
+class PageError:
+    """Why one page of a document failed (the others are read all the same)."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class PageResult:
+    """One page of a document: its text and lines, or ``error``; ``index`` counts from 1."""
+
+    index: int
+    width: int | None = None
+    height: int | None = None
+    text: str | None = None
+    lines: list[OcrLine] | None = None
+    source: str | None = None  # "ocr", or "pdf": the page's own text layer
+    error: PageError | None = None
+
+
+@dataclass(frozen=True)
+class DocumentResult:
+    """``ocr`` of a document (PDF, multi-page TIFF): its pages in order; ``text`` joins them
+    with form feeds."""
+
+    pages: list[PageResult]
+    text: str
+    pages_failed: int
+    model: str
+    elapsed_ms: float
+
+
+@dataclass(frozen=True)
 class Usage:
     prompt_tokens: int
     completion_tokens: int
@@ -153,6 +186,7 @@ class JobPage:
 # What each task's result parses into; other tasks' results stay plain dicts.
 RESULT_TYPES: dict[tuple[str, str], type] = {
     ("ocr", "recognize"): RecognizeResult,
+    ("ocr", "document"): DocumentResult,
     ("llm", "generate"): GenerateResult,
     ("llm", "embed"): EmbedResult,
 }

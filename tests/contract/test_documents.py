@@ -1,0 +1,94 @@
+"""Documents end to end (real API, OCR worker, Redis, PaddleOCR): a PDF or a multi-page TIFF is
+one job whose pages run as jobs of their own, with one ordered result; bad documents are refused
+at the door with a named reason."""
+
+import json
+
+import httpx
+import pytest
+
+from devtools import documents
+from tests.builders import wait_for_job
+
+PAGES = [["Page one total 7"], ["Page two total 14"], ["Page three total 21"]]
+
+
+@pytest.fixture(scope="module")
+def api(redis_stack, ocr_worker) -> str:
+    return redis_stack.start_api(domain="ocr", env={"OCR_MAX_PAGES": "5"})
+
+
+@pytest.fixture
+def docs(api, redis_stack):
+    with httpx.Client(base_url=api, timeout=60, headers=redis_stack.auth_headers) as client:
+        yield client
+
+
+def _submit(client: httpx.Client, data: bytes, name: str, **fields: str) -> httpx.Response:
+    return client.post("/v1/ocr/recognize", files={"file": (name, data)}, data=fields)
+
+
+def test_a_scanned_pdf_is_one_job_with_its_pages_in_order(docs):
+    answer = _submit(docs, documents.scanned_pdf(PAGES), "report.pdf")
+    assert answer.status_code == 202, answer.text
+    job = wait_for_job(docs, answer.json()["id"], timeout=180)
+    assert job["status"] == "succeeded" and job["task"] == "document", job
+    result = job["result"]
+    assert [p["index"] for p in result["pages"]] == [1, 2, 3]
+    assert [p["text"] for p in result["pages"]] == ["Page one total 7", "Page two total 14", "Page three total 21"]
+    assert result["text"] == "Page one total 7\fPage two total 14\fPage three total 21"
+    assert result["pages_failed"] == 0 and all(p["source"] == "ocr" and p["lines"] for p in result["pages"])
+    assert job["progress"] == {"pages_done": 3, "pages_total": 3, "pages_failed": 0}
+    assert job["result"]["model"].startswith("PP-OCRv4")
+
+
+def test_a_tiff_with_a_broken_page_succeeds_with_that_page_failed_alone(docs):
+    answer = _submit(docs, documents.tiff_with_bad_page(PAGES, bad=1), "scan.tiff", pages="1-3")
+    job = wait_for_job(docs, answer.json()["id"], timeout=180)
+    assert job["status"] == "succeeded", job
+    first, broken, third = job["result"]["pages"]
+    assert (first["text"], third["text"]) == ("Page one total 7", "Page three total 21")
+    assert broken["index"] == 2 and broken["error"]["code"] == "page_unreadable" and "text" not in broken
+    assert job["result"]["pages_failed"] == 1 and job["result"]["text"] == "Page one total 7\f\fPage three total 21"
+
+
+def test_pages_choose_what_is_read_and_auto_takes_a_text_layer_as_it_is(docs):
+    answer = _submit(docs, documents.text_pdf(PAGES), "typed.pdf", pages="2-", mode="auto")
+    job = wait_for_job(docs, answer.json()["id"], timeout=180)
+    assert job["status"] == "succeeded", job
+    assert [(p["index"], p["source"], p["text"]) for p in job["result"]["pages"]] == [
+        (2, "pdf", "Page two total 14"),
+        (3, "pdf", "Page three total 21"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "fields", "status", "code"),
+    [
+        (documents.encrypted_pdf(documents.text_pdf(PAGES)), {}, 422, "encrypted_document"),
+        (documents.truncated(documents.scanned_pdf(PAGES)), {}, 422, "invalid_document"),
+        (documents.scanned_pdf(PAGES * 2), {}, 413, "too_many_pages"),
+        (documents.scanned_pdf(PAGES), {"pages": "4-6"}, 422, "invalid_pages"),
+        (documents.scanned_pdf(PAGES), {"pages": "one"}, 422, "invalid_request"),
+        (documents.scanned_pdf(PAGES), {"dpi": "1000"}, 422, "invalid_request"),
+    ],
+    ids=["encrypted", "truncated", "too-many-pages", "pages-past-the-end", "pages-not-numbers", "dpi-too-high"],
+)
+def test_a_bad_document_is_refused_with_a_named_reason_and_records_nothing(
+    docs, nothing_enqueued, data, fields, status, code
+):
+    answer = _submit(docs, data, "doc.pdf", **fields)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"]["code"] == code
+
+
+def test_a_canceled_document_stops_its_pages(docs, redis_client):
+    pages = [[f"Page {n} of a long document, line {k}" for k in range(12)] for n in range(5)]
+    answer = _submit(docs, documents.scanned_pdf(pages), "long.pdf")
+    job_id = answer.json()["id"]
+    assert docs.delete(f"/v1/jobs/{job_id}").status_code == 200
+    job = wait_for_job(docs, job_id)
+    assert job["status"] == "canceled" and job["result"] is None
+    assert not redis_client.exists(f"dq:job:{job_id}:pages")  # its pages went with it
+    events = docs.get(f"/v1/jobs/{job_id}/events").text
+    assert "event: done" in events and json.loads(events.split("event: done\ndata: ")[1].split("\n")[0])["status"] == "canceled"

@@ -91,4 +91,7 @@ def test_a_canceled_document_stops_its_pages(docs, redis_client):
     assert job["status"] == "canceled" and job["result"] is None
     assert not redis_client.exists(f"dq:job:{job_id}:pages")  # its pages went with it
     events = docs.get(f"/v1/jobs/{job_id}/events").text
-    assert "event: done" in events and json.loads(events.split("event: done\ndata: ")[1].split("\n")[0])["status"] == "canceled"
+    assert (
+        "event: done" in events
+        and json.loads(events.split("event: done\ndata: ")[1].split("\n")[0])["status"] == "canceled"
+    )

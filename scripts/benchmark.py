@@ -18,7 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from scripts.benchmarks import report
 
-SECTIONS = ("footprint", "overhead", "ocr", "llm", "submit", "fairness", "uploads")
+SECTIONS = ("footprint", "overhead", "ocr", "documents", "llm", "submit", "fairness", "uploads")
 
 
 def main() -> None:
@@ -59,6 +59,7 @@ _MODULES = {
     "submit": "submission",
     "fairness": "fairness",
     "uploads": "uploads",
+    "documents": "documents",
 }
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ ALLOWED = (
     "dq:runtimes:", "_kombu.binding",
     "dq:workers:",  # the registry of workers online: the living ones (a shut-down one leaves it)
     "dq:fair:",  # fair share's settings, clocks and keys' last tags (expiring); its queues: below
+    "dq:inline:bytes",  # the bytes of inline inputs Redis holds: 0 once every job ended (below)
 )  # fmt: skip
 
 
@@ -60,6 +61,7 @@ def test_a_mixed_run_leaves_nothing_but_the_records(isolated_stack, job_store):
     assert all(":blob:" not in k for k in r.scan_iter("dq:job:*"))
     assert r.hlen(keys.UNACKED) == 0 and r.zcard(keys.LEASES) == 0 and r.zcard(keys.queued("ocr")) == 0
     assert r.zcard(keys.DEADLINES) == 0
+    assert int(r.get(keys.INLINE_BYTES) or 0) == 0  # each end gave its inline bytes back
     assert r.zcard(keys.fair_queue("ocr", "interactive")) == r.zcard(keys.fair_queue("ocr", "batch")) == 0
     assert all(r.ttl(k) > 0 for k in r.scan_iter("dq:fair:ocr:*"))  # the clocks and tags expire
     for name in r.scan_iter("dq:job:*"):  # each event stream expires with its record

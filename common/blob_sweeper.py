@@ -7,6 +7,13 @@
    a delete that never happened), every ``BLOB_SWEEP_INTERVAL_S``: objects under ``jobs/`` whose
    job has ended, or has no record and is older than ``BLOB_ORPHAN_GRACE_S`` (a submit writes
    its inputs a moment before its record).
+3. **Results no record names** (``common.results``), in the same sweep: objects under
+   ``results/`` whose record has expired (``JOB_TTL_S`` after the job ended: a result lives as
+   long as its record, and up to a sweep interval more) or is gone some other way (a Redis that
+   lost its data, an eviction), and those of runs whose finish never landed (a worker killed
+   between storing its result and finishing, a dropped finish whose delete failed) once their
+   job has ended naming another. A live job's are left: its run may be finishing now. No grace
+   is needed: a result is only ever stored while its job's record exists.
 """
 
 import logging
@@ -18,14 +25,16 @@ import redis
 
 from common import keys
 from common.blobs import BlobError, BlobInfo, BlobStore, open_blob_store
-from common.blobs.keys import JOBS, job_prefix
+from common.blobs.keys import JOBS, RESULTS, job_prefix
 from common.config import CoreSettings
 from common.contracts.jobs import JobStatus
+from common.results import ResultRef
 from common.scripts import text
 
 log = logging.getLogger(__name__)
 
 _GONE_BATCH = 100
+_RESULTS_BATCH = 1000  # results looked up in Redis at once
 _LIVE = {JobStatus.queued.value, JobStatus.running.value}
 
 
@@ -42,7 +51,7 @@ class BlobSweeper:
         return self._store
 
     def run_once(self) -> int:
-        """One pass; answers how many jobs' inputs were deleted (the sweep's too)."""
+        """One pass; answers how many jobs' inputs were deleted (the sweep's too, and its results)."""
         done = self._delete_gone()
         if time.monotonic() - self._swept_at >= self.settings.blob_sweep_interval_s:
             self._swept_at = time.monotonic()
@@ -66,7 +75,10 @@ class BlobSweeper:
             self.store.delete_sync([info.key for info in listed])
 
     def sweep(self) -> int:
-        """Delete the objects under ``jobs/`` that no live job owns; answers how many jobs' went."""
+        """Delete the objects no live job owns or record names; answers how many jobs' inputs and results went."""
+        return self._sweep_inputs() + self._sweep_results()
+
+    def _sweep_inputs(self) -> int:
         by_job: dict[str, list[BlobInfo]] = defaultdict(list)
         for info in self.store.list_sync(JOBS):
             parts = info.key.split("/")
@@ -91,3 +103,35 @@ class BlobSweeper:
         if deleted:
             log.warning("blob sweep: deleted the inputs of %d job(s) no live record owns", deleted)
         return deleted
+
+    def _sweep_results(self) -> int:
+        deleted = 0
+        batch: list[BlobInfo] = []
+        for info in self.store.list_sync(RESULTS):
+            batch.append(info)
+            if len(batch) == _RESULTS_BATCH:
+                deleted += self._delete_unnamed(batch)
+                batch = []
+        if batch:
+            deleted += self._delete_unnamed(batch)
+        if deleted:
+            log.warning("blob sweep: deleted %d result(s) no record names", deleted)
+        return deleted
+
+    def _delete_unnamed(self, found: list[BlobInfo]) -> int:
+        """Delete those of ``found`` (``results/<id>/<attempt>.json``) that no live job may still name."""
+        ids = [info.key.split("/")[1] for info in found]
+        with self.client.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hmget(keys.job(job_id), "status", "result_ref")
+            answers = pipe.execute()
+        gone = []
+        for info, (status, ref) in zip(found, answers, strict=True):
+            if status in _LIVE:
+                continue
+            if status is not None and ref and ResultRef.model_validate_json(ref).key == info.key:
+                continue  # its job's result
+            gone.append(info.key)
+        if gone:
+            self.store.delete_sync(gone)
+        return len(gone)

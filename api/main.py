@@ -27,6 +27,7 @@ from api.core.metrics import ApiMetrics
 from api.core.openapi import install_openapi
 from api.core.presence import WorkerPresence
 from api.core.request_id import RequestId
+from api.core.results import StoredResults
 from api.core.router import enabled_domains, include_domain_routers
 from api.core.scrape import router as metrics_router
 from api.core.waiter import JobWaiter
@@ -109,9 +110,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.workers = WorkerPresence(scripts, settings.workers_offline_after_s)
         app.state.estimates = QueueEstimates(reader, scripts, app.state.workers)
         blobs = open_blob_store(settings)
-        inputs = JobInputs(blobs, settings.blob_inline_max_bytes)
+        inputs, results = JobInputs(blobs, settings.blob_inline_max_bytes), StoredResults(blobs)
         app.state.jobs = JobService(
-            AsyncJobStore(reader), messages, waiter, metrics, settings, app.state.estimates, inputs
+            AsyncJobStore(reader), messages, waiter, metrics, settings, app.state.estimates, inputs, results
         )
         app.state.uploads = UploadService(reader, scripts, blobs, settings)
         app.state.redis = reader

@@ -10,6 +10,13 @@
 3. **Uploads that expired** (``common.uploads``), in the same sweep: objects under ``uploads/``
    whose upload record is gone (it expires ``UPLOAD_TTL_S`` after it was made; a job that used
    it holds its own copy). A record is written before its object can be, so none needs a grace.
+4. **Results no record names** (``common.results``), in the same sweep: objects under
+   ``results/`` whose record has expired (``JOB_TTL_S`` after the job ended: a result lives as
+   long as its record, and up to a sweep interval more) or is gone some other way (a Redis that
+   lost its data, an eviction), and those of runs whose finish never landed (a worker killed
+   between storing its result and finishing, a dropped finish whose delete failed) once their
+   job has ended naming another. A live job's are left: its run may be finishing now. No grace
+   is needed: a result is only ever stored while its job's record exists.
 """
 
 import logging
@@ -21,14 +28,16 @@ import redis
 
 from common import keys
 from common.blobs import BlobError, BlobInfo, BlobStore, open_blob_store
-from common.blobs.keys import JOBS, UPLOADS, job_prefix
+from common.blobs.keys import JOBS, RESULTS, UPLOADS, job_prefix
 from common.config import CoreSettings
 from common.contracts.jobs import JobStatus
+from common.results import ResultRef
 from common.scripts import text
 
 log = logging.getLogger(__name__)
 
 _GONE_BATCH = 100
+_RESULTS_BATCH = 1000  # results looked up in Redis at once
 _LIVE = {JobStatus.queued.value, JobStatus.running.value}
 
 
@@ -45,7 +54,7 @@ class BlobSweeper:
         return self._store
 
     def run_once(self) -> int:
-        """One pass; answers how many jobs' inputs were deleted (the sweep's too)."""
+        """One pass; answers how many jobs' inputs were deleted (the sweep's too, and its results)."""
         done = self._delete_gone()
         if time.monotonic() - self._swept_at >= self.settings.blob_sweep_interval_s:
             self._swept_at = time.monotonic()
@@ -69,10 +78,10 @@ class BlobSweeper:
             self.store.delete_sync([info.key for info in listed])
 
     def sweep(self) -> int:
-        """Delete what no live job or upload owns; answers how many jobs' and uploads' went."""
-        return self._sweep_jobs() + self._sweep_uploads()
+        """Delete what no live job, record or upload owns; answers how many objects' owners went."""
+        return self._sweep_inputs() + self._sweep_results() + self._sweep_uploads()
 
-    def _sweep_jobs(self) -> int:
+    def _sweep_inputs(self) -> int:
         by_job: dict[str, list[BlobInfo]] = defaultdict(list)
         for info in self.store.list_sync(JOBS):
             parts = info.key.split("/")
@@ -97,6 +106,38 @@ class BlobSweeper:
         if deleted:
             log.warning("blob sweep: deleted the inputs of %d job(s) no live record owns", deleted)
         return deleted
+
+    def _sweep_results(self) -> int:
+        deleted = 0
+        batch: list[BlobInfo] = []
+        for info in self.store.list_sync(RESULTS):
+            batch.append(info)
+            if len(batch) == _RESULTS_BATCH:
+                deleted += self._delete_unnamed(batch)
+                batch = []
+        if batch:
+            deleted += self._delete_unnamed(batch)
+        if deleted:
+            log.warning("blob sweep: deleted %d result(s) no record names", deleted)
+        return deleted
+
+    def _delete_unnamed(self, found: list[BlobInfo]) -> int:
+        """Delete those of ``found`` (``results/<id>/<attempt>.json``) that no live job may still name."""
+        ids = [info.key.split("/")[1] for info in found]
+        with self.client.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hmget(keys.job(job_id), "status", "result_ref")
+            answers = pipe.execute()
+        gone = []
+        for info, (status, ref) in zip(found, answers, strict=True):
+            if status in _LIVE:
+                continue
+            if status is not None and ref and ResultRef.model_validate_json(ref).key == info.key:
+                continue  # its job's result
+            gone.append(info.key)
+        if gone:
+            self.store.delete_sync(gone)
+        return len(gone)
 
     def _sweep_uploads(self) -> int:
         # Listed whole before any delete: a directory emptied under a listing ends it early.

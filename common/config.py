@@ -67,6 +67,16 @@ class CoreSettings(BaseSettings):
     blob_inline_max_bytes: int = Field(
         256 * 1024, ge=0, description="Inputs up to this size stay inline in Redis; larger ones go to the blob store."
     )
+    result_inline_max_bytes: int = Field(
+        256 * 1024,
+        ge=0,
+        description="Results up to this size (their JSON) stay in the job's record; larger ones go to the blob store.",
+    )
+    # A worker finishing a job while the store is down retries this long, then fails the job
+    # (ResultStoreUnavailable) rather than putting a large result into Redis.
+    result_store_retry_s: float = Field(
+        60, ge=0, description="How long a worker retries storing a large result before failing its job."
+    )
     # A store that is down fails a call in seconds (a few retries within 10 s), not minutes.
     blob_sweep_interval_s: float = Field(
         300, gt=0, description="How often the reconciler's leader looks for blobs no live job owns."

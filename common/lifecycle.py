@@ -24,7 +24,8 @@
 - ``expire_due`` is the reconciler's too: a job past its ``Cancel-After`` deadline ends
   ``expired`` (``start`` checks it as well, so an expired job never runs).
 - every end (finished, canceled, expired, failed by the platform) takes the job out of every
-  set of live jobs, deletes its input blobs and keeps the record ``ttl_s`` from then.
+  set of live jobs, deletes its input blobs and keeps the record ``ttl_s`` from then (a result
+  too large for the record lies in the blob store until the record is gone: ``common.results``).
 - every change is also an event (``_events.lua``): appended to the job's stream, announced on
   the events channel, and queued as a webhook delivery when the job asked for one.
 
@@ -41,6 +42,7 @@ from common import keys
 from common.contracts.jobs import JobStatus
 from common.fair import Priority
 from common.records import JobRecord, now_iso
+from common.results import ResultRef
 from common.scripts import Call, text
 
 
@@ -196,6 +198,17 @@ def finish(job_id: str, attempt: int, status: JobStatus, payload: dict[str, Any]
         "finish",
         [keys.job(job_id)],
         [status.value, now_iso(), field, json.dumps(payload), job_id, attempt, ttl_s],
+        text,
+    )
+
+
+def finish_stored(job_id: str, attempt: int, ref: ResultRef, ttl_s: int) -> Call[str]:
+    """``finish`` of a run that stored its result in the blob store (``common.results``): the
+    record names it (``result_ref``) instead of holding it; answers as ``finish`` does."""
+    return Call(
+        "finish",
+        [keys.job(job_id)],
+        [JobStatus.succeeded.value, now_iso(), "result_ref", ref.model_dump_json(), job_id, attempt, ttl_s],
         text,
     )
 

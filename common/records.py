@@ -13,16 +13,17 @@ from typing import Any
 from pydantic import BaseModel
 
 from common.contracts.jobs import JobError, JobStatus, JobView, WebhookState
+from common.results import ResultRef
 
 # A job id as ``new`` makes it: anything else is no job, answered without asking Redis.
 JOB_ID = re.compile(r"[0-9a-f]{32}")
 # Fields stored as JSON text in the hash.
-_JSON_FIELDS = ("result", "error", "progress", "params")
+_JSON_FIELDS = ("result", "result_ref", "error", "progress", "params")
 # Kept for the platform, not shown to clients as they are (``view`` shows some reshaped).
 _INTERNAL = {
-    "owner", "params", "delivery_tag", "blobs", "parent", "pages_total", "pages_done", "pages_failed", "weight", "stored", "started_ms", "deadline_ms", "eta_at_ms", "hook_seq",
-    "hook_progress_ms", "hook_sending", "webhook", "webhook_events", "webhook_last_status", "webhook_attempts",
-    "webhook_next_attempt_at",
+    "owner", "params", "delivery_tag", "blobs", "stored", "result_ref", "parent", "pages_total", "pages_done",
+    "pages_failed", "weight", "started_ms", "deadline_ms", "eta_at_ms", "hook_seq", "hook_progress_ms", "hook_sending",
+    "webhook", "webhook_events", "webhook_last_status", "webhook_attempts", "webhook_next_attempt_at",
 }  # fmt: skip
 
 
@@ -42,6 +43,7 @@ class JobRecord(BaseModel):
     worker: str | None = None
     attempts: int = 0
     result: dict[str, Any] | None = None
+    result_ref: ResultRef | None = None  # a result too large for the record: in the blob store (common.results)
     error: JobError | None = None
     progress: dict[str, Any] | None = None
     params: dict[str, Any] | None = None  # the task's arguments, to publish the job again
@@ -113,6 +115,7 @@ class JobRecord(BaseModel):
     def view(self) -> JobView:
         """What ``GET /v1/jobs/{id}`` shows of it."""
         view = JobView.model_validate(self.model_dump(exclude=_INTERNAL))
+        view.result_omitted = self.result_ref is not None  # shown whole by api.core.results
         if self.deadline_ms is not None:
             view.deadline_at = datetime.fromtimestamp(self.deadline_ms / 1000, UTC)
         if self.webhook is not None:

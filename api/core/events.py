@@ -8,8 +8,8 @@ the last event a client saw. Events:
 - ``progress``: the job's progress report; for LLM generation ``text`` is the text generated
   since the last event (with ``"reset": true`` when a new run starts over) and
   ``completion_tokens`` the count so far;
-- ``done``: the whole job (as ``GET /v1/jobs/{id}`` shows it), once it has ended; then the
-  stream ends.
+- ``done``: the whole job (as ``GET /v1/jobs/{id}`` shows it: a result in the blob store is
+  streamed into it), once it has ended; then the stream ends.
 
 Every event carries ``id:``; a comment line is sent every ``EVENTS_HEARTBEAT_S`` while nothing
 happens, so proxies keep the connection open. The process's events subscription
@@ -58,12 +58,17 @@ class JobEvent:
     data: str = ""  # JSON, as the stream sends it
     id: str | None = None
     view: JobView | None = None  # done: the job as it ended (None: its record expired)
+    record: JobRecord | None = None  # done: its record (a stored result is named there, not in view)
 
     def sse(self) -> bytes:
         if self.kind == "heartbeat":
             return b": heartbeat\n\n"
+        return self.sse_head() + f"{self.data}\n\n".encode()
+
+    def sse_head(self) -> bytes:
+        """The event up to its data."""
         head = f"id: {self.id}\n" if self.id else ""
-        return f"{head}event: {self.kind}\ndata: {self.data}\n\n".encode()
+        return f"{head}event: {self.kind}\ndata: ".encode()
 
 
 async def stream_events(
@@ -71,7 +76,16 @@ async def stream_events(
 ) -> AsyncIterator[bytes]:
     async with aclosing(job_events(jobs, client, record.id, after, heartbeat_s)) as events:
         async for event in events:
-            yield event.sse()
+            ended = event.record
+            if event.view is None or ended is None or ended.result_ref is None or not event.view.result_omitted:
+                yield event.sse()
+                continue
+            # A result in the blob store: the job's JSON streamed around it, on the one data line.
+            body = await jobs.results.job_json(event.view, ended.result_ref)
+            yield event.sse_head()
+            async for part in body:
+                yield part
+            yield b"\n\n"
 
 
 async def job_events(
@@ -121,4 +135,4 @@ async def _done(jobs: JobService, job_id: str, event_id: str | None, record: Job
     if record is None:
         return JobEvent("done", json.dumps({"id": job_id, "expired": True}), event_id)
     view = await jobs.view(record)
-    return JobEvent("done", view.model_dump_json(), event_id, view)
+    return JobEvent("done", view.model_dump_json(), event_id, view, record)

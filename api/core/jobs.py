@@ -25,6 +25,7 @@ from api.core.errors import ApiError
 from api.core.estimates import QueueEstimates
 from api.core.inputs import Input, InputSource, JobInputs
 from api.core.metrics import ApiMetrics
+from api.core.results import JobJson, StoredResults
 from api.core.submit_controls import SubmitControls
 from api.core.waiter import JobWaiter
 from api.core.waits import WaitSlots
@@ -123,9 +124,11 @@ class JobService:
         settings: ApiSettings,
         estimates: QueueEstimates,
         inputs: JobInputs,
+        results: StoredResults,
     ) -> None:
         self.store = store
         self.inputs = inputs
+        self.results = results
         self.messages = messages
         self.waiter = waiter
         self.metrics = metrics
@@ -258,9 +261,32 @@ class JobService:
         return record
 
     async def get(self, job_id: str, principal: Principal, wait_s: float = 0) -> JobView:
-        """The job's record; with ``wait_s`` answer once it finishes or the wait runs out."""
+        """The job's view; with ``wait_s`` once it finishes or the wait runs out (a stored result
+        left out: ``result_omitted``)."""
+        return await self.view(await self.record(job_id, principal, wait_s))
+
+    async def answer(self, job_id: str, principal: Principal, wait_s: float = 0) -> JobView | JobJson:
+        """What ``GET /v1/jobs/{id}`` answers: ``get``'s view, with its result streamed in from the
+        blob store when it lies there."""
+        record = await self.record(job_id, principal, wait_s)
+        view = await self.view(record)
+        if record.result_ref is None or not view.result_omitted:
+            return view
+        return await self.results.job_json(view, record.result_ref)
+
+    async def with_result(self, record: JobRecord) -> JobView:
+        """The job's view with its result, loaded from the blob store when it lies there (for
+        what needs it as data; bounded: ``api.core.results``)."""
+        view = await self.view(record)
+        if record.result_ref is not None and view.result_omitted:
+            view.result = await self.results.load(view, record.result_ref)
+            view.result_omitted = False
+        return view
+
+    async def record(self, job_id: str, principal: Principal, wait_s: float = 0) -> JobRecord:
+        """The job's record; with ``wait_s`` once it finishes or the wait runs out."""
         if wait_s <= 0:
-            return await self.view(await self.read(job_id, principal))
+            return await self.read(job_id, principal)
         deadline = time.monotonic() + wait_s
         event = self.waiter.register(job_id)
         try:
@@ -276,7 +302,7 @@ class JobService:
                     await asyncio.wait_for(event.wait(), left)
         finally:
             self.waiter.unregister(job_id, event)
-        return await self.view(record)
+        return record
 
     async def view(self, record: JobRecord) -> JobView:
         """The job as clients see it; a queued one with where it stands in its queue."""

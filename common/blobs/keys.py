@@ -3,7 +3,8 @@
 Keys are relative to the store (``BLOB_STORE_URL``'s directory, or its bucket and prefix):
 - ``jobs/<job id>/<name>``: a job's inputs too large to ride in Redis (an image, a document,
   its rendered pages); all of one job's lie under ``job_prefix``, so one listing finds them;
-- ``results/<job id>.json``: a result too large for the job's record;
+- ``results/<job id>/<attempt>.json``: a result too large for the job's record, one per run
+  (a run taken for dead cannot overwrite the result of the run that replaced it);
 - ``uploads/<upload id>``: a file uploaded before any job names it (a batch's input, an upload
   by presigned URL).
 
@@ -37,8 +38,8 @@ def input_key(job_id: str, name: str) -> str:
     return f"{job_prefix(job_id)}/{_segment(name)}"
 
 
-def result_key(job_id: str) -> str:
-    return f"{RESULTS}/{_segment(job_id)}.json"
+def result_key(job_id: str, attempt: int) -> str:
+    return f"{RESULTS}/{_segment(job_id)}/{attempt:d}.json"
 
 
 def upload_key(upload_id: str) -> str:

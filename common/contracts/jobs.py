@@ -148,6 +148,12 @@ class JobView(BaseModel):
     task: str
     status: JobStatus
     result: dict[str, Any] | None = None
+    result_omitted: bool = Field(
+        False,
+        description="True where a result too large for the job's record (kept in the blob store) is left out, "
+        "`result` null: in a listing, and in a webhook delivery retried after the record expired. "
+        "GET /v1/jobs/{id} answers the job with its result.",
+    )
     error: JobError | None = None
     progress: dict[str, Any] | None = None
     worker: str | None = None

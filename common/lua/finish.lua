@@ -2,8 +2,8 @@
 -- prior status: anything but 'running' means the payload is dropped: the job was canceled
 -- meanwhile, or ('superseded') a later run of it started because this one's worker was taken
 -- for dead.
--- KEYS: the record.  ARGV: status, now (ISO), field ('result' or 'error'), payload JSON, job id,
--- attempt (0: whichever run), ttl s.
+-- KEYS: the record.  ARGV: status, now (ISO), field ('result', 'result_ref': a result the run
+-- stored in the blob store, or 'error'), payload JSON, job id, attempt (0: whichever run), ttl s.
 --! include end_job
 local record, id = KEYS[1], ARGV[5]
 local s = redis.call('HGET', record, 'status')

@@ -367,7 +367,7 @@ def test_the_default_store_is_a_directory_in_the_users_data_dir_made_on_first_us
 def test_key_helpers_lay_keys_out_and_refuse_what_is_not_one_segment():
     assert input_key("0af3", "page-0001.png") == "jobs/0af3/page-0001.png"
     assert job_prefix("0af3") == "jobs/0af3"
-    assert result_key("0af3") == "results/0af3.json"
+    assert result_key("0af3", 2) == "results/0af3/2.json"
     assert upload_key("up_1") == "uploads/up_1"
     for bad in ("", "..", ".hidden", "a/b", "a b", "x" * 201):
         with pytest.raises(ValueError):

@@ -9,8 +9,9 @@
 3. the domain's function runs under the job's time limits (``workers.core.limits``); an
    exception fails this job alone, the worker goes on; a job past its soft limit fails with
    ``TimeLimitExceeded``;
-4. ``finish``: the result or error is stored (dropped if the job was canceled meanwhile, or
-   superseded by a later run).
+4. ``finish``: the result or error is recorded (dropped if the job was canceled meanwhile, or
+   superseded by a later run); a large result goes to the blob store first, and a dropped run
+   deletes it (``workers.core.results``).
 
 Redis away at 1 or 4 is retried with backoff for ``REDIS_RETRY_S``; past that the run is given
 up and the reconciler, which finds the job by its record, publishes it again: a Redis outage
@@ -45,6 +46,7 @@ from workers.core.jobs import InputFetchError, JobContext, JobInputError, JobSpe
 from workers.core.lazy import Lazy
 from workers.core.leases import Leases
 from workers.core.limits import JobLimits, Watchdog, job_limits
+from workers.core.results import ResultWriter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -80,6 +82,7 @@ class Runner:
         # Opened on first use, in the process that runs jobs: the store's I/O runtime (threads)
         # would not survive a prefork pool's fork.
         self.blobs: Lazy[BlobStore] = Lazy(lambda: open_blob_store(settings))
+        self.results = ResultWriter(self.blobs, settings)
         self.leases = Leases(store, settings.job_lease_s)
         self.watchdog = Watchdog(self._past_hard_limit) if watch_hard_limits else None
         # Set once this process's model is loaded (``workers.app`` clears it while it loads): a
@@ -105,10 +108,12 @@ class Runner:
         limits = job_limits(s.time_limits(spec.domain), params)
         with self.leases.hold(job_id, started.attempt):
             outcome, payload = self._call(spec, worker, job_id, started.attempt, params, ctx_log, limits)
-            finish = lifecycle.finish(job_id, started.attempt, outcome, payload, s.job_ttl_s)
-            prior = self._retrying(finish)
+            finish = self.results.finish(job_id, started.attempt, outcome, payload)
+            prior = self._retrying(finish.call)
         elapsed = time.perf_counter() - clock
-        kept = prior == JobStatus.running
+        outcome, kept = finish.outcome, prior == JobStatus.running
+        if not kept:
+            self.results.dropped(self.store, job_id, finish)
         metrics.job_handled(spec.domain, spec.verb, outcome.value if kept else JobStatus.canceled.value, elapsed)
         message = f"job {outcome.value}" if kept else f"job result dropped: job is {prior}"
         log.info(message, extra={**ctx_log, "elapsed_ms": round(elapsed * 1000, 1)})

@@ -13,6 +13,7 @@ from api.core.events import EVENT_ID_PATTERN, check_last_event_id, stream_events
 from api.core.listing import CURSOR_PATTERN, MAX_LIMIT
 from api.core.queues import queue_stats
 from api.core.readiness import not_ready
+from api.core.results import JobJson
 from api.core.waits import HeldStream, unless_disconnected
 from common.contracts.jobs import JobPage, JobStatus, JobView
 from common.contracts.naming import queue_name
@@ -82,7 +83,9 @@ async def list_jobs(
     ] = None,
 ) -> JobPage:
     """Your jobs (an admin key: everyone's), newest first. A page may hold fewer than ``limit``
-    jobs when filters skip some; follow ``next_cursor`` until it is null."""
+    jobs when filters skip some; follow ``next_cursor`` until it is null. A result too large for
+    the job's record (kept in the blob store) is not listed: ``result`` is null and
+    ``result_omitted`` true; ``GET /v1/jobs/{id}`` answers the job with it."""
     return await jobs.list(principal, limit, cursor, domain, status)
 
 
@@ -115,7 +118,7 @@ async def job_events(
     return HeldStream(stream, release, media_type="text/event-stream", headers=headers)
 
 
-@router.get("/v1/jobs/{job_id}", response_model=JobView, responses=documented(404, 422, 429))
+@router.get("/v1/jobs/{job_id}", response_model=JobView, responses=documented(404, 422, 429, 503))
 async def get_job(
     request: Request,
     job_id: str,
@@ -123,12 +126,20 @@ async def get_job(
     principal: PrincipalDep,
     wait: Annotated[float, Query(ge=0, le=60, description="Seconds to wait for the job to finish.")] = 0,
 ) -> JobView | Response:
-    """A job's status and result; with ``wait`` it answers as soon as the job finishes."""
+    """A job's status and result; with ``wait`` it answers as soon as the job finishes. A result
+    too large for the job's record is streamed from the blob store into the same JSON (503
+    ``store_unavailable`` while the store is unreachable)."""
     if wait <= 0:
-        return await jobs.get(job_id, principal)
+        return _answered(await jobs.answer(job_id, principal))
     with jobs.waits.held(principal.id, "long_poll"):
-        view = await unless_disconnected(request, jobs.get(job_id, principal, wait))
-    return Response(status_code=499) if view is None else view  # 499: the client closed the request
+        answer = await unless_disconnected(request, jobs.answer(job_id, principal, wait))
+    return Response(status_code=499) if answer is None else _answered(answer)  # 499: the client closed the request
+
+
+def _answered(answer: JobView | JobJson) -> JobView | Response:
+    if isinstance(answer, JobJson):
+        return StreamingResponse(answer, media_type="application/json")
+    return answer
 
 
 @router.delete("/v1/jobs/{job_id}", response_model=JobView, responses=documented(404, 409))

@@ -71,6 +71,8 @@ class JobView:
     status: str
     created_at: datetime
     result: dict[str, Any] | None = None
+    # True in a listing for a result too large to list: ``jobs.get(id)`` brings the job with it.
+    result_omitted: bool = False
     error: JobErrorInfo | None = None
     progress: dict[str, Any] | None = None
     worker: str | None = None

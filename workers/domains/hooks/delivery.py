@@ -1,10 +1,13 @@
 """One attempt at one delivery, end to end: what ``hooks.deliver`` runs.
 
 The body is ``{"type", "timestamp", "data"}``: the event's type and time, and the job as
-``GET /v1/jobs/{id}`` showed it when the event happened. The headers follow the Standard
-Webhooks spec (``webhook-id``, the same on every retry; ``webhook-timestamp``, this attempt's;
-``webhook-signature``, with the secret of the key that submitted the job, and for a while
-after a rotation with the one it replaced). A 2xx answer
+``GET /v1/jobs/{id}`` showed it when the event happened. A result in the blob store
+(``common.results``) is read from there into the body as it is sent; a late retry whose job's
+record (and so its result) has expired meanwhile carries ``result: null`` and
+``result_omitted: true``, and an attempt while the store is unreachable fails and is retried.
+The headers follow the Standard Webhooks spec (``webhook-id``, the same on every retry;
+``webhook-timestamp``, this attempt's; ``webhook-signature``, with the secret of the key that
+submitted the job, and for a while after a rotation with the one it replaced). A 2xx answer
 delivers it; anything else is retried with backoff (``schedule.retry_delay_s``) until
 ``max_attempts`` or the horizon. The job's own status never depends on its webhook.
 """
@@ -20,11 +23,13 @@ from urllib.parse import urlsplit
 
 from prometheus_client import Counter
 
-from common import webhook_secrets
+from common import results, webhook_secrets
 from common.apikeys import ANONYMOUS_ID
+from common.blobs import BlobError, BlobNotFound, BlobStore, open_blob_store
 from common.config import CoreSettings
 from common.jobstore import JobStore
 from common.records import JobRecord
+from workers.core.lazy import Lazy
 from workers.domains.hooks import schedule, sender
 from workers.domains.hooks.config import HooksSettings
 
@@ -48,16 +53,30 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat()
 
 
-def body(begun: schedule.Begun, record: JobRecord) -> bytes:
-    """The JSON a delivery POSTs."""
-    event = {"type": begun.type, "timestamp": _iso(begun.created_ms), "data": record.view().model_dump(mode="json")}
-    return json.dumps(event, separators=(",", ":")).encode()
+def body(begun: schedule.Begun, record: JobRecord, stored: bytes | None = None) -> bytes:
+    """The JSON a delivery POSTs; ``stored``: the job's result, read from the blob store."""
+    view = record.view()
+    event: dict[str, Any] = {"type": begun.type, "timestamp": _iso(begun.created_ms)}
+    if stored is None:
+        return json.dumps({**event, "data": view.model_dump(mode="json")}, separators=(",", ":")).encode()
+    head, tail = results.around({**event, "data": results.job_document(view)})
+    return head + stored + tail
 
 
 class Deliverer:
     def __init__(self, store: JobStore, core: CoreSettings, settings: HooksSettings) -> None:
         self.store, self.core, self.settings = store, core, settings
         self._rng = random.Random()
+        self.blobs: Lazy[BlobStore] = Lazy(lambda: open_blob_store(core))
+
+    def _stored_result(self, record: JobRecord) -> bytes | None:
+        """The job's result from the blob store; ``None``: it has none there, or it expired with its record."""
+        if record.result_ref is None:
+            return None
+        try:
+            return self.blobs.get().get_sync(record.result_ref.key)
+        except BlobNotFound:
+            return None
 
     def deliver(self, webhook_id: str, token: str) -> str:
         """Make one attempt at the delivery, if this hand-over of it is still current; answers
@@ -77,7 +96,12 @@ class Deliverer:
         elif record.webhook is None:
             answer = sender.Answer(False, "not sent: the job has no webhook")
         else:
-            answer = self._send(webhook_id, record.webhook, secret.signing, body(begun, record))
+            try:
+                payload = body(begun, record, self._stored_result(record))
+            except BlobError as exc:
+                answer = sender.Answer(False, f"not sent: its result is in the blob store, unreachable ({exc})")
+            else:
+                answer = self._send(webhook_id, record.webhook, secret.signing, payload)
         outcome, next_ms = "delivered", 0
         if not answer.ok:
             outcome = "dropped"

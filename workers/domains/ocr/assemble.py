@@ -2,21 +2,25 @@
 or its error; the document fails only when every page did."""
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from common import keys
 from common.contracts.ocr import DocumentResult, PageError, PageResult
 from common.jobstore import JobStore
+from common.results import ResultRef
 from common.scripts import text
 from workers.core.jobs import JobInputError
 
-_FIELDS = ("status", "result", "error", "params", "started_at", "finished_at")
+_FIELDS = ("status", "result", "error", "params", "started_at", "finished_at", "result_ref")
 
 
-def _page(fields: list[str | None]) -> tuple[PageResult, str | None]:
-    status, result, error, params, _, _ = fields
+def _page(fields: list[str | None], read_stored: Callable[[str], bytes | None]) -> tuple[PageResult, str | None]:
+    status, result, error, params, _, _, ref = fields
     index = json.loads(params or "{}").get("index", 0) + 1
+    if status == "succeeded" and ref and not result:  # a page's result large enough for the store
+        result = (read_stored(ResultRef.model_validate_json(ref).key) or b"").decode() or None
     if status == "succeeded" and result:
         found = json.loads(result)
         model = found.pop("model", None)
@@ -27,7 +31,7 @@ def _page(fields: list[str | None]) -> tuple[PageResult, str | None]:
     return PageResult(index=index, error=PageError(code=code, message=str(reason.get("message", "")))), None
 
 
-def document_result(store: JobStore, job_id: str) -> dict[str, Any]:
+def document_result(store: JobStore, job_id: str, read_stored: Callable[[str], bytes | None]) -> dict[str, Any]:
     page_ids = [text(p) for p in store.client.lrange(keys.job(job_id) + keys.PAGES_SUFFIX, 0, -1)]
     with store.client.pipeline(transaction=False) as pipe:
         for page_id in page_ids:
@@ -35,7 +39,7 @@ def document_result(store: JobStore, job_id: str) -> dict[str, Any]:
         rows = pipe.execute()
     pages, models, starts, ends = [], set(), [], []
     for fields in rows:
-        page, model = _page(fields)
+        page, model = _page(fields, read_stored)
         pages.append(page)
         if model:
             models.add(model)

@@ -76,7 +76,8 @@ def page(job: JobContext, params: dict[str, Any]) -> dict[str, Any]:
 @job_task(DOMAIN, DOCUMENT)
 def document(job: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """A document's own run, once its last page ended: its pages' results in page order."""
-    return assemble.document_result(job.store, job.job_id)
+    assert job.read_stored is not None
+    return assemble.document_result(job.store, job.job_id, job.read_stored)
 
 
 def check_config() -> None:

@@ -99,7 +99,7 @@ async def complete(
 ) -> dict[str, Any]:
     """The whole answer, once the job finished."""
     job_id = await jobrun.submit(jobs, principal, GENERATE, params, controls)
-    result = jobrun.result_of(await jobrun.wait_for(request, jobs, principal, job_id, controls))
+    result = await jobrun.finished_result(jobs, await jobrun.wait_for(request, jobs, principal, job_id, controls))
     return {
         "id": _answer_id(shape, job_id),
         "object": shape.object,

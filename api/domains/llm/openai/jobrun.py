@@ -17,6 +17,7 @@ from api.core.jobs import JobService
 from api.core.submit_controls import SubmitControls
 from common.contracts.jobs import JobStatus, JobView
 from common.contracts.llm import DOMAIN
+from common.records import JobRecord
 
 log = logging.getLogger(__name__)
 # How often a waiting (non-streamed) request checks that its caller is still there.
@@ -60,20 +61,25 @@ async def cancel_quietly(jobs: JobService, principal: Principal, job_id: str) ->
 
 async def wait_for(
     request: Request, jobs: JobService, principal: Principal, job_id: str, controls: SubmitControls
-) -> JobView:
-    """The job once finished; a caller that disconnects first cancels it (unless it may retry)."""
+) -> JobRecord:
+    """The job's record once finished; a caller that disconnects first cancels it (unless it may retry)."""
     done = False
     try:
         while True:
-            view = await jobs.get(job_id, principal, wait_s=DISCONNECT_CHECK_S)
-            if view.status.finished:
+            record = await jobs.record(job_id, principal, wait_s=DISCONNECT_CHECK_S)
+            if record.status.finished:
                 done = True
-                return view
+                return record
             if await request.is_disconnected():
                 raise ApiError(499, "client_closed_request", "the caller disconnected")
     finally:
         if not done and cancels_on_disconnect(controls):
             await cancel_quietly(jobs, principal, job_id)
+
+
+async def finished_result(jobs: JobService, record: JobRecord) -> dict[str, Any]:
+    """A finished job's result (loaded, if it lies in the blob store), or its error answer."""
+    return result_of(await jobs.with_result(record))
 
 
 def result_of(view: JobView) -> dict[str, Any]:

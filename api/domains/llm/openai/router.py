@@ -96,10 +96,10 @@ async def _generate(
     return await generation.complete(request, jobs, principal, shape, body.model, params, controls)
 
 
-@router.post("/embeddings")
+@router.post("/embeddings", response_model=None)
 async def create_embeddings(
     body: EmbeddingRequest, request: Request, jobs: JobsDep, principal: PrincipalDep, controls: SubmitControlsDep
-) -> dict[str, Any]:
+) -> dict[str, Any] | StreamingResponse:
     """Embeddings of a string or a list of strings."""
     _model(body.model, _settings().embedding_model)
     return await embeddings(request, jobs, principal, body, controls)

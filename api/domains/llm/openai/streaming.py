@@ -3,7 +3,8 @@
 The same events ``GET /v1/jobs/{id}/events`` serves (``api.core.events.job_events``), read from
 the start, so a retried request streams its job's text from the beginning: each ``progress``
 event adds the text generated since the last one (``reset``: a new run starts over), and
-``done`` brings the job as it ended, whose result holds the whole text.
+``done`` brings the job as it ended, whose result holds the whole text (loaded from the blob store
+when it lies there).
 """
 
 import json
@@ -44,8 +45,10 @@ async def follow_text(
     async with aclosing(job_events(jobs, client, job_id, "0-0", heartbeat_s)) as events:
         async for event in events:
             if event.kind == "done":
-                final = str(((event.view and event.view.result) or {}).get("text", ""))
-                yield TextSoFar(final if final.startswith(shown) else shown, True, event.view)
+                # A result in the blob store: loaded (a generation's text, bounded by its token cap).
+                finished = await jobs.with_result(event.record) if event.record is not None else event.view
+                final = str(((finished and finished.result) or {}).get("text", ""))
+                yield TextSoFar(final if final.startswith(shown) else shown, True, finished)
                 return
             if event.kind != "progress":
                 continue  # status changes and heartbeats add no text

@@ -66,6 +66,25 @@ def wait_for_job(client: httpx.Client, job_id: str, timeout: float = 90) -> dict
     raise AssertionError(f"job {job_id} not finished after {timeout}s")
 
 
+def submit(client: httpx.Client, path: str, body: dict, headers: dict[str, str] | None = None) -> str:
+    """POST a job as JSON; its id, once the API answered 202."""
+    answer = client.post(path, json=body, headers=headers or {})
+    assert answer.status_code == 202, answer.text
+    return str(answer.json()["id"])
+
+
+def new_key(admin: httpx.Client, name: str, **fields: object) -> dict:
+    """A new API key's record, its secret (``key``) included, made with an admin client."""
+    answer = admin.post("/v1/keys", json={"name": name, **fields})
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+def as_key(base_url: str | httpx.URL, secret: str) -> httpx.Client:
+    """A client of the API that sends ``secret`` as its key (close it, or use ``with``)."""
+    return httpx.Client(base_url=base_url, timeout=60, headers={"Authorization": f"Bearer {secret}"})
+
+
 def wait_for_status(client: httpx.Client, job_id: str, status: str, timeout: float = 30) -> dict:
     """Poll a job until it has ``status`` (e.g. ``running``); its view then."""
     return wait_until(

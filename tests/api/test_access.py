@@ -10,24 +10,8 @@ import httpx
 import pytest
 
 from api.core.auth import KEY_CACHE_S
-from tests.builders import UNSERVED, enqueue_direct
+from tests.builders import UNSERVED, as_key, enqueue_direct, new_key, submit
 from tests.stored_jobs import waiting
-
-
-def _key(client: httpx.Client, name: str, **limits) -> dict:
-    answer = client.post("/v1/keys", json={"name": name, **limits})
-    assert answer.status_code == 201, answer.text
-    return answer.json()
-
-
-def _as(api_url: str, key: str) -> httpx.Client:
-    return httpx.Client(base_url=api_url, timeout=30, headers={"Authorization": f"Bearer {key}"})
-
-
-def _submit(client: httpx.Client) -> str:
-    answer = client.post("/v1/llm/embed", json={"texts": ["isolation"]})
-    assert answer.status_code == 202, answer.text
-    return answer.json()["id"]
 
 
 @pytest.mark.parametrize(
@@ -49,14 +33,14 @@ def test_health_readiness_metrics_and_docs_need_no_key(api_url):
 
 
 def test_keys_are_created_listed_without_secrets_and_work(client, api_url):
-    created = _key(client, "alice", rate_limit_per_minute=100, max_jobs_in_flight=50)
+    created = new_key(client, "alice", rate_limit_per_minute=100, max_jobs_in_flight=50)
     assert created["key"].startswith("dq_") and len(created["key"]) >= 3 + 43
     assert (created["role"], created["rate_limit_per_minute"], created["max_jobs_in_flight"]) == ("user", 100, 50)
     listed = client.get("/v1/keys")
     assert listed.status_code == 200 and created["key"] not in listed.text
     mine = next(k for k in listed.json()["keys"] if k["id"] == created["id"])
     assert "key" not in mine and mine["name"] == "alice"
-    with _as(api_url, created["key"]) as alice:
+    with as_key(api_url, created["key"]) as alice:
         assert alice.get("/v1/domains").status_code == 200
     later = next(k for k in client.get("/v1/keys").json()["keys"] if k["id"] == created["id"])
     assert later["last_used_at"] is not None
@@ -77,8 +61,8 @@ def test_a_key_is_made_only_of_values_of_the_documented_types(client, given):
 
 
 def test_an_admin_sets_and_changes_a_keys_weight_and_limits(client, api_url):
-    created = _key(client, "weighted", weight=2.5)
-    assert created["weight"] == 2.5 and _key(client, "plain")["weight"] == 1
+    created = new_key(client, "weighted", weight=2.5)
+    assert created["weight"] == 2.5 and new_key(client, "plain")["weight"] == 1
     changed = client.patch(f"/v1/keys/{created['id']}", json={"weight": 4, "max_jobs_in_flight": 7})
     assert changed.status_code == 200, changed.text
     assert (changed.json()["weight"], changed.json()["max_jobs_in_flight"]) == (4, 7)
@@ -92,13 +76,13 @@ def test_an_admin_sets_and_changes_a_keys_weight_and_limits(client, api_url):
         assert answer.status_code == 422 and answer.json()["error"]["code"] == "invalid_request", (body, answer.text)
     missing = client.patch("/v1/keys/key_0000000000000000", json={"weight": 2})
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "key_not_found"
-    with _as(api_url, created["key"]) as own:  # a user key cannot raise its own share
+    with as_key(api_url, created["key"]) as own:  # a user key cannot raise its own share
         assert own.patch(f"/v1/keys/{created['id']}", json={"weight": 100}).status_code == 403
 
 
 def test_a_user_key_on_an_admin_route_is_403(client, api_url):
-    user = _key(client, "bob")
-    with _as(api_url, user["key"]) as bob:
+    user = new_key(client, "bob")
+    with as_key(api_url, user["key"]) as bob:
         for answer in (
             bob.get("/v1/keys"),
             bob.post("/v1/keys", json={"name": "x"}),
@@ -109,9 +93,9 @@ def test_a_user_key_on_an_admin_route_is_403(client, api_url):
 
 
 def test_one_key_cannot_see_or_cancel_another_keys_job_and_an_admin_can(client, api_url):
-    alice, bob = _key(client, "alice"), _key(client, "bob")
-    with _as(api_url, alice["key"]) as a, _as(api_url, bob["key"]) as b:
-        job_id = _submit(a)
+    alice, bob = new_key(client, "alice"), new_key(client, "bob")
+    with as_key(api_url, alice["key"]) as a, as_key(api_url, bob["key"]) as b:
+        job_id = submit(a, "/v1/llm/embed", {"texts": ["isolation"]})
         assert a.get(f"/v1/jobs/{job_id}").status_code == 200
         for answer in (
             b.get(f"/v1/jobs/{job_id}"),
@@ -126,8 +110,8 @@ def test_one_key_cannot_see_or_cancel_another_keys_job_and_an_admin_can(client, 
 def test_a_revoked_key_stops_working_on_every_api_process_within_two_seconds(isolated_stack):
     first, second = (isolated_stack.start_api(domain="llm") for _ in range(2))  # two processes, one Redis
     client = httpx.Client(base_url=first, timeout=30, headers=isolated_stack.auth_headers)
-    user = _key(client, "carol")
-    clients = [_as(url, user["key"]) for url in (first, second)]
+    user = new_key(client, "carol")
+    clients = [as_key(url, user["key"]) for url in (first, second)]
     assert all(c.get("/v1/domains").status_code == 200 for c in clients)  # both have it cached now
     revoked = client.delete(f"/v1/keys/{user['id']}")
     assert revoked.status_code == 200 and revoked.json()["id"] == user["id"]
@@ -142,8 +126,8 @@ def test_a_revoked_key_stops_working_on_every_api_process_within_two_seconds(iso
 
 
 def test_a_revoked_key_cannot_submit_even_while_cached(client, api_url, redis_client):
-    user = _key(client, "dave")
-    with _as(api_url, user["key"]) as dave:
+    user = new_key(client, "dave")
+    with as_key(api_url, user["key"]) as dave:
         assert dave.get("/v1/domains").status_code == 200  # cached for a second
         client.delete(f"/v1/keys/{user['id']}")
         before = waiting(redis_client, "llm")
@@ -164,7 +148,7 @@ def test_the_command_line_manages_keys_straight_on_redis(redis_stack, api_url):
     created = keys("create", "--name", "ops", "--role", "admin")
     assert created["role"] == "admin" and created["key"].startswith("dq_")
     assert created["webhook_secret"].startswith("whsec_")
-    with _as(api_url, created["key"]) as ops:
+    with as_key(api_url, created["key"]) as ops:
         assert ops.get("/v1/keys").status_code == 200
     assert created["id"] in {k["id"] for k in keys("list")["keys"]}
     assert keys("revoke", created["id"])["id"] == created["id"]
@@ -172,9 +156,9 @@ def test_the_command_line_manages_keys_straight_on_redis(redis_stack, api_url):
 
 
 def test_keys_never_reach_the_logs(client, api_url, redis_stack):
-    user = _key(client, "erin")
-    with _as(api_url, user["key"]) as erin:
-        _submit(erin)
+    user = new_key(client, "erin")
+    with as_key(api_url, user["key"]) as erin:
+        submit(erin, "/v1/llm/embed", {"texts": ["isolation"]})
         erin.get("/v1/jobs/" + "f" * 32)
     api_log = next(p for p in redis_stack.procs if p.name == f"api-{api_url.rsplit(':', 1)[1]}").log()
     assert "job queued" in api_log and user["id"] in api_log
@@ -184,7 +168,7 @@ def test_keys_never_reach_the_logs(client, api_url, redis_stack):
 def test_auth_off_lets_anyone_in_as_admin_and_says_so(isolated_stack):
     base = isolated_stack.start_api(domain="llm", env={"AUTH": "off"})
     with httpx.Client(base_url=base, timeout=30) as anyone:
-        job_id = _submit(anyone)
+        job_id = submit(anyone, "/v1/llm/embed", {"texts": ["isolation"]})
         assert anyone.get(f"/v1/jobs/{job_id}").status_code == 200
     api_log = next(p for p in isolated_stack.procs if p.name.startswith("api-")).log()
     assert "AUTH=off" in api_log

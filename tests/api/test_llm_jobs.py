@@ -7,18 +7,11 @@ import time
 
 import pytest
 
-from tests.builders import wait_for_job, wait_until
-
-
-def _submit(client, path: str, body: dict) -> str:
-    answer = client.post(path, json=body)
-    assert answer.status_code == 202, answer.text
-    assert answer.json()["domain"] == "llm"
-    return answer.json()["id"]
+from tests.builders import submit, wait_for_job, wait_until
 
 
 def test_generate_returns_text_usage_and_finish_reason(client, llm_worker, tiny_llm_dir):
-    job = wait_for_job(client, _submit(client, "/v1/llm/generate", {"prompt": "The quick brown", "max_new_tokens": 7}))
+    job = wait_for_job(client, submit(client, "/v1/llm/generate", {"prompt": "The quick brown", "max_new_tokens": 7}))
     assert job["status"] == "succeeded", job
     result = job["result"]
     assert result["finish_reason"] == "length" and result["usage"]["completion_tokens"] == 7
@@ -32,15 +25,15 @@ def test_chat_messages_are_accepted(client, llm_worker):
         "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
         "max_new_tokens": 3,
     }
-    job = wait_for_job(client, _submit(client, "/v1/llm/generate", body))
+    job = wait_for_job(client, submit(client, "/v1/llm/generate", body))
     assert job["status"] == "succeeded" and job["result"]["usage"]["completion_tokens"] == 3
 
 
 def test_concurrent_greedy_jobs_are_batched_with_the_same_outputs_as_alone(client, llm_worker):
     bodies = [{"prompt": f"Request {i} about workers", "max_new_tokens": 16} for i in range(8)]
-    alone = [wait_for_job(client, _submit(client, "/v1/llm/generate", b))["result"] for b in bodies]
+    alone = [wait_for_job(client, submit(client, "/v1/llm/generate", b))["result"] for b in bodies]
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        ids = list(pool.map(lambda b: _submit(client, "/v1/llm/generate", b), bodies))
+        ids = list(pool.map(lambda b: submit(client, "/v1/llm/generate", b), bodies))
     together = [wait_for_job(client, job_id)["result"] for job_id in ids]
     assert [r["text"] for r in together] == [r["text"] for r in alone]
     assert max(r["batch_size"] for r in together) > 1  # some of them shared a model call
@@ -48,7 +41,7 @@ def test_concurrent_greedy_jobs_are_batched_with_the_same_outputs_as_alone(clien
 
 
 def test_a_running_job_shows_progress_and_can_be_canceled(client, llm_worker):
-    job_id = _submit(client, "/v1/llm/generate", {"prompt": "x", "max_new_tokens": 1500})
+    job_id = submit(client, "/v1/llm/generate", {"prompt": "x", "max_new_tokens": 1500})
 
     def running_beyond(tokens: int) -> dict | None:
         job = client.get(f"/v1/jobs/{job_id}").json()
@@ -67,17 +60,17 @@ def test_a_running_job_shows_progress_and_can_be_canceled(client, llm_worker):
     assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
     # The worker notices at its next progress report and frees the model for the next job.
     started = time.monotonic()
-    job = wait_for_job(client, _submit(client, "/v1/llm/generate", {"prompt": "next", "max_new_tokens": 2}))
+    job = wait_for_job(client, submit(client, "/v1/llm/generate", {"prompt": "next", "max_new_tokens": 2}))
     assert job["status"] == "succeeded" and time.monotonic() - started < 10
     final = client.get(f"/v1/jobs/{job_id}").json()
     assert final["status"] == "canceled" and final["result"] is None
 
 
 def test_a_prompt_longer_than_the_context_fails_with_a_clear_error(client, llm_worker):
-    job = wait_for_job(client, _submit(client, "/v1/llm/generate", {"prompt": "word " * 3000, "max_new_tokens": 4}))
+    job = wait_for_job(client, submit(client, "/v1/llm/generate", {"prompt": "word " * 3000, "max_new_tokens": 4}))
     assert job["status"] == "failed"
     assert job["error"]["type"] == "JobInputError" and "context of 2048 tokens" in job["error"]["message"]
-    ok = wait_for_job(client, _submit(client, "/v1/llm/generate", {"prompt": "still here", "max_new_tokens": 2}))
+    ok = wait_for_job(client, submit(client, "/v1/llm/generate", {"prompt": "still here", "max_new_tokens": 2}))
     assert ok["status"] == "succeeded"
 
 
@@ -87,7 +80,7 @@ def _cosine(a, b):
 
 def test_embeddings_put_paraphrases_closer_than_unrelated_sentences(client, llm_worker):
     texts = ["A cat is sitting on the mat.", "There is a cat on the mat.", "Interest rates rose again this quarter."]
-    job = wait_for_job(client, _submit(client, "/v1/llm/embed", {"texts": texts}))
+    job = wait_for_job(client, submit(client, "/v1/llm/embed", {"texts": texts}))
     assert job["status"] == "succeeded", job
     result = job["result"]
     assert result["dim"] == 384 and result["model"] == "all-MiniLM-L6-v2"

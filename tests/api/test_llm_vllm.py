@@ -8,7 +8,7 @@ import httpx
 import pytest
 from celery import Celery
 
-from tests.builders import wait_for_job, wait_until
+from tests.builders import submit, wait_for_job, wait_until
 from tests.conftest import VLLM_SEQS
 
 # Counting goes on for as long as it is allowed to: a request that runs to its max_new_tokens.
@@ -21,14 +21,8 @@ def vllm(vllm_stack):
         yield client
 
 
-def _submit(client: httpx.Client, body: dict) -> str:
-    answer = client.post("/v1/llm/generate", json=body)
-    assert answer.status_code == 202, answer.text
-    return answer.json()["id"]
-
-
 def _run(client: httpx.Client, body: dict) -> dict:
-    job = wait_for_job(client, _submit(client, body), timeout=300)
+    job = wait_for_job(client, submit(client, "/v1/llm/generate", body), timeout=300)
     assert job["status"] == "succeeded", job
     return job["result"]
 
@@ -44,7 +38,7 @@ def _wait_running_with_progress(client: httpx.Client, job_id: str) -> dict:
 
 def test_the_default_model_on_vllm_knows_the_capital_of_france(vllm, vllm_stack):
     body = {"messages": [{"role": "user", "content": "What is the capital of France?"}], "max_new_tokens": 24}
-    job = wait_for_job(vllm, _submit(vllm, body), timeout=300)
+    job = wait_for_job(vllm, submit(vllm, "/v1/llm/generate", body), timeout=300)
     assert job["status"] == "succeeded", job
     result = job["result"]
     assert "Paris" in result["text"] and result["finish_reason"] == "stop"
@@ -93,7 +87,7 @@ def test_concurrent_jobs_with_different_lengths_and_settings_each_get_their_own_
 
 def test_progress_arrives_while_running_and_a_cancel_frees_the_engine(vllm):
     # Fill every place in the engine with long requests.
-    ids = [_submit(vllm, LONG) for _ in range(VLLM_SEQS)]
+    ids = [submit(vllm, "/v1/llm/generate", LONG) for _ in range(VLLM_SEQS)]
     running = [_wait_running_with_progress(vllm, job_id) for job_id in ids]
     first = running[0]["progress"]
     assert isinstance(first["text"], str) and first["text"]
@@ -119,14 +113,16 @@ def test_progress_arrives_while_running_and_a_cancel_frees_the_engine(vllm):
 
 def test_a_prompt_longer_than_the_context_fails_alone_with_a_clear_error(vllm):
     long_prompt = "7 " * 16000  # ~16k tokens in 32,000 characters: under the character cap
-    job = wait_for_job(vllm, _submit(vllm, {"prompt": long_prompt, "max_new_tokens": 4}), timeout=120)
+    job = wait_for_job(
+        vllm, submit(vllm, "/v1/llm/generate", {"prompt": long_prompt, "max_new_tokens": 4}), timeout=120
+    )
     assert job["status"] == "failed"
     assert job["error"]["type"] == "JobInputError" and "context of 8192 tokens" in job["error"]["message"]
     assert _run(vllm, {"prompt": "still here", "max_new_tokens": 2})["engine"] == "vllm"
 
 
 def test_a_job_past_its_time_limit_is_aborted_in_the_engine_and_fails(vllm):
-    job = wait_for_job(vllm, _submit(vllm, {**LONG, "time_limit_s": 1}), timeout=120)
+    job = wait_for_job(vllm, submit(vllm, "/v1/llm/generate", {**LONG, "time_limit_s": 1}), timeout=120)
     assert job["status"] == "failed" and job["error"]["type"] == "TimeLimitExceeded", job
     message = job["error"]["message"]
     assert "soft time limit of 1 s: stopped after" in message

@@ -6,6 +6,7 @@ import time
 import httpx
 import redis
 
+from tests.builders import as_key, new_key
 from tests.stored_jobs import record_names, waiting
 
 EMBED = {"texts": ["quota"]}
@@ -17,9 +18,8 @@ def _stack_api(isolated_stack, **env: str) -> tuple[str, redis.Redis]:
 
 
 def _key(base: str, admin_headers: dict, **limits) -> httpx.Client:
-    created = httpx.post(f"{base}/v1/keys", json={"name": "quota", **limits}, headers=admin_headers, timeout=10)
-    assert created.status_code == 201, created.text
-    return httpx.Client(base_url=base, timeout=30, headers={"Authorization": f"Bearer {created.json()['key']}"})
+    with httpx.Client(base_url=base, headers=admin_headers, timeout=10) as admin:
+        return as_key(base, new_key(admin, "quota", **limits)["key"])
 
 
 def _recorded(r: redis.Redis) -> tuple[int, int]:

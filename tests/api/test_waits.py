@@ -4,7 +4,6 @@ its client gone, its stream over. Real API on Redis, no worker: the jobs stay qu
 
 import json
 import socket
-import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -12,6 +11,7 @@ import httpx
 import pytest
 
 from tests.api.test_metrics import Samples
+from tests.builders import submit, wait_until
 
 CAP = 2
 
@@ -25,19 +25,6 @@ def api(isolated_stack) -> str:
 def client(api, isolated_stack) -> httpx.Client:
     with httpx.Client(base_url=api, timeout=60, headers=isolated_stack.auth_headers) as http:
         yield http
-
-
-def _submit(client: httpx.Client) -> str:
-    answer = client.post("/v1/llm/embed", json={"texts": ["waits"]})
-    assert answer.status_code == 202, answer.text
-    return answer.json()["id"]
-
-
-def _until(predicate, what: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"never: {what}"
-        time.sleep(0.02)
 
 
 def _long_polls(api: str) -> int:
@@ -65,20 +52,20 @@ def _refused(answer: httpx.Response) -> None:
 
 
 def test_long_polls_past_the_cap_are_429_and_slots_come_back_on_disconnect_and_on_answer(api, client, isolated_stack):
-    job_id = _submit(client)
+    job_id = submit(client, "/v1/llm/embed", {"texts": ["waits"]})
     socks = [_raw_long_poll(api, client, job_id) for _ in range(CAP)]
-    _until(lambda: _long_polls(api) == CAP, f"{CAP} long-polls open")
+    wait_until(lambda: _long_polls(api) == CAP, 15, f"{CAP} long-polls open")
     _refused(client.get(f"/v1/jobs/{job_id}", params={"wait": 1}))
     _refused(client.get(f"/v1/jobs/{job_id}/events"))
     assert client.get(f"/v1/jobs/{job_id}").status_code == 200  # no wait, no slot
     other = client.post("/v1/keys", json={"name": "other"}).json()["key"]
     with httpx.Client(base_url=api, timeout=30, headers={"Authorization": f"Bearer {other}"}) as other_client:
-        own = _submit(other_client)
+        own = submit(other_client, "/v1/llm/embed", {"texts": ["waits"]})
         assert other_client.get(f"/v1/jobs/{own}", params={"wait": 0.1}).status_code == 200  # a key of its own
 
     for sock in socks:  # the clients go away mid-wait
         sock.close()
-    _until(lambda: _long_polls(api) == 0, "the disconnected long-polls' slots back")
+    wait_until(lambda: _long_polls(api) == 0, 15, "the disconnected long-polls' slots back")
 
     # Timed out, again and again: more long-polls one after another than the cap.
     for _ in range(2 * CAP + 1):
@@ -88,7 +75,7 @@ def test_long_polls_past_the_cap_are_429_and_slots_come_back_on_disconnect_and_o
     # Answered when the job ends: the whole cap again, then nothing held.
     with ThreadPoolExecutor(CAP) as pool:
         waits = [pool.submit(client.get, f"/v1/jobs/{job_id}", params={"wait": 60}) for _ in range(CAP)]
-        _until(lambda: _long_polls(api) == CAP, f"{CAP} long-polls open again")
+        wait_until(lambda: _long_polls(api) == CAP, 15, f"{CAP} long-polls open again")
         assert client.delete(f"/v1/jobs/{job_id}").status_code == 200
         answers = [w.result() for w in waits]
     assert [a.json()["status"] for a in answers] == ["canceled"] * CAP
@@ -102,23 +89,23 @@ def _stream(client: httpx.Client, job_id: str):
 
 
 def test_event_streams_past_the_cap_are_429_and_slots_come_back_on_disconnect_and_at_the_end(api, client):
-    job_id = _submit(client)
+    job_id = submit(client, "/v1/llm/embed", {"texts": ["waits"]})
     streams = [_stream(client, job_id) for _ in range(CAP)]
-    _until(lambda: _streams(api) == CAP, f"{CAP} streams open")
+    wait_until(lambda: _streams(api) == CAP, 15, f"{CAP} streams open")
     _refused(client.get(f"/v1/jobs/{job_id}/events"))
     _refused(client.get(f"/v1/jobs/{job_id}", params={"wait": 1}))
 
     streams.pop().close()  # a client goes away
-    _until(lambda: _streams(api) == CAP - 1, "the closed stream's slot back")
+    wait_until(lambda: _streams(api) == CAP - 1, 15, "the closed stream's slot back")
     streams.append(_stream(client, job_id))  # and its slot serves another
     assert _streams(api) == CAP
 
     assert client.delete(f"/v1/jobs/{job_id}").status_code == 200  # the streams end
     for response in streams:
         assert _done(response)["status"] == "canceled"
-    _until(lambda: _streams(api) == 0, "the ended streams' slots back")
+    wait_until(lambda: _streams(api) == 0, 15, "the ended streams' slots back")
     assert _done(_stream(client, job_id))["status"] == "canceled"  # a finished job's stream: done at once
-    _until(lambda: _streams(api) == 0, "that stream's slot back")
+    wait_until(lambda: _streams(api) == 0, 15, "that stream's slot back")
 
 
 def _done(response: httpx.Response) -> dict:

@@ -7,6 +7,7 @@ import base64
 import httpx
 
 from common import keys
+from tests.builders import as_key
 
 SECRET = "/v1/keys/me/webhook-secret"
 
@@ -16,15 +17,11 @@ def _secret_bytes(secret: str) -> bytes:
     return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
 
 
-def _as(api_url: str, key: str) -> httpx.Client:
-    return httpx.Client(base_url=api_url, timeout=30, headers={"Authorization": f"Bearer {key}"})
-
-
 def test_a_new_key_comes_with_a_webhook_secret_its_owner_can_read_and_rotate(client, api_url):
     created = client.post("/v1/keys", json={"name": "hooked"}).json()
     assert len(_secret_bytes(created["webhook_secret"])) == 32
     assert created["webhook_secret"] not in client.get("/v1/keys").text
-    with _as(api_url, created["key"]) as owner:
+    with as_key(api_url, created["key"]) as owner:
         mine = owner.get(SECRET)
         assert mine.status_code == 200 and mine.headers["cache-control"] == "no-store"
         assert mine.json() == {
@@ -46,7 +43,7 @@ def test_a_new_key_comes_with_a_webhook_secret_its_owner_can_read_and_rotate(cli
 
 def test_a_rotation_may_keep_the_old_secret_for_a_while_or_not_at_all(client, api_url, redis_client):
     created = client.post("/v1/keys", json={"name": "rotating"}).json()
-    with _as(api_url, created["key"]) as owner:
+    with as_key(api_url, created["key"]) as owner:
         first = owner.post(f"{SECRET}/rotate", params={"keep_previous_s": 60}).json()
         assert first["previous_webhook_secret"] == created["webhook_secret"]
         assert 50 <= first["previous_expires_in_s"] <= 60
@@ -64,7 +61,7 @@ def test_a_rotation_may_keep_the_old_secret_for_a_while_or_not_at_all(client, ap
 def test_revoking_a_key_deletes_its_webhook_secrets(client, api_url, redis_client):
     created = client.post("/v1/keys", json={"name": "short-lived"}).json()
     assert redis_client.get(keys.webhook_secret(created["id"])) == created["webhook_secret"]
-    with _as(api_url, created["key"]) as owner:
+    with as_key(api_url, created["key"]) as owner:
         assert owner.post(f"{SECRET}/rotate").status_code == 200
     assert redis_client.get(keys.previous_webhook_secret(created["id"])) == created["webhook_secret"]
     assert client.delete(f"/v1/keys/{created['id']}").status_code == 200
@@ -75,7 +72,7 @@ def test_revoking_a_key_deletes_its_webhook_secrets(client, api_url, redis_clien
 def test_a_key_made_before_webhooks_gets_its_secret_when_first_asked(client, api_url, redis_client):
     created = client.post("/v1/keys", json={"name": "older"}).json()
     redis_client.delete(keys.webhook_secret(created["id"]))  # as a key made by an older version
-    with _as(api_url, created["key"]) as owner:
+    with as_key(api_url, created["key"]) as owner:
         first = owner.get(SECRET).json()["webhook_secret"]
         assert len(_secret_bytes(first)) == 32 and owner.get(SECRET).json()["webhook_secret"] == first
 

@@ -11,7 +11,7 @@ import redis
 from common import keys
 from common.fair import Priority
 from common.jobstore import JobStore
-from tests.builders import enqueue_direct, text_image, wait_for_status
+from tests.builders import as_key, enqueue_direct, new_key, text_image, wait_for_status
 
 IMAGE = text_image(["Fair"])
 NO_QUOTAS = {"DEFAULT_RATE_LIMIT_PER_MINUTE": "0", "DEFAULT_MAX_JOBS_IN_FLIGHT": "0"}
@@ -19,10 +19,8 @@ SLOTS_AND_BUFFER = 1 + 2  # the ocr worker's one pool process, and the default d
 
 
 def _key(admin: httpx.Client, name: str) -> tuple[str, httpx.Client]:
-    created = admin.post("/v1/keys", json={"name": name})
-    assert created.status_code == 201, created.text
-    auth = {"Authorization": f"Bearer {created.json()['key']}"}
-    return created.json()["id"], httpx.Client(base_url=admin.base_url, timeout=60, headers=auth)
+    created = new_key(admin, name)
+    return created["id"], as_key(admin.base_url, created["key"])
 
 
 def _submit(client: httpx.Client, headers: dict[str, str] | None = None) -> dict:

@@ -8,18 +8,12 @@ import httpx
 import redis
 
 from common import keys
-from tests.builders import text_image, wait_for_job
+from tests.builders import submit, text_image, wait_for_job
 from tests.file_server import Answer, FileServer
 
 IMAGE = text_image(["Fetched by the worker"])
 CAP = {"MAX_UPLOAD_BYTES": "20000"}
 ALLOW_LOCAL = {"INPUT_URL_ALLOW_PRIVATE": "true"}
-
-
-def _submit(client: httpx.Client, url: str) -> str:
-    answer = client.post("/v1/ocr/recognize", json={"image_url": url})
-    assert answer.status_code == 202, answer.text
-    return answer.json()["id"]
 
 
 def test_an_image_by_url_is_fetched_by_the_worker_and_a_failed_fetch_fails_its_job_alone(isolated_stack):
@@ -33,7 +27,8 @@ def test_an_image_by_url_is_fetched_by_the_worker_and_a_failed_fetch_fails_its_j
         api = isolated_stack.start_api(domain="ocr", env=CAP)
         with httpx.Client(base_url=api, timeout=60, headers=isolated_stack.auth_headers) as client:
             ok, missing, big, text = (
-                _submit(client, server.url(p)) for p in ("/page.png", "/gone.png", "/big.png", "/notes.txt")
+                submit(client, "/v1/ocr/recognize", {"image_url": server.url(p)})
+                for p in ("/page.png", "/gone.png", "/big.png", "/notes.txt")
             )
             assert server.requests == []  # the API fetched nothing: no worker runs yet
             assert not r.hget(keys.job(ok), "stored") and not r.hget(keys.job(ok), "blobs")
@@ -61,7 +56,7 @@ def test_an_image_url_on_an_internal_address_fails_its_job_unless_allowed(isolat
         api = isolated_stack.start_api(domain="ocr")
         isolated_stack.start_worker("ocr")  # INPUT_URL_ALLOW_PRIVATE left at its default: false
         with httpx.Client(base_url=api, timeout=60, headers=isolated_stack.auth_headers) as client:
-            job = wait_for_job(client, _submit(client, server.url("/page.png")))
+            job = wait_for_job(client, submit(client, "/v1/ocr/recognize", {"image_url": server.url("/page.png")}))
             for shape in ("ftp://127.0.0.1/page.png", "page.png", "http:///page.png"):  # refused by their shape
                 refused = client.post("/v1/ocr/recognize", json={"image_url": shape})
                 assert refused.status_code == 422 and refused.json()["error"]["code"] == "invalid_request", shape

@@ -6,23 +6,9 @@ import httpx
 import redis
 
 from common import keys
-from tests.builders import submit_image, text_image, wait_for_job, wait_until
+from tests.builders import as_key, new_key, submit, submit_image, text_image, wait_for_job, wait_until
 
 EMBED = {"texts": ["listing"]}
-
-
-def _key(admin: httpx.Client, name: str) -> httpx.Client:
-    created = admin.post("/v1/keys", json={"name": name})
-    assert created.status_code == 201, created.text
-    return httpx.Client(
-        base_url=admin.base_url, timeout=30, headers={"Authorization": f"Bearer {created.json()['key']}"}
-    )
-
-
-def _submit(client: httpx.Client, body: dict | None = None) -> str:
-    answer = client.post("/v1/llm/embed", json=body or EMBED)
-    assert answer.status_code == 202, answer.text
-    return answer.json()["id"]
 
 
 def _pages(client: httpx.Client, **params) -> list[list[dict]]:
@@ -40,13 +26,17 @@ def _pages(client: httpx.Client, **params) -> list[list[dict]]:
 def test_listing_pages_newest_first_isolated_by_key_and_stable_while_jobs_arrive(isolated_stack):
     api = isolated_stack.start_api(domain="llm")
     admin = httpx.Client(base_url=api, timeout=30, headers=isolated_stack.auth_headers)
-    with admin, _key(admin, "alice") as alice, _key(admin, "bob") as bob:
-        mine = [_submit(alice) for _ in range(5)]
-        theirs = [_submit(bob) for _ in range(2)]
+    with (
+        admin,
+        as_key(admin.base_url, new_key(admin, "alice")["key"]) as alice,
+        as_key(admin.base_url, new_key(admin, "bob")["key"]) as bob,
+    ):
+        mine = [submit(alice, "/v1/llm/embed", EMBED) for _ in range(5)]
+        theirs = [submit(bob, "/v1/llm/embed", EMBED) for _ in range(2)]
 
         first = alice.get("/v1/jobs", params={"limit": 2}).json()
         assert [j["id"] for j in first["jobs"]] == mine[::-1][:2] and first["next_cursor"]
-        arrived = [_submit(alice) for _ in range(3)]  # newer: they must not shift the pages
+        arrived = [submit(alice, "/v1/llm/embed", EMBED) for _ in range(3)]  # newer: they must not shift the pages
         rest, cursor = [], first["next_cursor"]
         while cursor:
             page = alice.get("/v1/jobs", params={"limit": 2, "cursor": cursor}).json()

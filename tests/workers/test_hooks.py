@@ -19,7 +19,7 @@ from common import keys
 from devtools.localstack import free_port
 from devtools.procinfo import group_pids, loaded_libraries
 from domainq_client import webhooks
-from tests.builders import wait_for_job, wait_until
+from tests.builders import submit, wait_for_job, wait_until
 from tests.conftest import TEST_CAPS, stack_of_its_own
 from tests.webhook_receiver import Receiver, verify
 from tests.workers.test_hooks_sender import EMBEDDED_LOOPBACK
@@ -62,12 +62,6 @@ def client(stack, user) -> httpx.Client:
         yield http
 
 
-def _submit(client: httpx.Client, url: str, **hook) -> str:
-    answer = client.post("/v1/llm/embed", json={**EMBED, "webhook": url, **hook})
-    assert answer.status_code == 202, answer.text
-    return answer.json()["id"]
-
-
 def _webhook_state(client: httpx.Client, job_id: str, until, timeout: float = 30) -> list[dict]:
     """The job's ``webhook`` as seen by polling, until ``until(state)``: every distinct state seen."""
     seen: list[dict] = []
@@ -107,7 +101,7 @@ def _settled(stack, job_id: str, timeout: float = 30) -> None:
 def test_a_finished_job_is_delivered_once_signed_with_its_keys_secret(stack, user, client):
     assert user["webhook_secret"] == client.get("/v1/keys/me/webhook-secret").json()["webhook_secret"]
     with Receiver() as receiver:
-        job_id = _submit(client, receiver.url)
+        job_id = submit(client, "/v1/llm/embed", {**EMBED, "webhook": receiver.url})
         job = wait_for_job(client, job_id)
         (delivery,) = receiver.wait_for(1)
         _settled(stack, job_id)
@@ -137,7 +131,7 @@ def test_a_finished_job_is_delivered_once_signed_with_its_keys_secret(stack, use
 
 def test_a_receiver_that_fails_twice_gets_the_same_webhook_id_with_backoff_then_it_is_delivered(stack, client):
     with Receiver(statuses=(500, 500)) as receiver:
-        job_id = _submit(client, receiver.url)
+        job_id = submit(client, "/v1/llm/embed", {**EMBED, "webhook": receiver.url})
         seen = _webhook_state(client, job_id, lambda s: s["attempts"] == 3)
         first, second, third = receiver.wait_for(3)
         _settled(stack, job_id)
@@ -156,7 +150,7 @@ def test_a_receiver_that_fails_twice_gets_the_same_webhook_id_with_backoff_then_
 
 def test_retries_to_a_receiver_that_is_down_stop_at_the_cap_and_the_job_is_unaffected(stack, client):
     down = f"http://127.0.0.1:{free_port()}/nobody"
-    job_id = _submit(client, down)
+    job_id = submit(client, "/v1/llm/embed", {**EMBED, "webhook": down})
     assert wait_for_job(client, job_id)["status"] == "succeeded"
     seen = _webhook_state(client, job_id, lambda s: s["attempts"] == 4 and s["next_attempt_at"] is None)
     assert seen[-1]["last_status"].startswith("connection error")
@@ -170,7 +164,9 @@ def test_retries_to_a_receiver_that_is_down_stop_at_the_cap_and_the_job_is_unaff
 
 def test_start_and_completed_arrive_in_order_each_with_the_job_as_it_was(stack, client, user):
     with Receiver() as receiver:
-        job_id = _submit(client, receiver.url, webhook_events_filter=["start", "completed"])
+        job_id = submit(
+            client, "/v1/llm/embed", {**EMBED, "webhook": receiver.url, "webhook_events_filter": ["start", "completed"]}
+        )
         wait_for_job(client, job_id)
         started, completed = receiver.wait_for(2)
         _settled(stack, job_id)
@@ -209,7 +205,7 @@ def test_a_rotated_secret_signs_the_next_deliveries_beside_the_old_one_for_a_whi
     assert new != old and new.startswith("whsec_")
     assert client.get("/v1/keys/me/webhook-secret").json()["webhook_secret"] == new
     with Receiver() as receiver:
-        _submit(client, receiver.url)
+        submit(client, "/v1/llm/embed", {**EMBED, "webhook": receiver.url})
         (overlapping,) = receiver.wait_for(1)
     # Two signatures, the new secret's first: a receiver holding either secret accepts it.
     first, second = overlapping.headers["webhook-signature"].split(" ")
@@ -219,7 +215,7 @@ def test_a_rotated_secret_signs_the_next_deliveries_beside_the_old_one_for_a_whi
     # Rotated again with no overlap: only the newest secret signs.
     newest = client.post("/v1/keys/me/webhook-secret/rotate", params={"keep_previous_s": 0}).json()["webhook_secret"]
     with Receiver() as receiver:
-        _submit(client, receiver.url)
+        submit(client, "/v1/llm/embed", {**EMBED, "webhook": receiver.url})
         (delivery,) = receiver.wait_for(1)
     assert len(delivery.headers["webhook-signature"].split()) == 1
     assert verify(newest, delivery.headers, delivery.body)
@@ -233,7 +229,7 @@ def test_the_pending_deliveries_of_a_revoked_keys_jobs_are_dropped(stack):
         httpx.Client(base_url=stack.base, timeout=60, headers={"Authorization": f"Bearer {created['key']}"}) as owner,
         Receiver(statuses=(500,) * 4) as receiver,
     ):
-        job_id = _submit(owner, receiver.url)
+        job_id = submit(owner, "/v1/llm/embed", {**EMBED, "webhook": receiver.url})
         receiver.wait_for(1)
         assert admin.delete(f"/v1/keys/{created['id']}").status_code == 200
         seen = _webhook_state(admin, job_id, lambda s: s["attempts"] >= 2 and s["next_attempt_at"] is None)

@@ -1,6 +1,7 @@
 """Images with known text, for the tests and the README's screenshot."""
 
 import io
+import random
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -18,4 +19,14 @@ def text_image(lines: list[str], fmt: str = "PNG", size: tuple[int, int] | None 
     # gaps of this font ("Hellodomainworkers"); the tests check formats, not compression.
     lossy = {"JPEG": {"quality": 100, "subsampling": 0}, "WEBP": {"lossless": True}}
     image.save(out, format=fmt, **lossy.get(fmt, {}))
+    return out.getvalue()
+
+
+def noise_png(size: int, seed: int) -> bytes:
+    """A PNG of random pixels, ``size`` square: about ``3 * size * size`` bytes, since noise
+    does not compress. An input too big to be held inline in Redis."""
+    rng = random.Random(seed)
+    image = Image.frombytes("RGB", (size, size), rng.randbytes(3 * size * size))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
     return out.getvalue()

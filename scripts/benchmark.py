@@ -18,7 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from scripts.benchmarks import report
 
-SECTIONS = ("footprint", "overhead", "ocr", "documents", "llm", "submit", "fairness", "uploads")
+SECTIONS = ("footprint", "overhead", "ocr", "documents", "llm", "submit", "fairness", "uploads", "redis")
 
 
 def main() -> None:
@@ -60,6 +60,7 @@ _MODULES = {
     "fairness": "fairness",
     "uploads": "uploads",
     "documents": "documents",
+    "redis": "redis_memory",
 }
 
 if __name__ == "__main__":

@@ -2,28 +2,17 @@
 KiB a job, inline inputs stop at their budget, and a Redis near maxmemory refuses submits while
 the jobs it accepted still finish. Each test runs its own Redis with a small maxmemory."""
 
-import io
-import random
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import redis
-from PIL import Image
 
 from common import keys
+from devtools.images import noise_png
 from devtools.localstack import LocalStack
 from tests.builders import submit_image, text_image, wait_for_job
 
 NO_QUOTAS = {"DEFAULT_RATE_LIMIT_PER_MINUTE": "0", "DEFAULT_MAX_JOBS_IN_FLIGHT": "0"}
-
-
-def _noise_png(size: int, seed: int) -> bytes:
-    """A PNG of random pixels (it does not compress): about ``3 * size * size`` bytes."""
-    rng = random.Random(seed)
-    image = Image.frombytes("RGB", (size, size), bytes(rng.getrandbits(8) for _ in range(3 * size * size)))
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
 
 
 def _used(r: redis.Redis) -> int:
@@ -32,7 +21,7 @@ def _used(r: redis.Redis) -> int:
 
 def test_a_queue_full_of_large_images_costs_redis_under_4_kib_a_job(tmp_path):
     cap = 500
-    image = _noise_png(320, seed=1)  # ~300 KB: over the 256 KiB inline threshold
+    image = noise_png(320, seed=1)  # ~300 KB: over the 256 KiB inline threshold
     assert len(image) > 256 * 1024
     with LocalStack(tmp_path) as stack:
         stack.start_redis(persist=False, maxmemory="32mb")
@@ -56,7 +45,7 @@ def test_a_queue_full_of_large_images_costs_redis_under_4_kib_a_job(tmp_path):
 
 
 def test_inline_inputs_stop_at_their_budget_and_the_rest_go_to_the_store(tmp_path):
-    image = _noise_png(150, seed=2)  # ~68 KB: under the inline threshold
+    image = noise_png(150, seed=2)  # ~68 KB: under the inline threshold
     with LocalStack(tmp_path) as stack:
         stack.start_redis(persist=False)
         api = stack.start_api(domain="ocr", env={**NO_QUOTAS, "REDIS_INLINE_BUDGET_BYTES": str(5 * len(image))})

@@ -37,10 +37,18 @@ def s3_service(tmp_path_factory) -> S3Service:
         yield stack.start_s3()
 
 
+def fresh_database(redis_stack: LocalStack) -> str:
+    """The URL of a database of the suite's Redis that no other test has used, emptied."""
+    number = next(_db_numbers)
+    assert number < 256, "the suite's Redis has 256 databases (devtools/localstack.py): raise it"
+    url = f"{redis_stack.redis_url.rsplit('/', 1)[0]}/{number}"
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
 def stack_of_its_own(redis_stack: LocalStack, workdir) -> LocalStack:
     """A stack on a fresh database of the suite's Redis; stop it (or use ``with``) when done."""
-    base = redis_stack.redis_url.rsplit("/", 1)[0]
-    return LocalStack(workdir, redis_url=f"{base}/{next(_db_numbers)}")
+    return LocalStack(workdir, redis_url=fresh_database(redis_stack))
 
 
 @pytest.fixture

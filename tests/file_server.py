@@ -1,6 +1,9 @@
 """A small HTTP server on 127.0.0.1 serving fixed answers by path: inputs by URL for the tests."""
 
+import contextlib
+import socket
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -60,3 +63,32 @@ class FileServer:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@contextlib.contextmanager
+def trickling_server(answer: bytes, every_s: float = 0.2) -> Iterator[str]:
+    """A server on 127.0.0.1 that reads one request, then sends ``answer`` one byte every
+    ``every_s`` seconds: no single read ever times out. Yields its base URL; stops on exit."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in answer:
+                if stop.wait(every_s):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()

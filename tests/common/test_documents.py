@@ -2,28 +2,24 @@
 jobs of their own, it runs once its last page ended, counts once against quotas, and takes its
 pages with it when it ends early. Workers simulated by the lifecycle scripts they run."""
 
-import itertools
 import json
 
 import pytest
-import redis
 
 from common import fair, keys, lifecycle, presence
 from common.config import CoreSettings
 from common.contracts.jobs import JobStatus
 from common.jobstore import JobStore
 from common.records import JobRecord
+from tests.conftest import fresh_database
 
 TTL = 600
 OWNER = "key_docs"
-_dbs = itertools.count(140)
 
 
 @pytest.fixture
 def store(redis_stack) -> JobStore:
-    url = redis_stack.redis_url.rsplit("/", 1)[0] + f"/{next(_dbs)}"
-    redis.Redis.from_url(url).flushdb()
-    store = JobStore.from_url(url)
+    store = JobStore.from_url(fresh_database(redis_stack))
     store.run(fair.configure(CoreSettings(dispatch_buffer=0)))
     store.run(presence.seen("ocr@test", "ocr", 100))  # room for every page at once
     return store

@@ -2,12 +2,10 @@
 Celery queue, with workers simulated by the lifecycle scripts they run (take the next message,
 start, finish)."""
 
-import itertools
 import json
 from collections import Counter
 
 import pytest
-import redis
 
 from common import fair, keys, lifecycle, presence
 from common.config import CoreSettings
@@ -15,17 +13,15 @@ from common.contracts.jobs import JobStatus
 from common.fair import Priority
 from common.jobstore import JobStore
 from common.records import JobRecord
+from tests.conftest import fresh_database
 
 TTL = 600
 DOMAIN = "ocr"
-_dbs = itertools.count(120)
 
 
 @pytest.fixture
 def store(redis_stack) -> JobStore:
-    url = redis_stack.redis_url.rsplit("/", 1)[0] + f"/{next(_dbs)}"
-    redis.Redis.from_url(url).flushdb()
-    store = JobStore.from_url(url)
+    store = JobStore.from_url(fresh_database(redis_stack))
     store.run(fair.configure(CoreSettings(dispatch_buffer=2, batch_min_share=0.05)))
     return store
 

@@ -4,13 +4,12 @@ one deadline for the whole fetch, every failure a ``FetchFailed`` that says why.
 
 import ipaddress
 import socket
-import threading
 import time
 
 import pytest
 
 from common import http_fetch, webhook_urls
-from tests.file_server import Answer, FileServer
+from tests.file_server import Answer, FileServer, trickling_server
 
 
 def _fetch(url: str, max_bytes: int = 1000, timeout_s: float = 5, allow_private: bool = True) -> bytes:
@@ -80,29 +79,11 @@ def test_a_loop_of_redirects_stops_after_the_most_allowed():
 
 
 def test_the_timeout_bounds_the_whole_fetch_even_against_a_server_that_trickles():
-    listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def trickle() -> None:  # reads the request, then sends its answer one byte every 0.2 s
-        conn, _ = listener.accept()
-        with conn:
-            conn.recv(65536)
-            for byte in b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n" + b"a" * 1000:
-                if stop.wait(0.2):
-                    return
-                try:
-                    conn.sendall(bytes([byte]))
-                except OSError:
-                    return
-
-    thread = threading.Thread(target=trickle, daemon=True)
-    thread.start()
-    started = time.monotonic()
-    message = _refusal(f"http://127.0.0.1:{listener.getsockname()[1]}/slow", timeout_s=1)
-    took = time.monotonic() - started
-    stop.set()
-    thread.join(5)
-    listener.close()
+    # The answer comes one byte every 0.2 s: 200 s for the whole of it.
+    with trickling_server(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n" + b"a" * 1000) as base:
+        started = time.monotonic()
+        message = _refusal(f"{base}/slow", timeout_s=1)
+        took = time.monotonic() - started
     assert message.endswith("/slow did not answer within 1 s")
     # Not before the 1 s deadline, nowhere near the 200 s the trickle lasts (its margin).
     assert 0.9 <= took < 20

@@ -1,27 +1,23 @@
 """Job record transitions, each one Lua script, on a real Redis (a database of their own)."""
 
-import itertools
 import json
 import time
 
 import pytest
-import redis
 
 from common import keys, lifecycle
 from common.contracts.jobs import JobStatus
 from common.jobstore import JobStore
 from common.records import JobRecord
+from tests.conftest import fresh_database
 
 OWNER = "key_a"
 TTL = 60
-_dbs = itertools.count(200)
 
 
 @pytest.fixture
 def store(redis_stack) -> JobStore:
-    url = redis_stack.redis_url.rsplit("/", 1)[0] + f"/{next(_dbs)}"
-    redis.Redis.from_url(url).flushdb()
-    return JobStore.from_url(url)
+    return JobStore.from_url(fresh_database(redis_stack))
 
 
 def _admission(**limits: int) -> lifecycle.Admission:

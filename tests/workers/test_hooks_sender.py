@@ -3,12 +3,12 @@ no redirect followed, one deadline for the whole attempt, the URL checked before
 
 import random
 import socket
-import threading
 import time
 
 import pytest
 
 from common import webhook_urls
+from tests.file_server import trickling_server
 from tests.webhook_receiver import Receiver
 from workers.domains.hooks import sender
 from workers.domains.hooks.schedule import retry_delay_s
@@ -66,29 +66,11 @@ def test_an_address_embedding_a_public_ipv4_one_is_allowed(host):
 
 
 def test_the_timeout_bounds_the_whole_attempt_even_against_a_receiver_that_trickles():
-    listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def trickle() -> None:  # reads the request, then answers one byte every 0.2 s, forever
-        conn, _ = listener.accept()
-        with conn:
-            conn.recv(65536)
-            for byte in b"HTTP/1.1 200 OK\r\nx-slow: " + b"a" * 1000:
-                if stop.wait(0.2):
-                    return
-                try:
-                    conn.sendall(bytes([byte]))
-                except OSError:
-                    return
-
-    thread = threading.Thread(target=trickle, daemon=True)
-    thread.start()
-    started = time.monotonic()
-    answer = sender.post(f"http://127.0.0.1:{listener.getsockname()[1]}/", b"{}", HEADERS, 1, allow_private=True)
-    took = time.monotonic() - started
-    stop.set()
-    thread.join(5)
-    listener.close()
+    # The headers never end, one byte every 0.2 s: 200 s before the receiver runs out.
+    with trickling_server(b"HTTP/1.1 200 OK\r\nx-slow: " + b"a" * 1000) as base:
+        started = time.monotonic()
+        answer = sender.post(f"{base}/", b"{}", HEADERS, 1, allow_private=True)
+        took = time.monotonic() - started
     assert answer == sender.Answer(False, "timeout")
     # Not before the 1 s deadline, and nowhere near the 200 s the trickle lasts: a per-read
     # timeout alone would never fire (a byte comes every 0.2 s). The margin is the trickle's.

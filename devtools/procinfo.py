@@ -5,7 +5,9 @@ report memory per role. Linux only.
 """
 
 import re
+import threading
 from pathlib import Path
+from types import TracebackType
 
 # The native core each heavy library maps when imported.
 LIBRARY_MARKERS = {
@@ -32,6 +34,31 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+class PeakRss:
+    """``with PeakRss(pid) as rss``: samples the process's resident memory every 5 ms while the
+    block runs; ``rss.idle`` is its RSS at entry and ``rss.peak`` the highest seen."""
+
+    def __init__(self, pid: int, every_s: float = 0.005) -> None:
+        self.pid, self.every_s = pid, every_s
+        self.idle = self.peak = 0
+        self._done = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.wait(self.every_s):
+            self.peak = max(self.peak, rss_bytes(self.pid))
+
+    def __enter__(self) -> "PeakRss":
+        self.idle = self.peak = rss_bytes(self.pid)
+        self._sampler.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self._done.set()
+        self._sampler.join()
+        self.peak = max(self.peak, rss_bytes(self.pid))
 
 
 def loaded_libraries(pid: int) -> set[str]:

@@ -5,7 +5,6 @@ The bodies are generated as they are sent (the same megabyte over and over), so 
 holds none of them whole either.
 """
 
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from devtools.procinfo import rss_bytes
+from devtools.procinfo import PeakRss
 
 MB = 1024 * 1024
 
@@ -39,26 +38,13 @@ def upload_many(base_url: str, headers: dict[str, str], api_pid: int, count: int
             client.post("/v1/uploads", json={"filename": f"{n}.bin", "bytes": size}).raise_for_status().json()
             for n in range(count)
         ]
-        idle = rss_bytes(api_pid)
-        peak, done = idle, threading.Event()
-
-        def sample() -> None:
-            nonlocal peak
-            while not done.is_set():
-                peak = max(peak, rss_bytes(api_pid))
-                time.sleep(0.005)
 
         def put(upload: dict) -> int:
             sent = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
             return client.put(upload["upload_url"], content=_body(size), headers=sent).status_code
 
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        started = time.perf_counter()
-        try:
-            with ThreadPoolExecutor(count) as pool:
-                statuses = list(pool.map(put, made))
-        finally:
-            done.set()
-            sampler.join()
-    return UploadLoad(statuses, idle, peak, time.perf_counter() - started)
+        with PeakRss(api_pid) as rss, ThreadPoolExecutor(count) as pool:
+            started = time.perf_counter()
+            statuses = list(pool.map(put, made))
+            seconds = time.perf_counter() - started
+    return UploadLoad(statuses, rss.idle, rss.peak, seconds)

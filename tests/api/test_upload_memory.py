@@ -8,28 +8,19 @@ import base64
 import io
 import json
 import random
-import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
 import redis
 from PIL import Image
 
+from devtools.procinfo import PeakRss, rss_bytes
 from devtools.upload_load import upload_many
 
 MB = 1024 * 1024
 MAX_UPLOAD_BYTES = 20 * MB  # the default, which these tests run with
-
-
-def _rss(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 def _largest_image() -> bytes:
@@ -64,22 +55,9 @@ def _sixteen_at_once(isolated_stack, send: Callable[[httpx.Client, int], httpx.R
         with httpx.Client(base_url=api, timeout=120, headers=isolated_stack.auth_headers) as client:
             warm = client.post("/v1/ocr/recognize", files={"file": ("warm.png", _largest_image())})
             assert warm.status_code == 202  # the first request loads code
-            idle = _rss(proc.popen.pid)
-            peak, done = idle, threading.Event()
-
-            def sample() -> None:
-                nonlocal peak
-                while not done.is_set():
-                    peak = max(peak, _rss(proc.popen.pid))
-                    time.sleep(0.005)
-
-            sampler = threading.Thread(target=sample)
-            sampler.start()
-            with ThreadPoolExecutor(16) as pool:
+            with PeakRss(proc.popen.pid) as rss, ThreadPoolExecutor(16) as pool:
                 answers = list(pool.map(lambda i: send(client, i), range(16)))
-            done.set()
-            sampler.join()
-        return answers, idle, peak, _rss(proc.popen.pid)
+        return answers, rss.idle, rss.peak, rss_bytes(proc.popen.pid)
     finally:
         redis.Redis.from_url(isolated_stack.redis_url).flushdb()  # the inputs held for the jobs
 

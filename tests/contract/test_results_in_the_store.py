@@ -9,7 +9,6 @@ hooks worker and Redis."""
 
 import json
 import subprocess
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -23,7 +22,7 @@ from common.blobs.keys import RESULTS
 from common.config import CoreSettings
 from common.results import ResultRef
 from devtools.localstack import free_port
-from devtools.procinfo import rss_bytes
+from devtools.procinfo import PeakRss
 from domainq_client import Client
 from tests.builders import wait_for_job, wait_for_status, wait_until
 from tests.client.conftest import cli_env, domainq_argv
@@ -160,21 +159,9 @@ def test_sixteen_reads_of_a_large_result_at_once_hold_chunks_not_results(file_st
         whole = wait_for_job(client, job_id, timeout=180)  # its long-poll warms the streamed path
         size = _ref(redis.Redis.from_url(file_stack.redis_url, decode_responses=True), job_id).size
         assert size > 5 * MB
-        idle = rss_bytes(proc.popen.pid)
-        peak, done = idle, threading.Event()
-
-        def sample() -> None:
-            nonlocal peak
-            while not done.is_set():
-                peak = max(peak, rss_bytes(proc.popen.pid))
-                done.wait(0.005)
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        with ThreadPoolExecutor(16) as pool:
+        with PeakRss(proc.popen.pid) as rss, ThreadPoolExecutor(16) as pool:
             answers = list(pool.map(lambda _: client.get(f"/v1/jobs/{job_id}"), range(16)))
-        done.set()
-        sampler.join()
+        idle, peak = rss.idle, rss.peak
     assert all(a.status_code == 200 and a.json() == whole for a in answers)
     # Each read holds less than a quarter of the result at the peak. Measured with half this
     # result (3.1 MB): loaded whole, sixteen reads took +52 MB, about a result each; streamed

@@ -75,8 +75,12 @@ class S3Service:
 
     @property
     def env(self) -> dict[str, str]:
+        return self.env_under("")
+
+    def env_under(self, prefix: str) -> dict[str, str]:
+        """The settings of a store whose keys all lie under ``prefix`` in the bucket."""
         return {
-            "BLOB_STORE_URL": f"s3://{self.bucket}",
+            "BLOB_STORE_URL": f"s3://{self.bucket}/{prefix}".rstrip("/"),
             "S3_ENDPOINT_URL": self.endpoint,
             "AWS_ACCESS_KEY_ID": self.access_key_id,
             "AWS_SECRET_ACCESS_KEY": self.secret_access_key,

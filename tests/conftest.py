@@ -3,6 +3,7 @@
 import itertools
 import os
 import socket
+import uuid
 from dataclasses import dataclass
 
 import httpx
@@ -35,6 +36,12 @@ def s3_service(tmp_path_factory) -> S3Service:
     """
     with LocalStack(tmp_path_factory.mktemp("s3-stack")) as stack:
         yield stack.start_s3()
+
+
+@pytest.fixture
+def s3_env(s3_service) -> dict[str, str]:
+    """The suite's S3 under a prefix no other test uses: a test sees only the objects it made."""
+    return s3_service.env_under(f"t-{uuid.uuid4().hex}")
 
 
 def fresh_database(redis_stack: LocalStack) -> str:
@@ -71,6 +78,7 @@ def api_url(redis_stack) -> str:
             **TEST_CAPS,
             "MAX_UPLOAD_BYTES": "1000000",
             "OCR_MAX_PIXELS": "4000000",
+            "OCR_MAX_DOCUMENT_BYTES": "1000000",
             "DEFAULT_RATE_LIMIT_PER_MINUTE": "0",
         }
     )

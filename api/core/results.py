@@ -3,7 +3,7 @@
 ``GET /v1/jobs/{id}`` (long-poll too) and the ``done`` event answer a job whose result lies in
 the blob store (``common.results``) with the job's JSON and the stored bytes in the place of
 ``result``, a chunk at a time: a request holds a chunk of the result, never the whole of it.
-OpenAI's embeddings answer reshapes it as it streams (``api.domains.llm.openai.embeddings``);
+A domain's route may reshape it as it streams (OpenAI's embeddings answer does);
 only what needs a result as data (OpenAI's generation answers, whose text the token cap
 bounds) loads one, up to ``LOAD_MAX_BYTES``.
 """

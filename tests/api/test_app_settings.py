@@ -14,8 +14,16 @@ from api.domains.ocr.forms import base64_chars
 from api.main import create_app
 from common.contracts.llm import LlmLimits
 
-SMALL = {"tokens": 8, "body": 4096, "upload": 2000, "hard_s": 60.0, "pixels": 100}
-LARGE = {"tokens": 64, "body": 1024 * 1024, "upload": 1_000_000, "hard_s": 1800.0, "pixels": 4_000_000}
+# A form's file may be an image or a document: the larger of the two caps (SMALL: the document's).
+SMALL = {"tokens": 8, "body": 4096, "upload": 2000, "document": 3000, "hard_s": 60.0, "pixels": 100}
+LARGE = {
+    "tokens": 64,
+    "body": 1024 * 1024,
+    "upload": 1_000_000,
+    "document": 500_000,
+    "hard_s": 1800.0,
+    "pixels": 4_000_000,
+}
 
 
 def _app(redis_url: str, limits: dict) -> TestClient:
@@ -28,7 +36,7 @@ def _app(redis_url: str, limits: dict) -> TestClient:
         default_rate_limit_per_minute=0,
     ).with_domain_settings(
         LlmLimits(max_new_tokens_cap=limits["tokens"], max_body_bytes=limits["body"]),
-        OcrApiSettings(max_pixels=limits["pixels"]),
+        OcrApiSettings(max_pixels=limits["pixels"], max_document_bytes=limits["document"]),
     )
     return TestClient(create_app(settings))
 
@@ -59,7 +67,7 @@ def test_each_app_states_its_own_limits(apps):
         assert as_json["image_base64"]["maxLength"] == base64_chars(limits["upload"])
         assert as_json["time_limit_s"]["anyOf"][0]["maximum"] == limits["hard_s"]
         as_form = body["multipart/form-data"]["schema"]["properties"]
-        assert as_form["file"]["maxLength"] == limits["upload"]
+        assert as_form["file"]["maxLength"] == max(limits["upload"], limits["document"])
         assert as_form["time_limit_s"]["maximum"] == limits["hard_s"]
         assert str(limits["pixels"]) in as_form["file"]["description"]
 

@@ -89,5 +89,5 @@ def test_domains_lists_tasks_and_queue_depth(isolated_stack):
         for i in range(2):
             assert submit_image(client, text_image([f"Waiting {i}"])).status_code == 202
         (ocr,) = client.get("/v1/domains").json()["domains"]
-    assert (ocr["name"], ocr["tasks"], ocr["queue"]) == ("ocr", ["recognize"], "ocr")
+    assert (ocr["name"], ocr["tasks"], ocr["queue"]) == ("ocr", ["recognize", "document", "page"], "ocr")
     assert (ocr["queue_depth"], ocr["running"], ocr["workers_online"]) == (2, 0, 0)

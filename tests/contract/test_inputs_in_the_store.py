@@ -23,7 +23,7 @@ TINY = text_image(["x"], size=(40, 30))  # under it
 @pytest.fixture(params=["file", "s3"])
 def stack(request, isolated_stack):
     if request.param == "s3":
-        isolated_stack.env.update(request.getfixturevalue("s3_service").env)
+        isolated_stack.env.update(request.getfixturevalue("s3_env"))
     isolated_stack.env.update(SMALL_INLINE)
     return isolated_stack
 

@@ -44,7 +44,7 @@ TEXTS = [f"text number {i}" for i in range(40)]  # 40 vectors of 384 floats: ~30
 @pytest.fixture(params=["file", "s3"])
 def stack(request, isolated_stack):
     if request.param == "s3":
-        isolated_stack.env.update(request.getfixturevalue("s3_service").env)
+        isolated_stack.env.update(request.getfixturevalue("s3_env"))
     isolated_stack.env.update(SMALL_RESULTS)
     return isolated_stack
 
@@ -207,9 +207,9 @@ def test_a_run_whose_finish_is_dropped_deletes_the_result_it_stored(file_stack, 
 
 
 def test_a_store_down_at_the_finish_fails_the_job_clearly_and_one_down_at_a_read_answers_503(
-    isolated_stack, s3_service, tiny_llm_dir
+    isolated_stack, s3_env, tiny_llm_dir
 ):
-    isolated_stack.env.update({**SMALL_RESULTS, **s3_service.env, "RESULT_STORE_RETRY_S": "1"})
+    isolated_stack.env.update({**SMALL_RESULTS, **s3_env, "RESULT_STORE_RETRY_S": "1"})
     down = {"S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
     api = isolated_stack.start_api(domain="llm")
     cut_off_api = isolated_stack.start_api(domain="llm", env=down)

@@ -23,7 +23,7 @@ QUICK_SWEEP = {"RECONCILE_INTERVAL_S": "0.5", "BLOB_SWEEP_INTERVAL_S": "0.5"}
 @pytest.fixture(params=["file", "s3"])
 def stack(request, isolated_stack):
     if request.param == "s3":
-        isolated_stack.env.update(request.getfixturevalue("s3_service").env)
+        isolated_stack.env.update(request.getfixturevalue("s3_env"))
     isolated_stack.env.update({**SMALL_INLINE, **QUICK_SWEEP})
     return isolated_stack
 

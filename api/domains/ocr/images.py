@@ -126,8 +126,13 @@ async def read_image(request: Request, upload: Upload) -> AsyncIterator[Given]:
             "send multipart/form-data with a 'file' field, or application/json with 'image_base64', "
             "'file_id' or 'image_url'",
         )
-    chunks = [chunk async for chunk in request.stream()]
-    if sum(map(len, chunks)) < INLINE_BYTES:
+    chunks, size, cap = [], 0, body_cap(upload, multipart=False)
+    async for chunk in request.stream():  # a streamed body is counted as it comes
+        size += len(chunk)
+        if size > cap:  # the route's cap leaves room for a document in a form, not in JSON
+            raise ApiError(413, "payload_too_large", f"a JSON request body is at most {cap} bytes")
+        chunks.append(chunk)
+    if size < INLINE_BYTES:
         data, parsed = from_json(chunks, upload)
     else:  # megabytes to parse and decode (tens of ms): off the loop, one body at a time
         data, parsed = await anyio.to_thread.run_sync(from_json, chunks, upload, limiter=_decoding())
@@ -184,14 +189,18 @@ def encoded_length(size: int) -> int:
     return 4 * -(-size // 3)
 
 
+def body_cap(upload: Upload, multipart: bool) -> int:
+    """The longest body a recognize request needs: a file (an image, or a document) in a form,
+    or an image's base64 in JSON; and room for the other fields."""
+    return (upload.max_file_bytes if multipart else encoded_length(upload.max_bytes)) + FIELDS_SLACK_BYTES
+
+
 def check_declared_length(request: Request, upload: Upload) -> None:
-    """413 at once for a body that says it is longer than its form needs: a file (an image, or
-    a document) in a form, or an image's base64 in JSON, and room for the other fields."""
+    """413 at once for a body that says it is longer than its form needs (``body_cap``)."""
     declared = request.headers.get("content-length", "")
     if not declared.isdigit():
         return  # streamed: counted as it comes (api.core.limits)
-    multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
-    cap = (upload.max_file_bytes if multipart else encoded_length(upload.max_bytes)) + FIELDS_SLACK_BYTES
+    cap = body_cap(upload, multipart=request.headers.get("content-type", "").startswith("multipart/form-data"))
     if int(declared) > cap:
         raise ApiError(413, "payload_too_large", f"request body is {declared} bytes; the limit is {cap}")
 

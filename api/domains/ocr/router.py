@@ -14,9 +14,9 @@ from api.domains.ocr.forms import openapi_body, upload_rules
 from api.domains.ocr.images import FIELDS_SLACK_BYTES, check_declared_length, read_image
 from api.domains.ocr.sources import job_for
 from common.contracts.jobs import JobAccepted
-from common.contracts.ocr import DOMAIN, RECOGNIZE
+from common.contracts.ocr import DOCUMENT, DOMAIN, PAGE, RECOGNIZE
 
-TASKS = (RECOGNIZE,)
+TASKS = (RECOGNIZE, DOCUMENT, PAGE)  # a document runs as its pages, then itself
 
 
 def max_body_bytes(settings: ApiSettings) -> int:

@@ -189,6 +189,7 @@ class JobPage:
 RESULT_TYPES: dict[tuple[str, str], type] = {
     ("ocr", "recognize"): RecognizeResult,
     ("ocr", "document"): DocumentResult,
+    ("ocr", "page"): PageResult,  # one page job of a document's
     ("llm", "generate"): GenerateResult,
     ("llm", "embed"): EmbedResult,
 }

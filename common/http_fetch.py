@@ -1,5 +1,6 @@
 """One HTTP exchange with a host the URL check accepted, within one deadline: the webhook
-sender's POSTs (``workers.domains.hooks.sender``) and the workers' fetches of inputs by URL.
+sender's POSTs (``workers.domains.hooks.sender``), the workers' fetches of inputs by URL and
+the API's of documents by URL (``api.domains.ocr.images``).
 
 The URL's host is resolved and checked (``common.webhook_urls.resolve``) right before the
 exchange, and the connection goes to one of the addresses that check returned, with the URL's
@@ -12,11 +13,13 @@ few itself, each target resolved and checked as the first was.
 
 import contextlib
 import http.client
+import io
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Iterator
+from typing import BinaryIO
 from urllib.parse import urljoin, urlsplit
 
 from common import webhook_urls
@@ -29,6 +32,10 @@ _READ_BYTES = 64 * 1024
 class FetchFailed(Exception):
     """A fetch got no body within its rules: refused, unreachable, an error status, too large,
     too slow; the message says which."""
+
+
+class FetchTooLarge(FetchFailed):
+    """The body is over the fetch's size cap (told by its length, or counted as it came)."""
 
 
 class PinnedConnection(http.client.HTTPConnection):
@@ -100,6 +107,16 @@ def _checked(url: str, allow_private: bool, what: str, setting: str) -> Iterator
 def fetch(url: str, max_bytes: int, timeout_s: float, allow_private: bool, what: str, setting: str) -> bytes:
     """GET ``url``'s body, at most ``max_bytes`` (counted as it comes), within ``timeout_s`` in
     all; redirects followed up to ``MAX_REDIRECTS``, each target checked. ``FetchFailed`` else."""
+    body = io.BytesIO()
+    fetch_into(body, url, max_bytes, timeout_s, allow_private, what, setting)
+    return body.getvalue()
+
+
+def fetch_into(
+    sink: BinaryIO, url: str, max_bytes: int, timeout_s: float, allow_private: bool, what: str, setting: str
+) -> int:
+    """``fetch``, writing the body to ``sink`` as it comes (a file: never whole in memory); the
+    number of bytes written. What a refused fetch wrote may stay in ``sink``."""
     deadline = time.monotonic() + timeout_s
     for _ in range(MAX_REDIRECTS + 1):
         with _checked(url, allow_private, what, setting) as addresses, Exchange(url, addresses, deadline) as exchange:
@@ -112,7 +129,7 @@ def fetch(url: str, max_bytes: int, timeout_s: float, allow_private: bool, what:
                     continue
                 if response.status != 200:
                     raise FetchFailed(f"{_where(url)} answered HTTP {response.status} {response.reason}".rstrip())
-                return _read_capped(response, max_bytes, url)
+                return _copy_capped(response, sink, max_bytes, url)
             except (OSError, http.client.HTTPException) as exc:
                 if exchange.timed_out(exc):
                     raise FetchFailed(f"{_where(url)} did not answer within {timeout_s:g} s") from None
@@ -120,17 +137,17 @@ def fetch(url: str, max_bytes: int, timeout_s: float, allow_private: bool, what:
     raise FetchFailed(f"more than {MAX_REDIRECTS} redirects, the last to {_where(url)}")
 
 
-def _read_capped(response: http.client.HTTPResponse, max_bytes: int, url: str) -> bytes:
+def _copy_capped(response: http.client.HTTPResponse, sink: BinaryIO, max_bytes: int, url: str) -> int:
     declared = response.getheader("Content-Length", "")
-    too_large = f"{_where(url)} sent more than the limit of {max_bytes} bytes"
     if declared.isdigit() and int(declared) > max_bytes:
-        raise FetchFailed(f"{_where(url)} is {declared} bytes; the limit is {max_bytes}")
-    body = bytearray()
+        raise FetchTooLarge(f"{_where(url)} is {declared} bytes; the limit is {max_bytes}")
+    size = 0
     while chunk := response.read(_READ_BYTES):
-        body += chunk
-        if len(body) > max_bytes:
-            raise FetchFailed(too_large)
-    return bytes(body)
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchTooLarge(f"{_where(url)} sent more than the limit of {max_bytes} bytes")
+        sink.write(chunk)
+    return size
 
 
 def _where(url: str) -> str:

@@ -17,7 +17,7 @@ TIME_LIMIT_FIELD = "time_limit_s"
 # A job whose image comes by URL carries the API's pixel cap: its worker checks the image.
 MAX_PIXELS_PARAM = "max_pixels"
 # The JSON body's ways to give the image: exactly one of them.
-IMAGE_FIELDS = ("image_base64", "file_id", "image_url")
+IMAGE_FIELDS = ("image_base64", "file_id", "image_url", "document_url")
 # Standard base64 with its padding: what ``base64.b64decode(..., validate=True)`` takes.
 BASE64_PATTERN = r"^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 
@@ -61,8 +61,8 @@ def _given_once(schema: dict[str, Any]) -> None:
 
 
 class RecognizeJsonRequest(RecognizeOptions):
-    """JSON form of a recognize request: the image as base64, an upload's id or a URL (exactly
-    one); multipart ``file`` is the other form."""
+    """JSON form of a recognize request: the image as base64, an upload's id, an image's URL or
+    a document's (exactly one); multipart ``file`` is the other form."""
 
     model_config = ConfigDict(json_schema_extra=_given_once)
 
@@ -85,6 +85,16 @@ class RecognizeJsonRequest(RecognizeOptions):
         json_schema_extra={"format": "uri"},
         description="An http(s) URL the worker fetches the image from (not the API): its host must resolve to a "
         "public address (unless the server allows private ones); redirects are followed, each checked alike.",
+    )
+
+    document_url: str | None = Field(
+        None,
+        max_length=MAX_URL_CHARS,
+        pattern=URL_PATTERN,
+        json_schema_extra={"format": "uri"},
+        description="An http(s) URL of a document (PDF, multi-page TIFF; an image is taken too) that the API "
+        "fetches at submit, to count its pages before the job is accepted: up to the document cap, within "
+        "INPUT_URL_TIMEOUT_S, under image_url's address rules.",
     )
 
     @field_validator(*IMAGE_FIELDS, mode="before")

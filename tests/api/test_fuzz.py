@@ -26,6 +26,8 @@ from schemathesis.specs.openapi.checks import (
 )
 from schemathesis.specs.openapi.formats import unregister_string_format
 
+from tests.file_server import Answer, FileServer
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -63,19 +65,22 @@ def _fuzz(operation: schemathesis.APIOperation, mode: GenerationMode, answered: 
 @pytest.fixture
 def real_values():
     """What the document describes but a JSON Schema cannot generate: real images for the OCR
-    route's ``binary`` and ``byte`` (base64) strings, and webhook URLs whose host resolves (the
-    API checks that at submit; this one allows loopback receivers)."""
+    route's ``binary`` and ``byte`` (base64) strings, and URLs whose host resolves (the API
+    checks a webhook's at submit; this one allows loopback receivers) and that answer an image
+    (the API fetches a ``document_url`` at submit; an image is taken there too)."""
     images = st.sampled_from(_images())
-    formats = {
-        "binary": images,
-        "byte": images.map(lambda image: base64.b64encode(image).decode()),
-        "uri": st.from_regex(r"[a-z0-9/]{0,12}", fullmatch=True).map("http://127.0.0.1:9/{}".format),
-    }
-    for name, strategy in formats.items():
-        schemathesis.openapi.format(name, strategy)
-    yield
-    for name in formats:
-        unregister_string_format(name)
+    served = {f"/{n}": Answer(body=image) for n, image in enumerate(_images())}
+    with FileServer(served) as server:
+        formats = {
+            "binary": images,
+            "byte": images.map(lambda image: base64.b64encode(image).decode()),
+            "uri": st.sampled_from(sorted(served)).map(server.url),
+        }
+        for name, strategy in formats.items():
+            schemathesis.openapi.format(name, strategy)
+        yield
+        for name in formats:
+            unregister_string_format(name)
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["valid", "invalid"])
@@ -86,6 +91,7 @@ def test_valid_requests_are_accepted_invalid_ones_refused_and_answers_conform(is
         "MAX_QUEUE_DEPTH": "1000",
         "DEFAULT_RATE_LIMIT_PER_MINUTE": "0",
         "WEBHOOK_ALLOW_PRIVATE": "true",
+        "INPUT_URL_ALLOW_PRIVATE": "true",
         "LLM_MAX_NEW_TOKENS_CAP": "64",
         "LLM_MAX_PROMPT_CHARS": "50",
         "LLM_MAX_MESSAGES": "3",

@@ -9,13 +9,16 @@ import pytest
 
 from devtools import documents
 from tests.builders import wait_for_job
+from tests.file_server import Answer, FileServer
 
 PAGES = [["Page one total 7"], ["Page two total 14"], ["Page three total 21"]]
+MAX_DOCUMENT = 2_000_000
 
 
 @pytest.fixture(scope="module")
 def api(redis_stack, ocr_worker) -> str:
-    return redis_stack.start_api(domain="ocr", env={"OCR_MAX_PAGES": "5"})
+    env = {"OCR_MAX_PAGES": "5", "OCR_MAX_DOCUMENT_BYTES": str(MAX_DOCUMENT), "INPUT_URL_ALLOW_PRIVATE": "true"}
+    return redis_stack.start_api(domain="ocr", env=env)
 
 
 @pytest.fixture
@@ -60,6 +63,32 @@ def test_pages_choose_what_is_read_and_auto_takes_a_text_layer_as_it_is(docs):
         (2, "pdf", "Page two total 14"),
         (3, "pdf", "Page three total 21"),
     ]
+
+
+def test_a_document_by_url_is_fetched_and_counted_by_the_api_before_its_job_is_accepted(docs, client):
+    served = {
+        "/report.pdf": Answer(body=documents.scanned_pdf(PAGES), headers={"Content-Type": "application/pdf"}),
+        "/long.pdf": Answer(body=documents.scanned_pdf(PAGES * 2)),
+        "/huge.pdf": Answer(body=b"%PDF-1.7\n" + b"\0" * MAX_DOCUMENT, chunked=True),
+    }
+    with FileServer(served) as server:
+        answer = docs.post("/v1/ocr/recognize", json={"document_url": server.url("/report.pdf"), "pages": "2"})
+        assert answer.status_code == 202, answer.text
+        assert server.requests == ["/report.pdf"]  # fetched once, by the API, at submit
+        refusals = {
+            "/long.pdf": (docs, 413, "too_many_pages"),
+            "/huge.pdf": (docs, 413, "payload_too_large"),
+            "/gone.pdf": (docs, 422, "input_fetch_failed"),
+            "/report.pdf": (client, 422, "input_fetch_failed"),  # this API refuses loopback addresses
+        }
+        for path, (api, status, code) in refusals.items():
+            refused = api.post("/v1/ocr/recognize", json={"document_url": server.url(path)})
+            assert (refused.status_code, refused.json()["error"]["code"]) == (status, code), refused.text
+            if path == "/gone.pdf":
+                assert "answered HTTP 404" in refused.json()["error"]["message"]
+    job = wait_for_job(docs, answer.json()["id"], timeout=180)
+    assert job["status"] == "succeeded" and job["task"] == "document", job
+    assert [(p["index"], p["text"]) for p in job["result"]["pages"]] == [(2, "Page two total 14")]
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """The two forms of a recognize request (multipart ``file``; JSON with ``image_base64``,
-``file_id`` or ``image_url``) under the app's settings: the models that check them and the
+``file_id``, ``image_url`` or ``document_url``) under the app's settings: the models that check them and the
 OpenAPI body that states them, from one declaration."""
 
 from dataclasses import dataclass
@@ -9,11 +9,12 @@ from pydantic import create_model
 
 from common.contracts.bounds import tightened
 from common.contracts.jobs import time_limit
-from common.contracts.ocr import RecognizeJsonRequest, RecognizeOptions
+from common.contracts.ocr import IMAGE_FIELDS, RecognizeJsonRequest, RecognizeOptions
 
 IMAGE_HELP = (
     "PNG, JPEG, WebP, TIFF or BMP, at most {size} bytes and {pixels} pixels (width x height); or a document "
-    "(PDF, multi-page TIFF) as a file or an upload, at most {document} bytes: one job, its pages read in parallel."
+    "(PDF, multi-page TIFF) as a file, an upload or a URL, at most {document} bytes: one job, its pages read in "
+    "parallel."
 )
 
 
@@ -26,7 +27,11 @@ class Upload:
     options: type[RecognizeOptions]  # the form's fields beside ``file``
     json_body: type[RecognizeJsonRequest]
     inline_max_bytes: int  # a multipart file larger than this streams to the store from disk
-    max_document_bytes: int = 0  # a PDF or multi-page TIFF (as a file or an upload)
+    max_document_bytes: int = 0  # a PDF or multi-page TIFF (as a file, an upload or a URL)
+    # A document by URL is fetched by the API (its pages are counted at submit), by the rules
+    # the workers fetch images by: INPUT_URL_TIMEOUT_S, INPUT_URL_ALLOW_PRIVATE.
+    url_timeout_s: float = 30
+    url_allow_private: bool = False
 
     @property
     def max_file_bytes(self) -> int:
@@ -44,7 +49,13 @@ def base64_chars(size: int) -> int:
 
 
 def upload_rules(
-    max_bytes: int, max_pixels: int, max_time_limit_s: float, inline_max_bytes: int, max_document_bytes: int = 0
+    max_bytes: int,
+    max_pixels: int,
+    max_time_limit_s: float,
+    inline_max_bytes: int,
+    max_document_bytes: int = 0,
+    url_timeout_s: float = 30,
+    url_allow_private: bool = False,
 ) -> Upload:
     """The recognize request's models, bounded by the image cap and the domain's hard time limit."""
     longest = (time_limit(max_time_limit_s), None)
@@ -55,7 +66,16 @@ def upload_rules(
         time_limit_s=longest,
         image_base64=tightened(RecognizeJsonRequest, "image_base64", max_length=base64_chars(max_bytes)),
     )
-    return Upload(max_bytes, max_pixels, options, json_body, inline_max_bytes, max_document_bytes)
+    return Upload(
+        max_bytes,
+        max_pixels,
+        options,
+        json_body,
+        inline_max_bytes,
+        max_document_bytes,
+        url_timeout_s,
+        url_allow_private,
+    )
 
 
 def _form_field(schema: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +92,7 @@ def openapi_body(upload: Upload) -> dict[str, Any]:
     form_fields["webhook_events_filter"]["description"] += " In a form: the field repeated, or comma-separated."
     image = {"type": "string", "format": "binary", "maxLength": upload.max_file_bytes, "description": upload.help}
     as_json = upload.json_body.model_json_schema()
-    for name in ("image_base64", "file_id", "image_url"):
+    for name in IMAGE_FIELDS:
         as_json["properties"][name]["description"] += f" The image: {upload.help}"
     form = {
         "type": "object",

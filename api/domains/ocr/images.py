@@ -2,12 +2,15 @@
 
 A multipart file larger than ``BLOB_INLINE_MAX_BYTES`` is not read into memory: it stays in the
 file Starlette spooled it to, is checked there, and streams to the blob store from it. A JSON
-body names the image instead of carrying it with ``file_id`` (an upload) or ``image_url``.
+body names the image instead of carrying it with ``file_id`` (an upload) or ``image_url``, or
+names a document with ``document_url``: the API fetches that one itself, into a temporary file
+taken as a multipart file is, since a document's pages are counted before its job is accepted.
 """
 
 import binascii
 import contextlib
 import functools
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -21,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.core.errors import ApiError
 from api.domains.ocr.forms import Upload
-from common import image_checks
+from common import http_fetch, image_checks
 from common.contracts.jobs import WEBHOOK_FIELDS, WebhookOptions
 from common.contracts.ocr import TIME_LIMIT_FIELD, RecognizeJsonRequest, RecognizeOptions
 
@@ -43,7 +46,7 @@ class Given:
     job_options: dict[str, Any]
     document_options: dict[str, Any]  # pages, dpi, mode: what a document's pages are read with
     data: bytes | None = None  # the image itself: in JSON, or a small multipart file
-    file: UploadFile | None = None  # a multipart file over BLOB_INLINE_MAX_BYTES, spooled to disk
+    file: UploadFile | None = None  # a multipart file over BLOB_INLINE_MAX_BYTES, or a fetched document: on disk
     file_id: str | None = None  # an upload of the caller's
     image_url: str | None = None  # fetched by the worker
 
@@ -106,7 +109,7 @@ async def _from_form(form: FormData, upload: Upload) -> Given:
 @contextlib.asynccontextmanager
 async def read_image(request: Request, upload: Upload) -> AsyncIterator[Given]:
     """The image from multipart field ``file`` or the JSON body (``image_base64``, ``file_id``
-    or ``image_url``), and the submission's options; a spooled file stays open until the
+    ``image_url`` or ``document_url``), and the submission's options; a spooled file stays open until the
     block ends."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
@@ -124,7 +127,7 @@ async def read_image(request: Request, upload: Upload) -> AsyncIterator[Given]:
             415,
             "unsupported_media_type",
             "send multipart/form-data with a 'file' field, or application/json with 'image_base64', "
-            "'file_id' or 'image_url'",
+            "'file_id', 'image_url' or 'document_url'",
         )
     chunks, size, cap = [], 0, body_cap(upload, multipart=False)
     async for chunk in request.stream():  # a streamed body is counted as it comes
@@ -138,9 +141,44 @@ async def read_image(request: Request, upload: Upload) -> AsyncIterator[Given]:
         data, parsed = await anyio.to_thread.run_sync(from_json, chunks, upload, limiter=_decoding())
     if data is not None and not data:
         raise ApiError(422, "invalid_image", "the image is empty")
+    if parsed.document_url is not None:
+        fetched = await _fetched(parsed.document_url, upload)
+        try:
+            yield Given.of(parsed, file=fetched)
+        finally:
+            await fetched.close()
+        return
     given = Given.of(parsed, data=data, file_id=parsed.file_id, image_url=parsed.image_url)
     del parsed, data  # the body's model holds the image's text: not kept while the job is submitted
     yield given
+
+
+async def _fetched(url: str, upload: Upload) -> UploadFile:
+    """A document by URL, fetched into a temporary file (never whole in memory) under the
+    document cap, then taken as a multipart file is: inspected here, streamed to the store."""
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 (handed on open; the caller closes it)
+    fetch = functools.partial(
+        http_fetch.fetch_into,
+        spool,
+        url,
+        upload.max_document_bytes,
+        upload.url_timeout_s,
+        upload.url_allow_private,
+        "document URL",
+        "INPUT_URL_ALLOW_PRIVATE",
+    )
+    try:
+        size = await anyio.to_thread.run_sync(fetch)
+    except http_fetch.FetchTooLarge as exc:
+        spool.close()
+        raise ApiError(413, "payload_too_large", f"document_url: {exc}") from None
+    except http_fetch.FetchFailed as exc:
+        spool.close()
+        raise ApiError(422, "input_fetch_failed", f"document_url: {exc}") from None
+    if not size:
+        spool.close()
+        raise ApiError(422, "invalid_image", "the document at document_url is empty")
+    return UploadFile(spool, size=size)
 
 
 @functools.cache

@@ -31,7 +31,13 @@ def build_router(settings: ApiSettings) -> APIRouter:
     ocr = settings.domain_settings(OcrApiSettings)
     hard_limit_s = settings.time_limits(DOMAIN)[1]
     upload = upload_rules(
-        settings.max_upload_bytes, ocr.max_pixels, hard_limit_s, settings.blob_inline_max_bytes, ocr.max_document_bytes
+        settings.max_upload_bytes,
+        ocr.max_pixels,
+        hard_limit_s,
+        settings.blob_inline_max_bytes,
+        ocr.max_document_bytes,
+        settings.input_url_timeout_s,
+        settings.input_url_allow_private,
     )
     # Bounds the images held in memory (or streamed to the store) at once; multipart bodies
     # wait spooled to disk.
@@ -49,8 +55,9 @@ def build_router(settings: ApiSettings) -> APIRouter:
         request: Request, jobs: JobsDep, uploads: UploadsDep, principal: PrincipalDep, controls: SubmitControlsDep
     ) -> JobAccepted:
         """Queue OCR of one image (PNG, JPEG, WebP, TIFF, BMP) or document (PDF, multi-page TIFF):
-        in the request, an upload's `file_id`, or an `image_url` the worker fetches (images
-        only); poll the job for its text. A document is one job whose pages run in parallel."""
+        in the request, an upload's `file_id`, an `image_url` the worker fetches, or a
+        `document_url` the API fetches; poll the job for its text. A document is one job whose
+        pages run in parallel."""
         check_declared_length(request, upload)  # before waiting for a turn
         async with turns, read_image(request, upload) as given:
             job = await job_for(given, upload, uploads, principal, ocr.max_pages)

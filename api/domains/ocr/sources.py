@@ -3,10 +3,11 @@ inputs: bytes in the request; a spooled file (checked on disk, streamed to the s
 upload (its header read from the store, then copied for the job); a URL (the worker fetches
 and checks it, under the limits sent with the job).
 
-A document (a PDF, a TIFF of several pages) given as bytes, a file or an upload becomes a
-document job instead (``ocr.document``, its pages ``ocr.page`` jobs of their own): inspected
-here (page count, encrypted, broken; never rendered), stored whole for its pages to read.
-Documents by URL are not taken: the API could not count their pages (upload them).
+A document (a PDF, a TIFF of several pages) given as bytes, a file, an upload or by
+``document_url`` (fetched by the API into a file: ``api.domains.ocr.images``) becomes a document
+job instead (``ocr.document``, its pages ``ocr.page`` jobs of their own): inspected here (page
+count, encrypted, broken; never rendered), stored whole for its pages to read. An ``image_url``
+is fetched by the worker, so it must be an image: a document's pages are counted at submit.
 """
 
 import tempfile

@@ -164,11 +164,13 @@ def upload(source: str | os.PathLike[str] | bytes, filename: str | None) -> dict
     return {"file": (filename or path.name, path.read_bytes())}
 
 
-def named_image(file_id: str | None, image_url: str | None) -> dict[str, str] | None:
-    """The JSON naming an OCR request's image (an upload's id or a URL); ``None``: none named."""
-    named = {k: v for k, v in (("file_id", file_id), ("image_url", image_url)) if v is not None}
+def named_image(file_id: str | None, image_url: str | None, document_url: str | None = None) -> dict[str, str] | None:
+    """The JSON naming an OCR request's image or document (an upload's id, an image's URL, a
+    document's URL); ``None``: none named."""
+    given = (("file_id", file_id), ("image_url", image_url), ("document_url", document_url))
+    named = {k: v for k, v in given if v is not None}
     if len(named) > 1:
-        raise ValueError("name the image once: file_id or image_url, not both")
+        raise ValueError("name the input once: one of file_id, image_url, document_url")
     return named or None
 
 

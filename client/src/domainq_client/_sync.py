@@ -92,13 +92,15 @@ class Ocr(_Resource):
         *,
         file_id: str | None = None,
         image_url: str | None = None,
+        document_url: str | None = None,
         options: c.SubmitOptions | None = None,
     ) -> Job:
         """Queue OCR of one image: a path or its bytes, an upload (``file_id``: ``uploads.create``)
-        or an ``image_url`` the server's worker fetches."""
-        named = c.named_image(file_id, image_url)
+        an ``image_url`` the server's worker fetches, or a ``document_url`` (PDF, TIFF) the API
+        fetches."""
+        named = c.named_image(file_id, image_url, document_url)
         if (image is None) == (named is None):
-            raise ValueError("give the image once: its path or bytes, a file_id or an image_url")
+            raise ValueError("give the image once: its path or bytes, a file_id, an image_url or a document_url")
         if named is not None:
             return self._job(self._client._request("POST", "/v1/ocr/recognize", **c.submit_request(options, named)))
         assert image is not None

@@ -1,0 +1,339 @@
+#!/bin/sh
+# Build the real GPU worker images (Dockerfile.gpu: DOMAIN_EXTRA=ocr with paddlepaddle-gpu,
+# DOMAIN_EXTRA=llm with PyPI's CUDA torch and vLLM) on a machine with no GPU, no Docker engine and
+# no container registry, and check inside them all that runs short of a GPU kernel: the CUDA
+# builds, every CUDA/cuDNN library paddle and torch open (by the names they open them), vLLM's
+# import and platform detection, the llm worker's refusal to start without a GPU, and one job per
+# image served end to end on the CPU against the API image. Podman (runc) and the debootstrap base
+# as in scripts/compose_check.sh (scripts/podman_images.sh); the OCR image takes CUDA 12 and cuDNN
+# 8.9 from NVIDIA's wheels (CUDA_FROM_WHEELS=1), as the nvidia/cuda base cannot be pulled here.
+# Prints a table and writes it into docs/deploy.md ("GPU images"); exits non-zero on any failure.
+# Needs root (apt, rootful podman) and ~45 GB of disk (the images, with podman's build copies).
+#
+#   scripts/gpu_image_check.sh               # ~25-40 minutes on a fresh machine (~15 GB of wheels)
+#   NO_DOCS=1 scripts/gpu_image_check.sh     # leave docs/deploy.md as it is
+#
+# Settings: CHECK_DIR (/var/tmp/domainq-gpu-check: logs, report), CHECK_API_PORT (18100),
+# CA_BUNDLE (/etc/ssl/certs/ca-certificates.crt: the builds' ca_bundle secret), DEBIAN_MIRROR,
+# REBUILD_BASE=1: as in scripts/compose_check.sh.
+set -eu
+cd "$(dirname "$0")/.."
+
+me=gpu_image_check
+work=${CHECK_DIR:-/var/tmp/domainq-gpu-check}
+prefix=localhost/domainq-check
+tag=gpu
+base=$prefix/base:bookworm-python3.11
+api_port=${CHECK_API_PORT:-18100}
+ca_bundle=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
+uv_version=$(sed -n 's/^ARG UV_VERSION=//p' Dockerfile.gpu)
+# The CUDA torch's toolkit (torch.version.cuda): the major.minor of the CUDA runtime it pins.
+torch_cuda=$(sed -n 's/^nvidia-cuda-runtime==\([0-9]*\.[0-9]*\)\..*/\1/p' constraints/llm.txt)
+
+# The GPU images, one line each: the compose image name and its Dockerfile.gpu build args (the
+# debootstrap base, its own Python; tests/deploy/test_gpu_images.py keeps them in step).
+gpu_images="
+worker-ocr DOMAIN_EXTRA=ocr CUDA_FROM_WHEELS=1
+worker-llm DOMAIN_EXTRA=llm
+"
+# The unversioned names paddle 2.6's dynload opens (libphi.so: phi::dynload::Get*DsoHandle) for
+# the CUDA work OCR does, and cuDNN 8's own sub-libraries, which it opens by soname.
+paddle_libs="libcudnn.so libcublas.so libcublasLt.so libcusolver.so libcusparse.so libcurand.so libcufft.so libnvrtc.so"
+cudnn_parts="libcudnn_ops_infer.so.8 libcudnn_cnn_infer.so.8 libcudnn_adv_infer.so.8"
+
+mkdir -p "$work/logs"
+chmod 700 "$work"
+report=$work/report.md
+: >"$work/builds.txt"
+: >"$work/checks.txt"
+started=$(date +%s)
+redis_ctr="" api_ctr="" worker_ctr=""
+
+# say, die, setup_podman, make_base, make_uv_image, make_redis_image, build, mb
+. ./scripts/podman_images.sh
+
+build_images() {
+    [ -s "$ca_bundle" ] || die "CA_BUNDLE $ca_bundle is missing"
+    free_gb=$(df -Pk /var/lib/containers 2>/dev/null | awk 'NR == 2 {printf "%d", $4 / 1048576}')
+    [ "${free_gb:-0}" -ge 45 ] || say "warning: ${free_gb:-?} GB free under /var/lib/containers; the builds need ~45"
+    make_base
+    make_uv_image
+    make_redis_image
+    build api Dockerfile.api . "PYTHON_IMAGE=$base" "UV_IMAGE=$uv_image" PYTHON_SOURCE=system
+    while read -r name build_args; do
+        [ -n "$name" ] || continue
+        # shellcheck disable=SC2086 # build args, one word each
+        build "$name" Dockerfile.gpu . "BASE_IMAGE=$base" "UV_IMAGE=$uv_image" PYTHON_SOURCE=system $build_args
+    done <<EOF
+$gpu_images
+EOF
+}
+
+# check IMAGE NAME COMMAND...: run one check, record pass or FAIL with its time; the output in logs.
+check() {
+    image=$1 name=$2
+    shift 2
+    say "check $image: $name"
+    t0=$(date +%s)
+    log=$work/logs/check-$(echo "$image-$name" | tr -c 'A-Za-z0-9\n' '-' | cut -c1-80).log
+    set +e
+    (
+        set -e
+        "$@"
+    ) >"$log" 2>&1
+    status=$?
+    set -e
+    result=pass
+    if [ "$status" != 0 ]; then
+        result=FAIL
+        tail -n 20 "$log" >&2
+    fi
+    # The last line a check prints is its evidence, shown in the table.
+    evidence=$(grep -v '^$' "$log" | tail -n 1 | tr '|' '/' | cut -c1-160)
+    echo "$image|$name|$result|$(($(date +%s) - t0))|$evidence" >>"$work/checks.txt"
+}
+
+py() { # IMAGE [podman run options...] -- python source on stdin
+    image=$1
+    shift
+    podman run --rm -i --network none "$@" "$prefix/$image:$tag" python -
+}
+
+# --- OCR: paddlepaddle-gpu on CUDA 12 and cuDNN 8.9 from the wheels ---------------------------
+ocr_cuda_build() {
+    py worker-ocr <<'EOF'
+import paddle
+
+assert paddle.device.is_compiled_with_cuda(), "paddle is not a CUDA build"
+print(f"paddle {paddle.__version__}, compiled with CUDA {paddle.version.cuda()}, cuDNN {paddle.version.cudnn()}")
+EOF
+}
+
+ocr_libraries_load() {
+    py worker-ocr -e PADDLE_LIBS="$paddle_libs" -e CUDNN_PARTS="$cudnn_parts" <<'EOF'
+import ctypes
+import os
+
+loaded = []
+for name in os.environ["PADDLE_LIBS"].split() + os.environ["CUDNN_PARTS"].split():
+    lib = ctypes.CDLL(name)  # dlopen by this name: the loader's search, as paddle's own dlopen
+    loaded.append(name)
+cudnn = ctypes.CDLL("libcudnn.so").cudnnGetVersion()
+major, minor = ctypes.c_int(), ctypes.c_int()
+assert ctypes.CDLL("libnvrtc.so").nvrtcVersion(ctypes.byref(major), ctypes.byref(minor)) == 0
+print(f"{len(loaded)} libraries load by paddle's names; cudnnGetVersion {cudnn}, NVRTC {major.value}.{minor.value}")
+EOF
+}
+
+# paddle's own loader, through a call that needs no GPU: the cuDNN version it reads from libcudnn.so.
+ocr_paddle_loader() {
+    py worker-ocr <<'EOF'
+import paddle
+
+version = paddle.device.get_cudnn_version()
+assert version and version >= 8900, f"paddle's loader found no cuDNN 8.9: {version}"
+print(f"paddle.device.get_cudnn_version() = {version}; CUDA devices seen: {paddle.device.cuda.device_count()}")
+EOF
+}
+
+# --- LLM: PyPI's CUDA torch, vLLM -----------------------------------------------------------
+llm_torch_cuda() {
+    py worker-llm -e TORCH_CUDA="$torch_cuda" <<'EOF'
+import os
+
+import torch
+
+assert torch.version.cuda == os.environ["TORCH_CUDA"], f"torch.version.cuda is {torch.version.cuda}"
+assert not torch.cuda.is_available() and torch.cuda.device_count() == 0
+print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}")
+EOF
+}
+
+# import torch loads libtorch_cuda.so and the CUDA libraries it links; torch opens the others (NVRTC,
+# cuSOLVER, ...) on first use, from the nvidia wheels' folders: load each of those by path too.
+llm_torch_libraries() {
+    py worker-llm <<'EOF'
+import ctypes
+import glob
+import os
+import re
+
+import torch
+
+mapped = {os.path.basename(line.split()[-1]) for line in open("/proc/self/maps") if ".so" in line}
+needed = ["libtorch_cuda.so", "libcudart", "libcublas", "libcublasLt", "libcudnn", "libnccl", "libcusparse", "libcufft", "libcurand"]
+missing = [n for n in needed if not any(m.startswith(n + ".") or m == n for m in mapped)]
+assert not missing, f"not loaded by import torch: {missing}"
+site = os.path.dirname(os.path.dirname(torch.__file__))
+libs = sorted(p for p in glob.glob(f"{site}/nvidia/**/lib/lib*.so*", recursive=True) if re.search(r"\.so(\.\d+)*$", p))
+for path in libs:
+    ctypes.CDLL(path)
+print(f"import torch mapped {len(needed)} CUDA libraries; all {len(libs)} libraries of the nvidia wheels load")
+EOF
+}
+
+llm_vllm_platform() {
+    py worker-llm <<'EOF'
+import vllm
+from vllm.platforms import current_platform
+
+print(f"vllm {vllm.__version__}; platform without a GPU: {type(current_platform).__name__} ({current_platform.device_type or 'none'})")
+EOF
+}
+
+# The worker as the image starts it, with no GPU and the default engine (vLLM): it must stop at
+# once, saying so, before it ever reaches Redis (none is given).
+llm_worker_without_gpu() {
+    set +e
+    out=$(timeout 300 podman run --rm --network none -e DOMAIN=llm -e REDIS_URL=redis://127.0.0.1:1/0 \
+        "$prefix/worker-llm:$tag" 2>&1)
+    code=$?
+    set -e
+    echo "$out"
+    [ "$code" != 0 ] && [ "$code" != 124 ] || { echo "exit $code: it did not stop by itself"; exit 1; }
+    echo "$out" | grep -q "no CUDA GPU" || { echo "the error does not name the missing GPU"; exit 1; }
+    ! echo "$out" | grep -q "^Traceback" || { echo "a stack trace instead of a message"; exit 1; }
+    echo "exit $code: $(echo "$out" | grep "no CUDA GPU" | head -n 1 | cut -c1-120)"
+}
+
+# --- end to end: Redis, the API image, one worker, one job ------------------------------------
+stop_stack() {
+    for ctr in $worker_ctr $api_ctr $redis_ctr; do podman rm -f -t 5 "$ctr" >/dev/null 2>&1 || true; done
+    worker_ctr="" api_ctr="" redis_ctr=""
+}
+
+random_hex() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
+
+# start_stack IMAGE ENV...: Redis with a password, the API and the worker in Redis's network
+# namespace (no DNS needed), the API published on 127.0.0.1:$api_port.
+start_stack() {
+    image=$1
+    shift
+    stop_stack
+    password=$(random_hex)
+    ADMIN_API_KEY=$(random_hex)
+    export ADMIN_API_KEY
+    API_URL=http://127.0.0.1:$api_port
+    export API_URL
+    url=redis://:$password@127.0.0.1:6379/0
+    redis_ctr=$(podman run -d -p "127.0.0.1:$api_port:8000" "$prefix/redis:$tag" \
+        redis-server --requirepass "$password" --maxmemory 256mb --maxmemory-policy noeviction)
+    api_ctr=$(podman run -d --network "container:$redis_ctr" -e DOMAIN=all -e REDIS_URL="$url" \
+        -e ADMIN_API_KEY="$ADMIN_API_KEY" "$prefix/api:$tag")
+    # shellcheck disable=SC2046 # ENV=VALUE words, each an -e
+    worker_ctr=$(podman run -d --network "container:$redis_ctr" -e REDIS_URL="$url" \
+        $(for kv in "$@"; do printf ' -e %s' "$kv"; done) "$prefix/$image:$tag")
+    python3 scripts/compose_probe.py ready 60
+    domain=${image#worker-}
+    wait_worker "$domain"
+}
+
+# The worker is online once /v1/domains counts it (Flower is not part of this stack).
+wait_worker() {
+    deadline=$(($(date +%s) + 300))
+    until python3 - "$1" <<'EOF'
+import json, os, sys, urllib.request
+req = urllib.request.Request(os.environ["API_URL"] + "/v1/domains", headers={"Authorization": "Bearer " + os.environ["ADMIN_API_KEY"]})
+body = json.load(urllib.request.urlopen(req, timeout=10))
+domains = body.get("domains", body) if isinstance(body, dict) else body
+entry = next((d for d in (domains if isinstance(domains, list) else [dict(v, name=k) for k, v in domains.items()]) if d.get("name", d.get("domain")) == sys.argv[1]), {})
+sys.exit(0 if entry.get("workers_online", 0) >= 1 else 1)
+EOF
+    do
+        [ "$(date +%s)" -lt "$deadline" ] || { podman logs --tail 40 "$worker_ctr" >&2; die "no $1 worker online after 300 s"; }
+        podman container exists "$worker_ctr" && [ "$(podman inspect --format '{{.State.Running}}' "$worker_ctr")" = true ] ||
+            { podman logs --tail 40 "$worker_ctr" >&2; die "the $1 worker exited"; }
+        sleep 2
+    done
+}
+
+ocr_job() {
+    start_stack worker-ocr DOMAIN=ocr OCR_DEVICE=cpu OCR_CPU_THREADS=1
+    python3 scripts/compose_probe.py wait 300 "$(python3 scripts/compose_probe.py submit-ocr "$work/page.b64")" >"$work/ocr-job.json"
+    grep -q "Invoice" "$work/ocr-job.json" || { cat "$work/ocr-job.json"; exit 1; }
+    echo "OCR job succeeded on the CPU: $(grep -o '"text": "[^"]*"' "$work/ocr-job.json" | head -n 3 | tr '\n' ' ')"
+}
+
+llm_job() {
+    start_stack worker-llm DOMAIN=llm LLM_ENGINE=transformers LLM_DEVICE=cpu
+    python3 scripts/compose_probe.py wait 600 "$(python3 scripts/compose_probe.py submit-llm)" >"$work/llm-job.json"
+    echo "LLM job succeeded on the CPU (transformers): $(grep -o '"text": "[^"]*"' "$work/llm-job.json" | head -n 1 | cut -c1-100)"
+}
+
+# One line of text to read, as scripts/compose_check.sh renders it (PIL and its font, in the image).
+render_page() {
+    podman run --rm --network none "$prefix/worker-ocr:$tag" python -c "import base64, io
+from PIL import Image, ImageDraw, ImageFont
+image = Image.new('RGB', (780, 130), 'white')
+ImageDraw.Draw(image).text((30, 30), 'Invoice 2026 total 42.50', fill='black', font=ImageFont.load_default(size=48))
+out = io.BytesIO()
+image.save(out, format='PNG')
+print(base64.b64encode(out.getvalue()).decode())" >"$work/page.b64"
+}
+
+# --- report -------------------------------------------------------------------------------------
+print_report() {
+    commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+    dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with local changes)" || true)
+    {
+        echo "Run of $(date -u +%Y-%m-%dT%H:%MZ) on commit $commit$dirty: $(nproc) cores, no GPU, $(podman --version)."
+        echo
+        echo "| image | build (s) | steps from cache | size (MB) |"
+        echo "| --- | ---: | ---: | ---: |"
+        for name in api $(echo "$gpu_images" | awk 'NF {print $1}'); do
+            size=$(mb "$prefix/$name:$tag")
+            awk -F'|' -v n="$name" -v s="$size" '$1 == n {printf "| %s | %s | %s | %s |\n", n, $2, $3, s}' "$work/builds.txt"
+        done
+        echo
+        echo "| image | check | result | time (s) | what it saw |"
+        echo "| --- | --- | --- | ---: | --- |"
+        awk -F'|' '{printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5}' "$work/checks.txt"
+        echo
+        echo "gpu_image_check: $(grep -c '|pass|' "$work/checks.txt") passed, $(grep -c '|FAIL|' "$work/checks.txt") failed, $(($(date +%s) - started)) s"
+    } >"$report"
+    cat "$report"
+}
+
+# Between the markers in docs/deploy.md, the latest report replaces the one before.
+write_docs() {
+    [ -z "${NO_DOCS:-}" ] || return 0
+    python3 - "$report" docs/deploy.md <<'EOF'
+import sys
+from pathlib import Path
+
+report, doc = Path(sys.argv[1]).read_text(), Path(sys.argv[2])
+start, end = "<!-- gpu_image_check: start -->", "<!-- gpu_image_check: end -->"
+text = doc.read_text()
+head, found, rest = text.partition(start)
+assert found and end in rest, f"{doc} lacks the markers {start} ... {end}"
+doc.write_text(head + start + "\n" + report.strip() + "\n" + end + rest.partition(end)[2])
+EOF
+}
+
+cleanup() {
+    status=$?
+    stop_stack
+    if [ -s "$work/checks.txt" ]; then
+        print_report
+        write_docs || say "could not write docs/deploy.md"
+    fi
+    [ "$status" = 0 ] && say "passed" || say "FAILED (exit $status); logs in $work/logs"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+setup_podman
+build_images
+check worker-ocr "paddle is a CUDA build" ocr_cuda_build
+check worker-ocr "CUDA 12 / cuDNN 8.9 libraries load by the names paddle opens" ocr_libraries_load
+check worker-ocr "paddle's own loader finds cuDNN" ocr_paddle_loader
+render_page
+check worker-ocr "OCR job end to end on the CPU (OCR_DEVICE=cpu), against the API image" ocr_job
+check worker-llm "torch.version.cuda is $torch_cuda" llm_torch_cuda
+check worker-llm "torch's CUDA libraries load" llm_torch_libraries
+check worker-llm "import vllm, vLLM's platform detection" llm_vllm_platform
+check worker-llm "the worker without a GPU stops at once, naming it" llm_worker_without_gpu
+check worker-llm "LLM job end to end on the CPU (LLM_ENGINE=transformers), against the API image" llm_job
+stop_stack
+! grep -q '|FAIL|' "$work/checks.txt" || die "$(grep -c '|FAIL|' "$work/checks.txt") checks failed"

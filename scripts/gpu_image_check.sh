@@ -228,21 +228,13 @@ start_stack() {
     wait_worker "$domain"
 }
 
-# The worker is online once /v1/domains counts it (Flower is not part of this stack).
+# The worker is online once /v1/domains counts it (no Flower in this stack); it must not exit meanwhile.
 wait_worker() {
     deadline=$(($(date +%s) + 300))
-    until python3 - "$1" <<'EOF'
-import json, os, sys, urllib.request
-req = urllib.request.Request(os.environ["API_URL"] + "/v1/domains", headers={"Authorization": "Bearer " + os.environ["ADMIN_API_KEY"]})
-body = json.load(urllib.request.urlopen(req, timeout=10))
-domains = body.get("domains", body) if isinstance(body, dict) else body
-entry = next((d for d in (domains if isinstance(domains, list) else [dict(v, name=k) for k, v in domains.items()]) if d.get("name", d.get("domain")) == sys.argv[1]), {})
-sys.exit(0 if entry.get("workers_online", 0) >= 1 else 1)
-EOF
-    do
-        [ "$(date +%s)" -lt "$deadline" ] || { podman logs --tail 40 "$worker_ctr" >&2; die "no $1 worker online after 300 s"; }
-        podman container exists "$worker_ctr" && [ "$(podman inspect --format '{{.State.Running}}' "$worker_ctr")" = true ] ||
-            { podman logs --tail 40 "$worker_ctr" >&2; die "the $1 worker exited"; }
+    until [ "$(python3 scripts/compose_probe.py online "$1")" -ge 1 ] 2>/dev/null; do
+        [ "$(podman inspect --format '{{.State.Running}}' "$worker_ctr")" = true ] ||
+            { podman logs --tail 40 "$worker_ctr"; die "the $1 worker exited"; }
+        [ "$(date +%s)" -lt "$deadline" ] || { podman logs --tail 40 "$worker_ctr"; die "no $1 worker online after 300 s"; }
         sleep 2
     done
 }

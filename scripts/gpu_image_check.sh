@@ -5,8 +5,8 @@
 # builds, every CUDA/cuDNN library paddle and torch open (by the names they open them), vLLM's
 # import and platform detection, the llm worker's refusal to start without a GPU, and one job per
 # image served end to end on the CPU against the API image. Podman (runc) and the debootstrap base
-# as in scripts/compose_check.sh (scripts/podman_images.sh); the OCR image takes CUDA 12 and cuDNN
-# 8.9 from NVIDIA's wheels (CUDA_FROM_WHEELS=1), as the nvidia/cuda base cannot be pulled here.
+# as in scripts/compose_check.sh (scripts/podman_images.sh); the OCR image takes CUDA 11.8 and
+# cuDNN 8 from NVIDIA's wheels (CUDA_FROM_WHEELS=1), as the nvidia/cuda base cannot be pulled here.
 # Prints a table and writes it into docs/deploy.md ("GPU images"); exits non-zero on any failure.
 # Needs root (apt, rootful podman) and ~45 GB of disk (the images, with podman's build copies).
 #
@@ -29,6 +29,9 @@ ca_bundle=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 uv_version=$(sed -n 's/^ARG UV_VERSION=//p' Dockerfile.gpu)
 # The CUDA torch's toolkit (torch.version.cuda): the major.minor of the CUDA runtime it pins.
 torch_cuda=$(sed -n 's/^nvidia-cuda-runtime==\([0-9]*\.[0-9]*\)\..*/\1/p' constraints/llm.txt)
+# What paddle must be built for: the CUDA and cuDNN (major.minor) of the OCR image's wheels.
+paddle_cuda=$(sed -n 's/^nvidia-cuda-runtime-cu[0-9]*==\([0-9]*\.[0-9]*\)\..*/\1/p' constraints/cuda11.txt)
+paddle_cudnn=$(sed -n 's/^nvidia-cudnn-cu[0-9]*==\([0-9]*\.[0-9]*\)\..*/\1/p' constraints/cuda11.txt)
 
 # The GPU images, one line each: the compose image name and its Dockerfile.gpu build args (the
 # debootstrap base, its own Python; tests/deploy/test_gpu_images.py keeps them in step).
@@ -99,18 +102,24 @@ py() { # IMAGE [podman run options...] -- python source on stdin
     podman run --rm -i --network none "$@" "$prefix/$image:$tag" python -
 }
 
-# --- OCR: paddlepaddle-gpu on CUDA 12 and cuDNN 8.9 from the wheels ---------------------------
+# --- OCR: paddlepaddle-gpu on CUDA 11.8 and cuDNN 8 from the wheels ---------------------------
 ocr_cuda_build() {
-    py worker-ocr <<'EOF'
+    py worker-ocr -e PADDLE_CUDA="$paddle_cuda" -e PADDLE_CUDNN="$paddle_cudnn" <<'EOF'
+import os
+
 import paddle
 
 assert paddle.device.is_compiled_with_cuda(), "paddle is not a CUDA build"
-print(f"paddle {paddle.__version__}, compiled with CUDA {paddle.version.cuda()}, cuDNN {paddle.version.cudnn()}")
+built = f"paddle {paddle.__version__}, compiled with CUDA {paddle.version.cuda()}, cuDNN {paddle.version.cudnn()}"
+# Paddle opens unversioned names: only the CUDA major.minor and cuDNN it was built with are safe.
+assert paddle.version.cuda() == os.environ["PADDLE_CUDA"], f"{built}; the image brings CUDA {os.environ['PADDLE_CUDA']}"
+assert paddle.version.cudnn().startswith(os.environ["PADDLE_CUDNN"] + "."), f"{built}; the image brings cuDNN {os.environ['PADDLE_CUDNN']}"
+print(built + ": as the image's libraries")
 EOF
 }
 
 ocr_libraries_load() {
-    py worker-ocr -e PADDLE_LIBS="$paddle_libs" -e CUDNN_PARTS="$cudnn_parts" <<'EOF'
+    py worker-ocr -e PADDLE_LIBS="$paddle_libs" -e CUDNN_PARTS="$cudnn_parts" -e CUDA_MAJOR="${paddle_cuda%%.*}" <<'EOF'
 import ctypes
 import os
 
@@ -121,7 +130,9 @@ for name in os.environ["PADDLE_LIBS"].split() + os.environ["CUDNN_PARTS"].split(
 cudnn = ctypes.CDLL("libcudnn.so").cudnnGetVersion()
 major, minor = ctypes.c_int(), ctypes.c_int()
 assert ctypes.CDLL("libnvrtc.so").nvrtcVersion(ctypes.byref(major), ctypes.byref(minor)) == 0
-print(f"{len(loaded)} libraries load by paddle's names; cudnnGetVersion {cudnn}, NVRTC {major.value}.{minor.value}")
+runtime = ctypes.c_int()
+assert ctypes.CDLL("libcudart.so." + os.environ["CUDA_MAJOR"]).cudaRuntimeGetVersion(ctypes.byref(runtime)) == 0
+print(f"{len(loaded)} libraries load by paddle's names; cuDNN {cudnn}, NVRTC {major.value}.{minor.value}, CUDA runtime {runtime.value}")
 EOF
 }
 
@@ -131,7 +142,7 @@ ocr_paddle_loader() {
 import paddle
 
 version = paddle.device.get_cudnn_version()
-assert version and version >= 8900, f"paddle's loader found no cuDNN 8.9: {version}"
+assert version and version // 1000 == 8, f"paddle's loader found no cuDNN 8: {version}"
 print(f"paddle.device.get_cudnn_version() = {version}; CUDA devices seen: {paddle.device.cuda.device_count()}")
 EOF
 }
@@ -317,8 +328,8 @@ trap 'exit 130' INT TERM
 
 setup_podman
 build_images
-check worker-ocr "paddle is a CUDA build" ocr_cuda_build
-check worker-ocr "CUDA 12 / cuDNN 8.9 libraries load by the names paddle opens" ocr_libraries_load
+check worker-ocr "paddle is a CUDA $paddle_cuda / cuDNN $paddle_cudnn build, as the image's libraries" ocr_cuda_build
+check worker-ocr "CUDA and cuDNN libraries load by the names paddle opens" ocr_libraries_load
 check worker-ocr "paddle's own loader finds cuDNN" ocr_paddle_loader
 render_page
 check worker-ocr "OCR job end to end on the CPU (OCR_DEVICE=cpu), against the API image" ocr_job

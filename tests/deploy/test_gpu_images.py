@@ -42,7 +42,7 @@ def _dockerfile_args() -> dict[str, str]:
 
 def _cuda_pins() -> dict[str, str]:
     found = {}
-    for line in (ROOT / "constraints" / "cuda12.txt").read_text().splitlines():
+    for line in (ROOT / "constraints" / "cuda11.txt").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             assert re.fullmatch(r"[a-z0-9-]+==[0-9.]+", line), line
             name, version = line.split("==")
@@ -71,8 +71,8 @@ def test_the_ocr_image_takes_cuda_from_the_wheels_and_the_llm_image_from_torch()
     assert images["worker-ocr"].get("CUDA_FROM_WHEELS") == "1"
     assert "CUDA_FROM_WHEELS" not in images["worker-llm"]
     assert _dockerfile_args()["CUDA_FROM_WHEELS"] == '""'  # the default: the nvidia/cuda base's CUDA
-    step = next(ins for ins in final_stage("Dockerfile.gpu") if ins.keyword == "RUN" and "cuda12.txt" in ins.args)
-    assert "uv pip install --no-cache --no-deps -r constraints/cuda12.txt" in step.args
+    step = next(ins for ins in final_stage("Dockerfile.gpu") if ins.keyword == "RUN" and "cuda11.txt" in ins.args)
+    assert "uv pip install --no-cache --no-deps -r constraints/cuda11.txt" in step.args
     assert '[ "${DOMAIN_EXTRA}" = ocr ]' in step.args  # torch brings its own CUDA: refused for llm
 
 
@@ -85,26 +85,34 @@ def test_the_libraries_the_script_loads_are_the_ones_the_dockerfile_links():
     assert "nvidia-wheels.conf" in step and "ldconfig" in step
 
 
-def test_the_cuda_wheels_are_cuda_12_with_cudnn_8_9_and_cover_every_library():
+def test_the_cuda_wheels_are_what_pypis_paddle_was_built_for_and_cover_every_library():
     cuda = _cuda_pins()
-    # paddlepaddle-gpu 2.6.2 is built for CUDA 12.0 and cuDNN 8.9; the wheels' libraries by package.
-    assert Version(cuda["nvidia-cudnn-cu12"]).release[:2] == (8, 9)
-    assert Version(cuda["nvidia-cuda-runtime-cu12"]).major == 12
+    # PyPI's paddlepaddle-gpu 2.6.2 is the CUDA 11.8 / cuDNN 8.6 build (paddle.version.cuda() and
+    # .cudnn(), which the check asserts in the image against these same pins).
     assert pins("ocr")["paddlepaddle-gpu"] == "2.6.2"
+    assert Version(cuda["nvidia-cuda-runtime-cu11"]).release[:2] == (11, 8)
+    assert Version(cuda["nvidia-cudnn-cu11"]).release[:2] == (8, 6)
+    assert all(name.endswith("-cu11") for name in cuda), "one CUDA major version: paddle opens unversioned names"
     providers = {
-        "libcudnn": "nvidia-cudnn-cu12",
-        "libcublas": "nvidia-cublas-cu12",
-        "libcublasLt": "nvidia-cublas-cu12",
-        "libcusolver": "nvidia-cusolver-cu12",
-        "libcusparse": "nvidia-cusparse-cu12",
-        "libcurand": "nvidia-curand-cu12",
-        "libcufft": "nvidia-cufft-cu12",
-        "libnvrtc": "nvidia-cuda-nvrtc-cu12",
+        "libcudnn": "nvidia-cudnn-cu11",
+        "libcublas": "nvidia-cublas-cu11",
+        "libcublasLt": "nvidia-cublas-cu11",
+        "libcusolver": "nvidia-cusolver-cu11",
+        "libcusparse": "nvidia-cusparse-cu11",
+        "libcurand": "nvidia-curand-cu11",
+        "libcufft": "nvidia-cufft-cu11",
+        "libnvrtc": "nvidia-cuda-nvrtc-cu11",
     }
     wanted = {providers[name.removesuffix(".so")] for name in _shell_value("paddle_libs").split()}
-    # cuDNN needs cuBLAS and NVRTC; cuSOLVER and cuSPARSE 12 link nvJitLink.
-    assert wanted | {"nvidia-nvjitlink-cu12", "nvidia-cuda-runtime-cu12"} == set(cuda)
+    assert wanted | {"nvidia-cuda-runtime-cu11"} == set(cuda)
     assert all(part.endswith(".so.8") for part in _shell_value("cudnn_parts").split())
+
+
+def test_the_default_base_carries_the_cuda_the_wheels_bring():
+    # The two ways to build the OCR image give paddle the same CUDA major.minor.
+    base = _dockerfile_args()["BASE_IMAGE"]
+    cuda = ".".join(_cuda_pins()["nvidia-cuda-runtime-cu11"].split(".")[:2])
+    assert re.fullmatch(rf"nvidia/cuda:{re.escape(cuda)}\.\d+-cudnn8-runtime-ubuntu\d+\.\d+", base), base
 
 
 def test_the_cuda_torch_the_script_expects_is_the_one_the_llm_pins_install():

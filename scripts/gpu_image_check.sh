@@ -50,7 +50,8 @@ report=$work/report.md
 : >"$work/builds.txt"
 : >"$work/checks.txt"
 started=$(date +%s)
-redis_ctr="" api_ctr="" worker_ctr=""
+# The stack's containers, by name: the checks run in subshells, and cleanup must find them.
+stack="gpu-check-worker gpu-check-api gpu-check-redis"
 
 # say, die, setup_podman, make_base, make_uv_image, make_redis_image, build, mb
 . ./scripts/podman_images.sh
@@ -92,7 +93,7 @@ check() {
         tail -n 20 "$log" >&2
     fi
     # The last line a check prints is its evidence, shown in the table.
-    evidence=$(grep -v '^$' "$log" | tail -n 1 | tr '|' '/' | cut -c1-160)
+    evidence=$(grep -v '^$' "$log" | tail -n 1 | tr '|' '/' | cut -c1-240)
     echo "$image|$name|$result|$(($(date +%s) - t0))|$evidence" >>"$work/checks.txt"
 }
 
@@ -130,8 +131,9 @@ for name in os.environ["PADDLE_LIBS"].split() + os.environ["CUDNN_PARTS"].split(
 cudnn = ctypes.CDLL("libcudnn.so").cudnnGetVersion()
 major, minor = ctypes.c_int(), ctypes.c_int()
 assert ctypes.CDLL("libnvrtc.so").nvrtcVersion(ctypes.byref(major), ctypes.byref(minor)) == 0
-runtime = ctypes.c_int()
-assert ctypes.CDLL("libcudart.so." + os.environ["CUDA_MAJOR"]).cudaRuntimeGetVersion(ctypes.byref(runtime)) == 0
+runtime, major_ = ctypes.c_int(), os.environ["CUDA_MAJOR"]
+cudart = ctypes.CDLL(f"libcudart.so.{major_}.0" if major_ == "11" else f"libcudart.so.{major_}")  # its soname
+assert cudart.cudaRuntimeGetVersion(ctypes.byref(runtime)) == 0
 print(f"{len(loaded)} libraries load by paddle's names; cuDNN {cudnn}, NVRTC {major.value}.{minor.value}, CUDA runtime {runtime.value}")
 EOF
 }
@@ -160,26 +162,27 @@ print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN {torch.backe
 EOF
 }
 
-# import torch loads libtorch_cuda.so and the CUDA libraries it links; torch opens the others (NVRTC,
-# cuSOLVER, ...) on first use, from the nvidia wheels' folders: load each of those by path too.
+# import torch loads libtorch_cuda.so and the CUDA libraries it links (from the nvidia-* wheels'
+# folders); cuDNN 9 opens its engine and op libraries on first use: load those by path too.
 llm_torch_libraries() {
     py worker-llm <<'EOF'
 import ctypes
 import glob
 import os
-import re
 
 import torch
 
 mapped = {os.path.basename(line.split()[-1]) for line in open("/proc/self/maps") if ".so" in line}
-needed = ["libtorch_cuda.so", "libcudart", "libcublas", "libcublasLt", "libcudnn", "libnccl", "libcusparse", "libcufft", "libcurand"]
-missing = [n for n in needed if not any(m.startswith(n + ".") or m == n for m in mapped)]
+needed = ["libtorch_cuda.so", "libcudart", "libcublas", "libcublasLt", "libcudnn", "libcufft", "libcurand",
+          "libcusolver", "libcusparse", "libcusparseLt", "libnccl", "libnvrtc", "libnvJitLink", "libcupti"]
+missing = [n for n in needed if not any(m == n or m.startswith(n + ".so") for m in mapped)]
 assert not missing, f"not loaded by import torch: {missing}"
 site = os.path.dirname(os.path.dirname(torch.__file__))
-libs = sorted(p for p in glob.glob(f"{site}/nvidia/**/lib/lib*.so*", recursive=True) if re.search(r"\.so(\.\d+)*$", p))
-for path in libs:
+cudnn = sorted(glob.glob(f"{site}/nvidia/cudnn*/lib/libcudnn*.so*"))
+assert cudnn
+for path in cudnn:
     ctypes.CDLL(path)
-print(f"import torch mapped {len(needed)} CUDA libraries; all {len(libs)} libraries of the nvidia wheels load")
+print(f"import torch loaded {len(needed)} CUDA libraries; {len(cudnn)} cuDNN {torch.backends.cudnn.version()} libraries load")
 EOF
 }
 
@@ -195,6 +198,7 @@ EOF
 # The worker as the image starts it, with no GPU and the default engine (vLLM): it must stop at
 # once, saying so, before it ever reaches Redis (none is given).
 llm_worker_without_gpu() {
+    t0=$(date +%s)
     set +e
     out=$(timeout 300 podman run --rm --network none -e DOMAIN=llm -e REDIS_URL=redis://127.0.0.1:1/0 \
         "$prefix/worker-llm:$tag" 2>&1)
@@ -204,13 +208,12 @@ llm_worker_without_gpu() {
     [ "$code" != 0 ] && [ "$code" != 124 ] || { echo "exit $code: it did not stop by itself"; exit 1; }
     echo "$out" | grep -q "no CUDA GPU" || { echo "the error does not name the missing GPU"; exit 1; }
     ! echo "$out" | grep -q "^Traceback" || { echo "a stack trace instead of a message"; exit 1; }
-    echo "exit $code: $(echo "$out" | grep "no CUDA GPU" | head -n 1 | cut -c1-120)"
+    echo "exit $code after $(($(date +%s) - t0)) s: $(echo "$out" | grep "no CUDA GPU" | head -n 1 | sed 's/ Give the worker.*//')"
 }
 
 # --- end to end: Redis, the API image, one worker, one job ------------------------------------
 stop_stack() {
-    for ctr in $worker_ctr $api_ctr $redis_ctr; do podman rm -f -t 5 "$ctr" >/dev/null 2>&1 || true; done
-    worker_ctr="" api_ctr="" redis_ctr=""
+    for ctr in $stack; do podman rm -f -t 5 "$ctr" >/dev/null 2>&1 || true; done
 }
 
 random_hex() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
@@ -227,13 +230,13 @@ start_stack() {
     API_URL=http://127.0.0.1:$api_port
     export API_URL
     url=redis://:$password@127.0.0.1:6379/0
-    redis_ctr=$(podman run -d -p "127.0.0.1:$api_port:8000" "$prefix/redis:$tag" \
-        redis-server --requirepass "$password" --maxmemory 256mb --maxmemory-policy noeviction)
-    api_ctr=$(podman run -d --network "container:$redis_ctr" -e DOMAIN=all -e REDIS_URL="$url" \
-        -e ADMIN_API_KEY="$ADMIN_API_KEY" "$prefix/api:$tag")
+    podman run -d --name gpu-check-redis -p "127.0.0.1:$api_port:8000" "$prefix/redis:$tag" \
+        redis-server --requirepass "$password" --maxmemory 256mb --maxmemory-policy noeviction >/dev/null
+    podman run -d --name gpu-check-api --network container:gpu-check-redis -e DOMAIN=all -e REDIS_URL="$url" \
+        -e ADMIN_API_KEY="$ADMIN_API_KEY" "$prefix/api:$tag" >/dev/null
     # shellcheck disable=SC2046 # ENV=VALUE words, each an -e
-    worker_ctr=$(podman run -d --network "container:$redis_ctr" -e REDIS_URL="$url" \
-        $(for kv in "$@"; do printf ' -e %s' "$kv"; done) "$prefix/$image:$tag")
+    podman run -d --name gpu-check-worker --network container:gpu-check-redis -e REDIS_URL="$url" \
+        $(for kv in "$@"; do printf ' -e %s' "$kv"; done) "$prefix/$image:$tag" >/dev/null
     python3 scripts/compose_probe.py ready 60
     domain=${image#worker-}
     wait_worker "$domain"
@@ -243,9 +246,9 @@ start_stack() {
 wait_worker() {
     deadline=$(($(date +%s) + 300))
     until [ "$(python3 scripts/compose_probe.py online "$1")" -ge 1 ] 2>/dev/null; do
-        [ "$(podman inspect --format '{{.State.Running}}' "$worker_ctr")" = true ] ||
-            { podman logs --tail 40 "$worker_ctr"; die "the $1 worker exited"; }
-        [ "$(date +%s)" -lt "$deadline" ] || { podman logs --tail 40 "$worker_ctr"; die "no $1 worker online after 300 s"; }
+        [ "$(podman inspect --format '{{.State.Running}}' gpu-check-worker)" = true ] ||
+            { podman logs --tail 40 gpu-check-worker; die "the $1 worker exited"; }
+        [ "$(date +%s)" -lt "$deadline" ] || { podman logs --tail 40 gpu-check-worker; die "no $1 worker online after 300 s"; }
         sleep 2
     done
 }

@@ -50,6 +50,9 @@ report=$work/report.md
 : >"$work/builds.txt"
 : >"$work/checks.txt"
 started=$(date +%s)
+# The tree the images are built from, as the run starts.
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " with local changes" || true)
 # The stack's containers, by name: the checks run in subshells, and cleanup must find them.
 stack="gpu-check-worker gpu-check-api gpu-check-redis"
 
@@ -131,10 +134,12 @@ for name in os.environ["PADDLE_LIBS"].split() + os.environ["CUDNN_PARTS"].split(
 cudnn = ctypes.CDLL("libcudnn.so").cudnnGetVersion()
 major, minor = ctypes.c_int(), ctypes.c_int()
 assert ctypes.CDLL("libnvrtc.so").nvrtcVersion(ctypes.byref(major), ctypes.byref(minor)) == 0
-runtime, major_ = ctypes.c_int(), os.environ["CUDA_MAJOR"]
+# The CUDA runtime too (paddle links its own statically; cuDNN and cuBLAS may open it). With no
+# driver, CUDA 11's cudaRuntimeGetVersion answers "insufficient driver"; the driver's version is 0.
+major_, driver = os.environ["CUDA_MAJOR"], ctypes.c_int(-1)
 cudart = ctypes.CDLL(f"libcudart.so.{major_}.0" if major_ == "11" else f"libcudart.so.{major_}")  # its soname
-assert cudart.cudaRuntimeGetVersion(ctypes.byref(runtime)) == 0
-print(f"{len(loaded)} libraries load by paddle's names; cuDNN {cudnn}, NVRTC {major.value}.{minor.value}, CUDA runtime {runtime.value}")
+assert cudart.cudaDriverGetVersion(ctypes.byref(driver)) == 0
+print(f"{len(loaded)} libraries load by paddle's names, and cudart: cuDNN {cudnn}, NVRTC {major.value}.{minor.value}, driver {driver.value or 'none'}")
 EOF
 }
 
@@ -279,10 +284,8 @@ print(base64.b64encode(out.getvalue()).decode())" >"$work/page.b64"
 
 # --- report -------------------------------------------------------------------------------------
 print_report() {
-    commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-    dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with local changes)" || true)
     {
-        echo "Run of $(date -u +%Y-%m-%dT%H:%MZ) on commit $commit$dirty: $(nproc) cores, no GPU, $(podman --version)."
+        echo "Run of $(date -u +%Y-%m-%dT%H:%MZ), images built from commit $commit$dirty: $(nproc) cores, no GPU, $(podman --version)."
         echo
         echo "| image | build (s) | steps from cache | size (MB) |"
         echo "| --- | ---: | ---: | ---: |"

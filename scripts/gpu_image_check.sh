@@ -8,9 +8,9 @@
 # as in scripts/compose_check.sh (scripts/podman_images.sh); the OCR image takes CUDA 11.8 and
 # cuDNN 8 from NVIDIA's wheels (CUDA_FROM_WHEELS=1), as the nvidia/cuda base cannot be pulled here.
 # Prints a table and writes it into docs/deploy.md ("GPU images"); exits non-zero on any failure.
-# Needs root (apt, rootful podman) and ~45 GB of disk (the images, with podman's build copies).
+# Needs root (apt, rootful podman) and ~35 GB of disk (17.5 GB of images, and podman's copies while it builds).
 #
-#   scripts/gpu_image_check.sh               # ~25-40 minutes on a fresh machine (~15 GB of wheels)
+#   scripts/gpu_image_check.sh               # ~20 minutes on a fresh machine (~8 GB of wheels), ~2 once built
 #   NO_DOCS=1 scripts/gpu_image_check.sh     # leave docs/deploy.md as it is
 #
 # Settings: CHECK_DIR (/var/tmp/domainq-gpu-check: logs, report), CHECK_API_PORT (18100),
@@ -62,7 +62,7 @@ stack="gpu-check-worker gpu-check-api gpu-check-redis"
 build_images() {
     [ -s "$ca_bundle" ] || die "CA_BUNDLE $ca_bundle is missing"
     free_gb=$(df -Pk /var/lib/containers 2>/dev/null | awk 'NR == 2 {printf "%d", $4 / 1048576}')
-    [ "${free_gb:-0}" -ge 45 ] || say "warning: ${free_gb:-?} GB free under /var/lib/containers; the builds need ~45"
+    [ "${free_gb:-0}" -ge 35 ] || say "warning: ${free_gb:-?} GB free under /var/lib/containers; the builds need ~35"
     make_base
     make_uv_image
     make_redis_image

@@ -10,7 +10,7 @@
 # Prints a table and writes it into docs/deploy.md ("GPU images"); exits non-zero on any failure.
 # Needs root (apt, rootful podman) and ~35 GB of disk (17.5 GB of images, and podman's copies while it builds).
 #
-#   scripts/gpu_image_check.sh               # ~20 minutes on a fresh machine (~8 GB of wheels), ~2 once built
+#   scripts/gpu_image_check.sh               # ~10 minutes on a fresh machine (~8 GB of wheels), ~2 once built
 #   NO_DOCS=1 scripts/gpu_image_check.sh     # leave docs/deploy.md as it is
 #
 # Settings: CHECK_DIR (/var/tmp/domainq-gpu-check: logs, report), CHECK_API_PORT (18100),

@@ -171,6 +171,20 @@ class Runner:
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
+    def _put(self, key: str, data: bytes, content_type: str | None, deadline: float) -> None:
+        """Write an object to the blob store, retried while the store is away (a job's file)."""
+        delay = 0.5
+        while True:
+            try:
+                self.blobs.get().put_sync(key, data, content_type=content_type)
+                return
+            except BlobStoreUnavailable as exc:
+                if time.monotonic() + delay > deadline:
+                    raise JobTimeLimitExceeded(f"{key} could not be written: the blob store is down") from exc
+                log.warning("blob store unavailable (%s) writing %s; retrying in %.1fs", exc, key, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
     def _call(
         self, spec: JobSpec, worker: str, job_id: str, attempt: int, params: dict[str, Any], ctx_log: dict[str, str],
         limits: JobLimits,
@@ -187,7 +201,10 @@ class Runner:
                     raise JobInputError(f"input {', '.join(missing)} expired or missing")
                 inputs = {k: v for k, v in blobs.items() if v is not None}
                 read_stored = functools.partial(self._stored, deadline=deadline)
-                ctx = JobContext(job_id, spec.domain, worker, inputs, self.store, attempt, deadline, read_stored)
+                write_stored = functools.partial(self._put, deadline=deadline)
+                ctx = JobContext(
+                    job_id, spec.domain, worker, inputs, self.store, attempt, deadline, read_stored, write_stored
+                )
                 result = spec.fn(ctx, params)
             if time.monotonic() > deadline:  # an engine that does not check its deadline
                 raise JobTimeLimitExceeded()

@@ -84,18 +84,27 @@ class BlobSweeper:
         """Delete what no live job, record or upload owns; answers how many objects' owners went."""
         return self._sweep_inputs() + self._sweep_results() + self._sweep_uploads() + self._sweep_files()
 
-    def _sweep_inputs(self) -> int:
+    def _by_job(self, prefix: str) -> dict[str, list[BlobInfo]]:
+        """The objects under ``prefix/<job id>/...``, by job id."""
         by_job: dict[str, list[BlobInfo]] = defaultdict(list)
-        for info in self.store.list_sync(JOBS):
+        for info in self.store.list_sync(prefix):
             parts = info.key.split("/")
             if len(parts) >= 3:
                 by_job[parts[1]].append(info)
+        return by_job
+
+    def _statuses(self, job_ids: list[str]) -> dict[str, str | None]:
+        """Each job's status (``None``: no record)."""
+        with self.client.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hget(keys.job(job_id), "status")
+            return dict(zip(job_ids, pipe.execute(), strict=True))
+
+    def _sweep_inputs(self) -> int:
+        by_job = self._by_job(JOBS)
         if not by_job:
             return 0
-        with self.client.pipeline(transaction=False) as pipe:
-            for job_id in by_job:
-                pipe.hget(keys.job(job_id), "status")
-            statuses = dict(zip(by_job, pipe.execute(), strict=True))
+        statuses = self._statuses(list(by_job))
         grace = datetime.now(UTC) - timedelta(seconds=self.settings.blob_orphan_grace_s)
         deleted = 0
         for job_id, found in by_job.items():
@@ -162,19 +171,12 @@ class BlobSweeper:
         return len(gone)
 
     def _sweep_files(self) -> int:
-        by_job: dict[str, list[str]] = defaultdict(list)
-        for info in self.store.list_sync(FILES):
-            parts = info.key.split("/")
-            if len(parts) == 3:
-                by_job[parts[1]].append(info.key)
+        by_job = self._by_job(FILES)
         if not by_job:
             return 0
-        with self.client.pipeline(transaction=False) as pipe:
-            for job_id in by_job:
-                pipe.hget(keys.job(job_id), "status")
-            statuses = dict(zip(by_job, pipe.execute(), strict=True))
+        statuses = self._statuses(list(by_job))
         kept = _LIVE | {JobStatus.succeeded.value}
-        gone = [key for job_id, found in by_job.items() if statuses[job_id] not in kept for key in found]
+        gone = [info.key for job_id, found in by_job.items() if statuses[job_id] not in kept for info in found]
         if gone:
             self.store.delete_sync(gone)
             log.info("blob sweep: deleted %d file(s) of jobs that ended without them or expired", len(gone))

@@ -62,13 +62,9 @@ BOOK = {
 }
 MAX_TOKENS = 400
 PROMPTS = {
-    "task": [
-        "A task for a software team, as JSON.",
-        "Plan a birthday party: one task as JSON.",
-        "A chore at home, as JSON.",
-    ],
-    "cities": ["Big cities of Europe, as JSON.", "Two cities of France, as JSON.", "Cities in Spain, as JSON."],
-    "book": ["A famous novel, as JSON.", "A book about science, as JSON.", "A children's book, as JSON."],
+    "task": ["A task for a software team, as JSON.", "A chore at home, as JSON."],
+    "cities": ["Big cities of Europe, as JSON.", "Cities in Spain, as JSON."],
+    "book": ["A famous novel, as JSON.", "A book about science, as JSON."],
 }
 SCHEMAS = {"task": TASK, "cities": CITIES, "book": BOOK}
 LOOKBEHIND = {"type": "string", "pattern": "(?<=a)b"}  # valid JSON Schema, which xgrammar cannot compile

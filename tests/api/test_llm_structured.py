@@ -16,50 +16,10 @@ from common.contracts.structured import closed
 from devtools.localstack import LocalStack, Proc
 from tests.builders import submit, wait_for_job
 from tests.conftest import TEST_CAPS, stack_of_its_own
+from tests.structured_cases import BOOK, CITIES, LOOKBEHIND, TASK
 
 CHAT_MODEL = "SmolLM2-135M-Instruct"
 
-# Every string, array and number bounded, so a finished answer fits in MAX_TOKENS whatever is
-# sampled (whitespace is off): a "length" here would be a bug, not bad luck.
-TASK = {
-    "type": "object",
-    "properties": {
-        "title": {"type": "string", "maxLength": 40},
-        "priority": {"type": "string", "enum": ["low", "medium", "high"]},
-        "done": {"type": "boolean"},
-    },
-    "required": ["title", "priority", "done"],
-}
-CITIES = {
-    "type": "array",
-    "items": {
-        "type": "object",
-        "properties": {
-            "city": {"type": "string", "maxLength": 24},
-            "country": {"type": "string", "enum": ["France", "Germany", "Italy", "Spain"]},
-            "population": {"type": "integer", "minimum": 0, "maximum": 99999999},
-        },
-        "required": ["city", "country", "population"],
-    },
-    "minItems": 1,
-    "maxItems": 3,
-}
-BOOK = {
-    "type": "object",
-    "properties": {
-        "title": {"type": "string", "maxLength": 40},
-        "author": {
-            "type": "object",
-            "properties": {
-                "name": {"type": "string", "maxLength": 30},
-                "born": {"type": "integer", "minimum": 1000, "maximum": 2030},
-            },
-            "required": ["name", "born"],
-        },
-        "tags": {"type": "array", "items": {"type": "string", "maxLength": 12}, "maxItems": 3},
-    },
-    "required": ["title", "author", "tags"],
-}
 MAX_TOKENS = 400
 PROMPTS = {
     "task": ["A task for a software team, as JSON.", "A chore at home, as JSON."],
@@ -67,7 +27,6 @@ PROMPTS = {
     "book": ["A famous novel, as JSON.", "A book about science, as JSON."],
 }
 SCHEMAS = {"task": TASK, "cities": CITIES, "book": BOOK}
-LOOKBEHIND = {"type": "string", "pattern": "(?<=a)b"}  # valid JSON Schema, which xgrammar cannot compile
 
 
 def _schema_format(name: str, schema: dict, strict: bool = True) -> dict:

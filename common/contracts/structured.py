@@ -88,9 +88,16 @@ def check_schema(schema: dict[str, Any], limits: SchemaLimits) -> None:
     # Imported here: only requests with a schema pay for it.
     from jsonschema import Draft202012Validator, exceptions, validators
 
+    # The draft its "$schema" names; without one, the latest (2020-12), as OpenAI reads schemas.
+    dialect = schema.get("$schema")
     try:
-        # The draft its "$schema" names; without one, the latest (2020-12), as OpenAI reads schemas.
-        validators.validator_for(schema, default=Draft202012Validator).check_schema(schema)
+        checker = validators.validator_for(schema, default=None if dialect is not None else Draft202012Validator)
+    except (TypeError, ValueError, AttributeError):  # a "$schema" that is no URI
+        checker = None
+    if checker is None:
+        raise ValueError(f"json_schema.schema.$schema names no JSON Schema draft known here: {dialect!r}")
+    try:
+        checker.check_schema(schema)
     except exceptions.SchemaError as exc:
         where = exc.json_path.removeprefix("$")
         raise ValueError(f"json_schema.schema{where} is not valid JSON Schema: {exc.message}") from None

@@ -57,6 +57,11 @@ def test_a_strict_request_carries_the_closed_schema_and_a_loose_one_its_own():
     ("fields", "said"),
     [
         ({"response_format": _schema_format({"type": "strin"})}, "json_schema.schema.type is not valid JSON Schema"),
+        ({"response_format": _schema_format({"$schema": 5})}, "$schema names no JSON Schema draft known here: 5"),
+        (
+            {"response_format": _schema_format({"$schema": "http://x/y"})},
+            "no JSON Schema draft known here: 'http://x/y'",
+        ),
         (
             {"response_format": _schema_format({"properties": {"a": {"minLength": -1}}})},
             "schema.properties.a.minLength",

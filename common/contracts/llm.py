@@ -37,12 +37,20 @@ class ChatMessage(BaseModel):
     content: str = Field(min_length=1)
 
 
-# ``GenerateRequest._one_input`` as the OpenAPI document states it.
+def _both_given(a: str, b: str) -> dict[str, Any]:
+    """Both fields present and not null (a null one counts as left out)."""
+    return {"required": [a, b], "properties": {a: {"not": {"type": "null"}}, b: {"not": {"type": "null"}}}}
+
+
+_CONSTRAINTS = ("response_format", "choice", "regex")
+# ``GenerateRequest._one_input`` as the OpenAPI document states it: exactly one input, and at
+# most one structured-output constraint.
 _EXACTLY_ONE_INPUT: dict[str, Any] = {
     "oneOf": [
         {"required": ["prompt"], "properties": {"prompt": {"type": "string"}}},
         {"required": ["messages"], "properties": {"messages": {"type": "array"}}},
-    ]
+    ],
+    "not": {"anyOf": [_both_given(a, b) for i, a in enumerate(_CONSTRAINTS) for b in _CONSTRAINTS[i + 1 :]]},
 }
 
 
@@ -90,7 +98,7 @@ class GenerateRequest(BaseModel):
     def _one_input(self) -> "GenerateRequest":
         if (self.prompt is None) == (self.messages is None):
             raise ValueError("give exactly one of 'prompt' or 'messages'")
-        given = [name for name in ("response_format", "choice", "regex") if getattr(self, name) is not None]
+        given = [name for name in _CONSTRAINTS if getattr(self, name) is not None]
         if len(given) > 1:
             raise ValueError(f"give at most one of 'response_format', 'choice' or 'regex', not {' and '.join(given)}")
         return self

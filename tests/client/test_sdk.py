@@ -85,6 +85,13 @@ def test_generate_and_embed_answer_typed_results(sdk, llm_worker):
     assert isinstance(embedded, EmbedResult) and len(embedded.embeddings) == 2 and embedded.dim == 384
 
 
+def test_generate_takes_a_structured_output_constraint(sdk, llm_worker):
+    digits = sdk.llm.generate("Hello", regex="[0-9]{3}", max_new_tokens=8).wait(60)
+    assert digits.text.isdigit() and len(digits.text) == 3 and digits.finish_reason == "stop"
+    picked = sdk.llm.generate("Hello", choice=["left", "right"], max_new_tokens=8).wait(60)
+    assert picked.text in ("left", "right")
+
+
 def test_a_failed_job_raises_job_failed_with_its_reason(sdk, llm_worker):
     job = sdk.llm.generate("word " * 3000, max_new_tokens=4)
     with pytest.raises(JobFailedError, match="context of 2048 tokens") as caught:

@@ -156,12 +156,17 @@ class AsyncLlm(_Resource):
         top_p: float | None = None,
         stop: list[str] | None = None,
         seed: int | None = None,
+        response_format: dict[str, Any] | None = None,
+        choice: list[str] | None = None,
+        regex: str | None = None,
         options: c.SubmitOptions | None = None,
     ) -> AsyncJob:
-        """Queue text generation from a raw ``prompt`` or chat ``messages``."""
-        body = c.generate_body(
-            prompt, messages, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=stop, seed=seed
-        )
+        """Queue text generation from a raw ``prompt`` or chat ``messages``; at most one of
+        ``response_format`` (``{"type": "json_object"}`` or ``{"type": "json_schema", "json_schema":
+        {"name", "schema", "strict"}}``), ``choice`` or ``regex`` constrains the text."""
+        constraints = {"response_format": response_format, "choice": choice, "regex": regex}
+        sampling = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p}
+        body = c.generate_body(prompt, messages, **sampling, stop=stop, seed=seed, **constraints)
         return self._job(await self._client._request("POST", "/v1/llm/generate", **c.submit_request(options, body)))
 
     async def embed(self, texts: list[str], *, options: c.SubmitOptions | None = None) -> AsyncJob:

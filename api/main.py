@@ -32,6 +32,7 @@ from api.core.router import enabled_domains, include_domain_routers
 from api.core.scrape import router as metrics_router
 from api.core.waiter import JobWaiter
 from api.keys.routes import router as keys_router
+from api.openai import files as openai_files
 from api.openai.errors import OpenAIErrors
 from api.uploads import router as uploads
 from api.uploads.service import UploadService
@@ -140,6 +141,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(keys_router)
     app.include_router(uploads.build_router(settings))
     routes.body_caps[uploads.PREFIX + "/"] = uploads.max_body_bytes(settings)
+    app.include_router(openai_files.build_router(settings))
+    routes.body_caps[openai_files.PREFIX] = openai_files.max_body_bytes(settings)
     app.include_router(metrics_router)
     serve_docs_offline(app)
     open_exact, _ = open_paths(settings)

@@ -17,6 +17,9 @@
    between storing its result and finishing, a dropped finish whose delete failed) once their
    job has ended naming another. A live job's are left: its run may be finishing now. No grace
    is needed: a result is only ever stored while its job's record exists.
+5. **Files of jobs that are gone** (``files/<job id>/<name>``: a document's searchable PDF), in
+   the same sweep: those whose record has expired or is gone, or whose job did not succeed (a
+   run that wrote its file and then failed to finish). A live job's are left.
 """
 
 import logging
@@ -28,7 +31,7 @@ import redis
 
 from common import keys
 from common.blobs import BlobError, BlobInfo, BlobStore, open_blob_store
-from common.blobs.keys import JOBS, RESULTS, UPLOADS, job_prefix
+from common.blobs.keys import FILES, JOBS, RESULTS, UPLOADS, job_prefix
 from common.config import CoreSettings
 from common.contracts.jobs import JobStatus
 from common.results import ResultRef
@@ -79,20 +82,29 @@ class BlobSweeper:
 
     def sweep(self) -> int:
         """Delete what no live job, record or upload owns; answers how many objects' owners went."""
-        return self._sweep_inputs() + self._sweep_results() + self._sweep_uploads()
+        return self._sweep_inputs() + self._sweep_results() + self._sweep_uploads() + self._sweep_files()
 
-    def _sweep_inputs(self) -> int:
+    def _by_job(self, prefix: str) -> dict[str, list[BlobInfo]]:
+        """The objects under ``prefix/<job id>/...``, by job id."""
         by_job: dict[str, list[BlobInfo]] = defaultdict(list)
-        for info in self.store.list_sync(JOBS):
+        for info in self.store.list_sync(prefix):
             parts = info.key.split("/")
             if len(parts) >= 3:
                 by_job[parts[1]].append(info)
+        return by_job
+
+    def _statuses(self, job_ids: list[str]) -> dict[str, str | None]:
+        """Each job's status (``None``: no record)."""
+        with self.client.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hget(keys.job(job_id), "status")
+            return dict(zip(job_ids, pipe.execute(), strict=True))
+
+    def _sweep_inputs(self) -> int:
+        by_job = self._by_job(JOBS)
         if not by_job:
             return 0
-        with self.client.pipeline(transaction=False) as pipe:
-            for job_id in by_job:
-                pipe.hget(keys.job(job_id), "status")
-            statuses = dict(zip(by_job, pipe.execute(), strict=True))
+        statuses = self._statuses(list(by_job))
         grace = datetime.now(UTC) - timedelta(seconds=self.settings.blob_orphan_grace_s)
         deleted = 0
         for job_id, found in by_job.items():
@@ -156,4 +168,16 @@ class BlobSweeper:
             gone = [key for key, live in zip(found, pipe.execute(), strict=True) if not live]
         if gone:
             self.store.delete_sync(gone)
+        return len(gone)
+
+    def _sweep_files(self) -> int:
+        by_job = self._by_job(FILES)
+        if not by_job:
+            return 0
+        statuses = self._statuses(list(by_job))
+        kept = _LIVE | {JobStatus.succeeded.value}
+        gone = [info.key for job_id, found in by_job.items() if statuses[job_id] not in kept for info in found]
+        if gone:
+            self.store.delete_sync(gone)
+            log.info("blob sweep: deleted %d file(s) of jobs that ended without them or expired", len(gone))
         return len(gone)

@@ -32,6 +32,7 @@ class UploadRecord(BaseModel):
     filename: str
     created_at: datetime
     expires_at: datetime
+    purpose: str | None = None  # an OpenAI file's (``POST /openai/v1/files``); None: a plain upload
 
     @classmethod
     def from_hash(cls, upload_id: str, raw: dict[str, str]) -> "UploadRecord | None":
@@ -45,6 +46,7 @@ class UploadRecord(BaseModel):
             filename=raw["filename"],
             created_at=_from_ms(raw["created_ms"]),
             expires_at=_from_ms(raw["expires_ms"]),
+            purpose=raw.get("purpose"),
         )
 
 
@@ -66,11 +68,19 @@ def _from_ms(ms: str) -> datetime:
 
 
 def create(
-    owner: str, declared_bytes: int, content_type: str, filename: str, ttl_s: float, quota_bytes: int
+    owner: str,
+    declared_bytes: int,
+    content_type: str,
+    filename: str,
+    ttl_s: float,
+    quota_bytes: int,
+    purpose: str | None = None,
 ) -> Call[Created]:
     """Record a new upload of ``owner``'s, unless it would pass the key's quota (0: none)."""
     upload_id = new_id()
     fields = {"owner": owner, "bytes": str(declared_bytes), "content_type": content_type, "filename": filename}
+    if purpose is not None:
+        fields["purpose"] = purpose
 
     def parse(answer: list[Any]) -> Created:
         status, first, second = (text(part) for part in answer)

@@ -36,7 +36,7 @@ RULES = [
     (re.compile(r"\bawait "), ""),
     (re.compile(r"\bAsync([A-Z]\w*)"), r"\1"),
     (re.compile(r"\b__a(enter|exit)__\b"), r"__\1__"),
-    (re.compile(r"\ba(close|read|iter_lines)\b"), r"\1"),
+    (re.compile(r"\ba(close|read|iter_lines|iter_bytes)\b"), r"\1"),
 ]
 
 

@@ -86,11 +86,23 @@ def as_key(base_url: str | httpx.URL, secret: str) -> httpx.Client:
 
 
 def wait_for_status(client: httpx.Client, job_id: str, status: str, timeout: float = 30) -> dict:
-    """Poll a job until it has ``status`` (e.g. ``running``); its view then."""
+    """Poll a job until it has ``status`` (e.g. ``running``); its view then. A job short enough
+    to pass through ``running`` between two polls is never seen there: ``wait_for_start``."""
     return wait_until(
         lambda: (job := client.get(f"/v1/jobs/{job_id}").json())["status"] == status and job,
         timeout,
         f"job {job_id} {status}",
+        interval=0.01,
+    )
+
+
+def wait_for_start(client: httpx.Client, job_id: str, timeout: float = 30) -> dict:
+    """Poll a job until it has started (running, or already finished: a short job can do both
+    between two polls); its view then, with ``started_at``."""
+    return wait_until(
+        lambda: (job := client.get(f"/v1/jobs/{job_id}").json())["started_at"] is not None and job,
+        timeout,
+        f"job {job_id} started",
         interval=0.01,
     )
 

@@ -30,6 +30,7 @@ from api.core.submit_controls import SubmitControls
 from api.core.waiter import JobWaiter
 from api.core.waits import WaitSlots
 from common import lifecycle, webhook_urls
+from common.blobs import BlobStream
 from common.contracts.jobs import JobAccepted, JobLinks, JobPage, JobStatus, JobView, WebhookOptions
 from common.contracts.naming import queue_for, task_name
 from common.enqueue import TaskMessages
@@ -259,6 +260,14 @@ class JobService:
         if record is None or not record.visible_to(principal.id, principal.is_admin):
             raise _job_not_found(job_id)
         return record
+
+    async def file(self, job_id: str, name: str, principal: Principal) -> BlobStream:
+        """A file the job made beside its result, opened, if ``principal`` may see the job and
+        it succeeded (a job that failed, or has not ended, has none to give yet)."""
+        record = await self.read(job_id, principal)
+        if record.status is not JobStatus.succeeded:
+            raise ApiError(404, "file_not_found", f"job {job_id} is {record.status.value}: it has no files")
+        return await self.results.open_file(job_id, name)
 
     async def get(self, job_id: str, principal: Principal, wait_s: float = 0) -> JobView:
         """The job's view; with ``wait_s`` once it finishes or the wait runs out (a stored result

@@ -5,7 +5,8 @@ the blob store (``common.results``) with the job's JSON and the stored bytes in 
 ``result``, a chunk at a time: a request holds a chunk of the result, never the whole of it.
 A domain's route may reshape it as it streams (OpenAI's embeddings answer does);
 only what needs a result as data (OpenAI's generation answers, whose text the token cap
-bounds) loads one, up to ``LOAD_MAX_BYTES``.
+bounds) loads one, up to ``LOAD_MAX_BYTES``. Files a job made beside its result (a document's
+searchable PDF) are streamed the same way, as they are.
 """
 
 import json
@@ -16,6 +17,7 @@ from typing import Any
 from api.core.errors import ApiError
 from common import results
 from common.blobs import BlobError, BlobNotFound, BlobStore, BlobStream
+from common.blobs.keys import job_file_key
 from common.contracts.jobs import JobView
 from common.results import ResultRef
 
@@ -71,6 +73,25 @@ class StoredResults:
         except BlobError as exc:
             log.warning("blob store unavailable: %s: %s", type(exc).__name__, exc)
             message = "the blob store holding this job's result is unreachable; retry later"
+            raise ApiError(
+                503, "store_unavailable", message, headers={"Retry-After": str(STORE_RETRY_AFTER_S)}
+            ) from exc
+
+    async def open_file(self, job_id: str, name: str) -> BlobStream:
+        """A file the job made (``common.blobs.keys.job_file_key``), opened; 404 ``file_not_found``
+        when it has none by that name, 503 while the store is unreachable."""
+        missing = ApiError(404, "file_not_found", f"job {job_id} has no file {name!r}")
+        try:
+            key = job_file_key(job_id, name)
+        except ValueError:
+            raise missing from None
+        try:
+            return await self.store.stream(key, CHUNK_BYTES)
+        except BlobNotFound:
+            raise missing from None
+        except BlobError as exc:
+            log.warning("blob store unavailable: %s: %s", type(exc).__name__, exc)
+            message = "the blob store holding this job's files is unreachable; retry later"
             raise ApiError(
                 503, "store_unavailable", message, headers={"Retry-After": str(STORE_RETRY_AFTER_S)}
             ) from exc

@@ -5,6 +5,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class ResponseFormatParam(BaseModel):
+    """OpenAI's ``response_format``: read loosely here, checked by the llm contract (its limits)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: dict[str, Any] | None = None
+
+
 class _Request(BaseModel):
     # Clients send many optional fields (user, logprobs, ...); ignoring the ones not served
     # beats refusing code written against OpenAI.
@@ -19,6 +28,9 @@ class _Request(BaseModel):
     stream: bool = False
     stream_options: dict[str, Any] | None = None
     max_tokens: int | None = Field(None, ge=1)
+    response_format: ResponseFormatParam | None = Field(
+        None, description="text (no constraint), json_object, or json_schema: enforced while decoding."
+    )
 
 
 class ContentPart(BaseModel):

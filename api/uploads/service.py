@@ -22,7 +22,7 @@ from api.core.errors import ApiError
 from api.core.inputs import store_unavailable
 from api.uploads.schemas import UploadCreated, UploadView
 from common import keys, uploads
-from common.blobs import BlobError, BlobInfo, BlobStore, BlobTooLarge
+from common.blobs import BlobError, BlobInfo, BlobNotFound, BlobStore, BlobStream, BlobTooLarge
 from common.blobs.keys import upload_key
 from common.scripts import AsyncScripts
 from common.uploads import UPLOAD_ID, UploadRecord
@@ -48,22 +48,7 @@ class UploadService:
         """Record an upload within the key's quota, and say where its bytes go (``put_url``: the
         API's own route, where the store cannot presign)."""
         s = self.settings
-        quota = s.upload_quota_bytes_per_key
-        if quota and size > quota:
-            raise ApiError(
-                413, "upload_quota_exceeded", f"{size} bytes is over this key's storage quota of {quota} bytes"
-            )
-        created = await self.scripts.run(
-            uploads.create(principal.id, size, content_type, filename, s.upload_ttl_s, quota)
-        )
-        if created.record is None:
-            message = (
-                f"key {principal.id} has {created.used_bytes} bytes in live uploads; {size} more would pass its "
-                f"storage quota of {quota} bytes: delete uploads it no longer needs, or wait for them to expire"
-            )
-            retry_s = str(max(1, math.ceil(created.frees_in_s)))
-            raise ApiError(429, "upload_quota_exceeded", message, headers={"Retry-After": retry_s})
-        record = created.record
+        record = await self.record(principal, filename, content_type, size, s.upload_ttl_s)
         presigned = None
         if self.store.can_presign:
             try:  # a signature is made here, without a request: only bad credentials fail it
@@ -76,6 +61,33 @@ class UploadService:
         return UploadCreated(
             id=record.id, upload_url=url, requires_api_key=presigned is None, expires_at=record.expires_at
         )
+
+    async def record(
+        self,
+        principal: Principal,
+        filename: str,
+        content_type: str,
+        size: int,
+        ttl_s: float,
+        purpose: str | None = None,
+    ) -> UploadRecord:
+        """Record an upload of ``size`` bytes within the key's storage quota (its bytes to follow)."""
+        quota = self.settings.upload_quota_bytes_per_key
+        if quota and size > quota:
+            raise ApiError(
+                413, "upload_quota_exceeded", f"{size} bytes is over this key's storage quota of {quota} bytes"
+            )
+        created = await self.scripts.run(
+            uploads.create(principal.id, size, content_type, filename, ttl_s, quota, purpose)
+        )
+        if created.record is None:
+            message = (
+                f"key {principal.id} has {created.used_bytes} bytes in live uploads; {size} more would pass its "
+                f"storage quota of {quota} bytes: delete uploads it no longer needs, or wait for them to expire"
+            )
+            retry_s = str(max(1, math.ceil(created.frees_in_s)))
+            raise ApiError(429, "upload_quota_exceeded", message, headers={"Retry-After": retry_s})
+        return created.record
 
     async def read(self, principal: Principal, upload_id: str) -> UploadRecord:
         """The caller's upload; 404 for any other."""
@@ -107,6 +119,27 @@ class UploadService:
             raise ApiError(400, "client_disconnected", "the body ended early; nothing was stored") from None
         log.info("upload received", extra={"upload_id": upload_id, "key_id": principal.id, "bytes": size})
         return _view(record, size)
+
+    async def owned(self, principal: Principal) -> list[UploadRecord]:
+        """The caller's live uploads, newest first."""
+        index = keys.owner_uploads(principal.id)
+        ids = [uploads_id for uploads_id in cast(list[str], await self.client.zrange(index, 0, -1))]
+        async with self.client.pipeline(transaction=False) as pipe:
+            for upload_id in ids:
+                pipe.hgetall(keys.upload(upload_id))
+            found = await pipe.execute()
+        records = [UploadRecord.from_hash(i, cast(dict[str, str], raw)) for i, raw in zip(ids, found, strict=True)]
+        return sorted((r for r in records if r is not None), key=lambda r: (r.created_at, r.id), reverse=True)
+
+    async def open(self, principal: Principal, upload_id: str) -> BlobStream:
+        """The caller's upload's bytes, opened to stream; 404 while it has none."""
+        record = await self.read(principal, upload_id)
+        try:
+            return await self.store.stream(upload_key(record.id))
+        except BlobNotFound:
+            raise ApiError(404, "upload_pending", f"upload {upload_id} has no bytes yet") from None
+        except BlobError as exc:
+            raise store_unavailable(exc) from exc
 
     async def view(self, principal: Principal, upload_id: str) -> UploadView:
         record = await self.read(principal, upload_id)

@@ -6,9 +6,11 @@ Keys are relative to the store (``BLOB_STORE_URL``'s directory, or its bucket an
 - ``results/<job id>/<attempt>.json``: a result too large for the job's record, one per run
   (a run taken for dead cannot overwrite the result of the run that replaced it);
 - ``uploads/<upload id>``: a file uploaded before any job names it (a batch's input, an upload
-  by presigned URL).
+  by presigned URL);
+- ``files/<job id>/<name>``: a file a job made beside its result (a document's searchable PDF),
+  served by ``GET /v1/jobs/{id}/files/{name}`` and kept as long as the job's record.
 
-Each top-level prefix (``JOBS``, ``RESULTS``, ``UPLOADS``) can be listed on its own, e.g. by a
+Each top-level prefix (``JOBS``, ``RESULTS``, ``UPLOADS``, ``FILES``) can be listed on its own, e.g. by a
 sweeper deleting what no live record names. A listing matches whole segments: ``jobs/ab``
 lists ``jobs/ab/...``, never ``jobs/abc/...``. Every segment a helper takes is checked: no
 slash, no leading dot, so a name from a request cannot climb out of its folder.
@@ -19,6 +21,7 @@ import re
 JOBS = "jobs"
 RESULTS = "results"
 UPLOADS = "uploads"
+FILES = "files"
 # One path segment: no slash, no leading dot ("." and ".." mean something to file systems).
 _SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
@@ -44,3 +47,8 @@ def result_key(job_id: str, attempt: int) -> str:
 
 def upload_key(upload_id: str) -> str:
     return f"{UPLOADS}/{_segment(upload_id)}"
+
+
+def job_file_key(job_id: str, name: str) -> str:
+    """A file job ``job_id`` made, named ``name`` (one path segment)."""
+    return f"{FILES}/{_segment(job_id)}/{_segment(name)}"

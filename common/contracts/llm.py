@@ -8,13 +8,15 @@ params with the same models under their own limits.
 
 import functools
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.contracts import structured
 from common.contracts.bounds import tightened
 from common.contracts.jobs import TimeLimit, json_integer
+from common.contracts.structured import ChoiceText, ResponseFormat, SchemaLimits
 
 DOMAIN = "llm"
 GENERATE = "generate"
@@ -35,12 +37,20 @@ class ChatMessage(BaseModel):
     content: str = Field(min_length=1)
 
 
-# ``GenerateRequest._one_input`` as the OpenAPI document states it.
+def _both_given(a: str, b: str) -> dict[str, Any]:
+    """Both fields present and not null (a null one counts as left out)."""
+    return {"required": [a, b], "properties": {a: {"not": {"type": "null"}}, b: {"not": {"type": "null"}}}}
+
+
+_CONSTRAINTS = ("response_format", "choice", "regex")
+# ``GenerateRequest._one_input`` as the OpenAPI document states it: exactly one input, and at
+# most one structured-output constraint.
 _EXACTLY_ONE_INPUT: dict[str, Any] = {
     "oneOf": [
         {"required": ["prompt"], "properties": {"prompt": {"type": "string"}}},
         {"required": ["messages"], "properties": {"messages": {"type": "array"}}},
-    ]
+    ],
+    "not": {"anyOf": [_both_given(a, b) for i, a in enumerate(_CONSTRAINTS) for b in _CONSTRAINTS[i + 1 :]]},
 }
 
 
@@ -57,13 +67,40 @@ class GenerateRequest(BaseModel):
     stop: list[StopString] = Field(default_factory=list, description="Stop before any of these strings.")
     seed: int | None = Field(None, ge=0, le=2**32 - 1, strict=False, description="Makes sampling repeatable.")
     time_limit_s: TimeLimit = None
+    # Structured outputs (common/contracts/structured.py): at most one of the three.
+    response_format: ResponseFormat | None = Field(
+        None,
+        description="json_object: the text is a JSON object; json_schema: JSON valid against the schema "
+        f"(at most LLM_MAX_SCHEMA_BYTES, default {structured.MAX_SCHEMA_BYTES}, and LLM_MAX_SCHEMA_DEPTH "
+        f"levels, default {structured.MAX_SCHEMA_DEPTH}).",
+    )
+    choice: list[ChoiceText] | None = Field(None, min_length=1, description="The text is exactly one of these.")
+    regex: str | None = Field(
+        None, min_length=1, description="The text matches this regular expression (xgrammar's, ECMAScript-like)."
+    )
+
+    # The schema caps of the limits this model was bounded by (``bounded``); these are the defaults.
+    schema_limits: ClassVar[SchemaLimits] = SchemaLimits()
 
     _integers = field_validator("max_new_tokens", "seed", mode="before")(json_integer)
+
+    @field_validator("response_format")
+    @classmethod
+    def _schema_checked(cls, value: ResponseFormat | None) -> ResponseFormat | None:
+        if isinstance(value, structured.JsonSchemaFormat):
+            spec = value.json_schema
+            structured.check_schema(spec.schema_, cls.schema_limits)
+            if spec.strict:
+                spec.schema_ = structured.closed(spec.schema_)
+        return value
 
     @model_validator(mode="after")
     def _one_input(self) -> "GenerateRequest":
         if (self.prompt is None) == (self.messages is None):
             raise ValueError("give exactly one of 'prompt' or 'messages'")
+        given = [name for name in _CONSTRAINTS if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give at most one of 'response_format', 'choice' or 'regex', not {' and '.join(given)}")
         return self
 
 
@@ -113,6 +150,15 @@ class LlmLimits(BaseSettings):
     max_stop_strings: int = Field(8, gt=0, description="Most stop strings in one job.")
     max_stop_chars: int = Field(64, gt=0, description="Longest stop string, in characters.")
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="Largest JSON body of an LLM request.")
+    max_schema_bytes: int = Field(
+        structured.MAX_SCHEMA_BYTES, gt=0, description="Largest response_format JSON schema, in bytes (compact JSON)."
+    )
+    max_schema_depth: int = Field(
+        structured.MAX_SCHEMA_DEPTH, gt=0, description="Deepest nesting of objects and arrays in a JSON schema."
+    )
+    max_choices: int = Field(structured.MAX_CHOICES, gt=0, description="Most strings in a job's 'choice'.")
+    max_choice_chars: int = Field(structured.MAX_CHOICE_CHARS, gt=0, description="Longest 'choice' string.")
+    max_regex_chars: int = Field(structured.MAX_REGEX_CHARS, gt=0, description="Longest 'regex', in characters.")
 
 
 @dataclass(frozen=True)
@@ -132,6 +178,7 @@ def bounded(limits: LlmLimits) -> LlmRequests:
         content=tightened(ChatMessage, "content", max_length=limits.max_message_chars),
     )
     stop = list[Annotated[StopString, Field(max_length=limits.max_stop_chars)]]
+    choices = list[Annotated[ChoiceText, Field(max_length=limits.max_choice_chars)]] | None
     cap = limits.max_new_tokens_cap
     default_tokens = min(GenerateRequest.model_fields["max_new_tokens"].default, cap)  # a cap may be below it
     generate = create_model(
@@ -141,7 +188,10 @@ def bounded(limits: LlmLimits) -> LlmRequests:
         messages=tightened(GenerateRequest, "messages", list[message] | None, max_length=limits.max_messages),
         max_new_tokens=tightened(GenerateRequest, "max_new_tokens", default=default_tokens, le=cap),
         stop=tightened(GenerateRequest, "stop", stop, max_length=limits.max_stop_strings),
+        choice=tightened(GenerateRequest, "choice", choices, max_length=limits.max_choices),
+        regex=tightened(GenerateRequest, "regex", max_length=limits.max_regex_chars),
     )
+    generate.schema_limits = SchemaLimits(limits.max_schema_bytes, limits.max_schema_depth)
     texts = list[Annotated[EmbedText, Field(max_length=limits.max_text_chars)]]
     embed = create_model(
         "EmbedRequest",

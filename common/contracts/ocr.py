@@ -41,6 +41,11 @@ class RecognizeOptions(WebhookOptions):
         "ocr",
         description="`auto`: a PDF page with a text layer gives its own text (`source: pdf`), others are recognized.",
     )
+    output: Literal["json", "pdf"] = Field(
+        "json",
+        description="`pdf`: the job also makes a searchable PDF, the pages read (an image: one page) with their "
+        "recognized text as an invisible layer, at `GET /v1/jobs/{id}/files/searchable.pdf` (its result's `files`).",
+    )
 
     @field_validator("dpi", mode="before")
     @classmethod
@@ -123,6 +128,9 @@ class RecognizeResult(BaseModel):
     lines: list[OcrLine]
     model: str
     elapsed_ms: float
+    files: list[str] | None = Field(
+        None, description="Files the job made, each at `GET /v1/jobs/{id}/files/{name}`: `searchable.pdf` (output=pdf)."
+    )
 
 
 # Documents (PDF, multi-page TIFF): one job to its client, run as one task per page
@@ -132,6 +140,8 @@ PAGE = "page"
 # The document travels in the blob store under this name (its pages read it from there).
 DOCUMENT_BLOB = "document"
 DocumentKind = Literal["pdf", "tiff"]
+# The file ``output: pdf`` makes: the document's pages with their text as an invisible layer.
+SEARCHABLE_PDF = "searchable.pdf"
 PageSource = Literal["ocr", "pdf"]
 
 
@@ -158,3 +168,6 @@ class DocumentResult(BaseModel):
     pages_failed: int = Field(description="Pages that failed alone (the document fails when all do).")
     model: str
     elapsed_ms: float = Field(description="From the first page's start to the last page's end.")
+    files: list[str] | None = Field(
+        None, description="Files the job made, each at `GET /v1/jobs/{id}/files/{name}`: `searchable.pdf` (output=pdf)."
+    )

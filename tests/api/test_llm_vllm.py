@@ -2,14 +2,18 @@
 the real default model (SmolLM2-135M-Instruct), started once for the session."""
 
 import concurrent.futures
+import json
 import time
 
 import httpx
+import jsonschema
 import pytest
 from celery import Celery
 
+from common.contracts.structured import closed
 from tests.builders import submit, wait_for_job, wait_until
 from tests.conftest import VLLM_SEQS
+from tests.structured_cases import LOOKBEHIND, TASK
 
 # Counting goes on for as long as it is allowed to: a request that runs to its max_new_tokens.
 LONG = {"prompt": "Count from 1 to 1000: 1, 2, 3, 4, 5, 6,", "max_new_tokens": 1000}
@@ -161,3 +165,22 @@ def test_greedy_outputs_of_the_two_engines_agree_on_the_default_model(vllm):
         served = _run(vllm, body)
         assert served["text"] == expected.text, body
         assert served["usage"] == expected.usage.model_dump() and served["finish_reason"] == expected.finish_reason
+
+
+def test_structured_outputs_hold_on_vllm_and_a_schema_it_cannot_compile_fails_that_job_alone(vllm, vllm_stack):
+    ask = {"messages": [{"role": "user", "content": "A task for a software team, as JSON."}], "max_new_tokens": 400}
+    shaped = {
+        **ask,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "task", "schema": TASK, "strict": True}},
+    }
+    bad = {**ask, "response_format": {"type": "json_schema", "json_schema": {"name": "word", "schema": LOOKBEHIND}}}
+    chosen = {"prompt": "Is the sky green? Answer:", "choice": ["yes", "no"], "max_new_tokens": 8}
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        ids = list(pool.map(lambda body: submit(vllm, "/v1/llm/generate", body), [shaped, bad, chosen]))
+    task, failed, choice = (wait_for_job(vllm, job_id, timeout=300) for job_id in ids)
+    assert task["status"] == "succeeded" and task["result"]["finish_reason"] == "stop", task
+    jsonschema.validate(json.loads(task["result"]["text"]), closed(TASK))
+    assert failed["status"] == "failed" and failed["error"]["type"] == "InvalidConstraint", failed
+    assert "cannot compile this json_schema" in failed["error"]["message"]
+    assert choice["status"] == "succeeded" and choice["result"]["text"] in ("yes", "no"), choice
+    assert _run(vllm, {"prompt": "Hello", "max_new_tokens": 2})["usage"]["completion_tokens"] == 2  # still serving

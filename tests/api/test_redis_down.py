@@ -19,6 +19,7 @@ REQUESTS = {
     ("GET", "/v1/jobs"): {},
     ("GET", "/v1/jobs/{job_id}"): {},
     ("GET", "/v1/jobs/{job_id}/events"): {},
+    ("GET", "/v1/jobs/{job_id}/files/{name}"): {},
     ("DELETE", "/v1/jobs/{job_id}"): {},
     ("POST", "/v1/llm/generate"): {"json": {"prompt": "hi"}},
     ("POST", "/v1/llm/embed"): {"json": {"texts": ["hi"]}},
@@ -48,7 +49,7 @@ def _operations(base: str) -> list[tuple[str, str]]:
 
 
 def _call(client: httpx.Client, method: str, path: str) -> httpx.Response:
-    url = path.format(job_id=JOB_ID, key_id="key_0123456789abcdef", upload_id=UPLOAD_ID)
+    url = path.format(job_id=JOB_ID, key_id="key_0123456789abcdef", upload_id=UPLOAD_ID, name="searchable.pdf")
     return client.request(method, url, **REQUESTS[(method, path)])
 
 

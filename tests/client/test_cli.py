@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -197,3 +198,23 @@ def test_ocr_of_a_pdf_prints_its_pages_with_their_numbers(domainq, ocr_worker, t
     assert logged.returncode == 0, logged.stderr
     (line,) = [json.loads(x) for x in out.read_text().splitlines()]  # one line per document
     assert line["status"] == "succeeded" and [p["index"] for p in line["result"]["pages"]] == [1, 2]
+
+
+def test_ocr_pdf_saves_each_files_searchable_pdf(domainq, ocr_worker, tmp_path):
+    from pypdf import PdfReader
+
+    from devtools.documents import scanned_pdf
+
+    report, page = tmp_path / "report.pdf", tmp_path / "page.png"
+    report.write_bytes(scanned_pdf([["Page one total 7"], ["Page two total 14"]]))
+    page.write_bytes(text_image(["A single page"]))
+    out, pdfs = tmp_path / "results.jsonl", tmp_path / "searchable"
+    run = domainq("ocr", str(report), str(page), "--out", str(out), "--pdf", str(pdfs))
+    assert run.returncode == 0, run.stderr
+    lines = {Path(x["file"]).name: x for x in map(json.loads, out.read_text().splitlines())}
+    assert lines["report.pdf"]["pdf"] == str(pdfs / "report.pdf.pdf")
+    texts = {
+        name: [" ".join(p.extract_text().split()) for p in PdfReader(pdfs / f"{name}.pdf").pages]
+        for name in ("report.pdf", "page.png")
+    }
+    assert texts == {"report.pdf": ["Page one total 7", "Page two total 14"], "page.png": ["A single page"]}

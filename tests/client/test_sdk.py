@@ -5,11 +5,15 @@ import time
 
 import httpx
 import pytest
+from pypdf import PdfReader
 
+from devtools.documents import scanned_pdf
 from domainq_client import (
     APIError,
     AuthenticationError,
     Client,
+    DocumentOptions,
+    DocumentResult,
     EmbedResult,
     GenerateResult,
     JobCanceledError,
@@ -33,6 +37,24 @@ def test_ocr_of_a_path_or_bytes_waits_for_a_typed_result(sdk, ocr_worker, tmp_pa
         result = sdk.ocr.recognize(source).wait(timeout=60)
         assert isinstance(result, RecognizeResult)
         assert "Invoice" in result.text and result.lines[0].confidence > 0.5
+
+
+def test_a_documents_pages_and_searchable_pdf_are_asked_for_and_downloaded(sdk, ocr_worker, tmp_path):
+    report = tmp_path / "report.pdf"
+    report.write_bytes(scanned_pdf([["Page one total 7"], ["Page two total 14"], ["Page three total 21"]]))
+    job = sdk.ocr.recognize(report, document=DocumentOptions(pages="2-", output="pdf"))
+    result = job.wait(timeout=180)
+    assert isinstance(result, DocumentResult) and [p.index for p in result.pages] == [2, 3]
+    assert result.files == ["searchable.pdf"]
+    saved = tmp_path / "searchable.pdf"
+    assert sdk.jobs.download(job.id, "searchable.pdf", saved) == saved.stat().st_size > 0
+    assert [page.extract_text().split() for page in PdfReader(saved).pages] == [
+        ["Page", "two", "total", "14"],
+        ["Page", "three", "total", "21"],
+    ]
+    with pytest.raises(APIError) as missing:
+        sdk.jobs.download(job.id, "other.pdf", tmp_path / "other.pdf")
+    assert missing.value.status == 404 and missing.value.code == "file_not_found"
 
 
 def test_a_file_uploaded_by_path_is_recognized_by_its_id_and_deleted(sdk, ocr_worker, tmp_path):
@@ -61,6 +83,13 @@ def test_generate_and_embed_answer_typed_results(sdk, llm_worker):
     assert isinstance(chat, GenerateResult)
     embedded = sdk.llm.embed(["one", "two"]).wait(60)
     assert isinstance(embedded, EmbedResult) and len(embedded.embeddings) == 2 and embedded.dim == 384
+
+
+def test_generate_takes_a_structured_output_constraint(sdk, llm_worker):
+    digits = sdk.llm.generate("Hello", regex="[0-9]{3}", max_new_tokens=8).wait(60)
+    assert digits.text.isdigit() and len(digits.text) == 3 and digits.finish_reason == "stop"
+    picked = sdk.llm.generate("Hello", choice=["left", "right"], max_new_tokens=8).wait(60)
+    assert picked.text in ("left", "right")
 
 
 def test_a_failed_job_raises_job_failed_with_its_reason(sdk, llm_worker):

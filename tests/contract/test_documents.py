@@ -2,13 +2,18 @@
 one job whose pages run as jobs of their own, with one ordered result; bad documents are refused
 at the door with a named reason."""
 
+import io
 import json
+import re
 
 import httpx
+import pypdfium2 as pdfium
 import pytest
+from PIL import Image
+from pypdf import PdfReader
 
 from devtools import documents
-from tests.builders import wait_for_job
+from tests.builders import as_key, new_key, text_image, wait_for_job
 from tests.file_server import Answer, FileServer
 
 PAGES = [["Page one total 7"], ["Page two total 14"], ["Page three total 21"]]
@@ -124,3 +129,70 @@ def test_a_canceled_document_stops_its_pages(docs, redis_client):
         "event: done" in events
         and json.loads(events.split("event: done\ndata: ")[1].split("\n")[0])["status"] == "canceled"
     )
+
+
+def _words(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def test_output_pdf_makes_a_searchable_pdf_with_each_pages_words_at_their_boxes(docs, api):
+    source = documents.scanned_pdf(PAGES)
+    answer = _submit(docs, source, "report.pdf", pages="1,3", output="pdf")
+    assert answer.status_code == 202, answer.text
+    job = wait_for_job(docs, answer.json()["id"], timeout=180)
+    assert job["status"] == "succeeded" and job["result"]["files"] == ["searchable.pdf"], job
+
+    got = docs.get(f"/v1/jobs/{job['id']}/files/searchable.pdf")
+    assert got.status_code == 200, got.text
+    assert got.headers["content-type"] == "application/pdf" and int(got.headers["content-length"]) == len(got.content)
+    # An independent reader (pypdf) finds each page's recognized words on that page, only there.
+    texts = [_words(page.extract_text()) for page in PdfReader(io.BytesIO(got.content)).pages]
+    assert texts == ["Page one total 7", "Page three total 21"]
+    # The pages are the document's own (same size), and the words lie where they were recognized:
+    # the first character starts at its line's box (pixels at 200 dpi → points).
+    made, original = pdfium.PdfDocument(got.content), pdfium.PdfDocument(source)
+    for n, (page_number, result) in enumerate(zip((1, 3), job["result"]["pages"], strict=True)):
+        assert made[n].get_size() == pytest.approx(original[page_number - 1].get_size(), abs=0.01)
+        height = made[n].get_height()
+        box = result["lines"][0]["box"]
+        left, bottom, _, top = made[n].get_textpage().get_charbox(0)
+        points = 72 / 200
+        assert abs(left - box[0][0] * points) < 6
+        assert height - box[2][1] * points - 2 < bottom < top < height - box[0][1] * points + 2
+
+    # Another key's client cannot read it; a job that made no file has none.
+    with httpx.Client(base_url=api, timeout=60, headers=docs.headers) as admin:
+        other = new_key(admin, "not-the-owner")
+    with as_key(api, other["key"]) as stranger:
+        refused = stranger.get(f"/v1/jobs/{job['id']}/files/searchable.pdf")
+    assert refused.status_code == 404 and refused.json()["error"]["code"] == "job_not_found"
+    plain = wait_for_job(docs, _submit(docs, source, "plain.pdf", pages="1").json()["id"], timeout=180)
+    missing = docs.get(f"/v1/jobs/{plain['id']}/files/searchable.pdf")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "file_not_found"
+    for name in (".hidden", "other.pdf"):
+        assert docs.get(f"/v1/jobs/{job['id']}/files/{name}").json()["error"]["code"] == "file_not_found"
+    assert docs.get(f"/v1/jobs/{job['id']}/files/..%2F..%2Fjobs").status_code == 404  # no path leaves its files
+
+
+def test_a_tiffs_searchable_pdf_keeps_a_broken_page_as_a_blank_one(docs):
+    answer = _submit(docs, documents.tiff_with_bad_page(PAGES, bad=1), "scan.tiff", output="pdf")
+    job = wait_for_job(docs, answer.json()["id"], timeout=180)
+    assert job["status"] == "succeeded" and job["result"]["pages_failed"] == 1, job
+    pdf = docs.get(f"/v1/jobs/{job['id']}/files/searchable.pdf").content
+    texts = [_words(page.extract_text()) for page in PdfReader(io.BytesIO(pdf)).pages]
+    assert texts == ["Page one total 7", "", "Page three total 21"]
+
+
+def test_an_images_searchable_pdf_is_one_page_of_that_image(docs):
+    image = text_image(["Just an image"])
+    answer = _submit(docs, image, "one.png", output="pdf")
+    job = wait_for_job(docs, answer.json()["id"], timeout=180)
+    assert job["status"] == "succeeded" and job["task"] == "recognize", job
+    assert job["result"]["text"] == "Just an image" and job["result"]["files"] == ["searchable.pdf"]
+    pdf = docs.get(f"/v1/jobs/{job['id']}/files/searchable.pdf").content
+    reader = PdfReader(io.BytesIO(pdf))
+    assert [_words(page.extract_text()) for page in reader.pages] == ["Just an image"]
+    width, height = Image.open(io.BytesIO(image)).size  # no resolution of its own: 200 dpi
+    assert [float(v) for v in reader.pages[0].mediabox[2:]] == pytest.approx([width * 72 / 200, height * 72 / 200])
+    plain = wait_for_job(docs, _submit(docs, image, "one.png").json()["id"], timeout=180)
+    assert "files" not in plain["result"]  # an image's result as before

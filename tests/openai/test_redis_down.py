@@ -8,12 +8,17 @@ from devtools.localstack import free_port
 from tests.openai.conftest import CHAT_MODEL, EMBEDDING_MODEL
 
 HI = [{"role": "user", "content": "hi"}]
+FILE_ID = "up_0123456789abcdef0123456789abcdef"
 CALLS = [
     ("GET", "/openai/v1/models", None),
     ("POST", "/openai/v1/chat/completions", {"model": CHAT_MODEL, "messages": HI}),
     ("POST", "/openai/v1/chat/completions", {"model": CHAT_MODEL, "messages": HI, "stream": True}),
     ("POST", "/openai/v1/completions", {"model": CHAT_MODEL, "prompt": "hi"}),
     ("POST", "/openai/v1/embeddings", {"model": EMBEDDING_MODEL, "input": "hi"}),
+    ("GET", "/openai/v1/files", None),
+    ("GET", f"/openai/v1/files/{FILE_ID}", None),
+    ("GET", f"/openai/v1/files/{FILE_ID}/content", None),
+    ("DELETE", f"/openai/v1/files/{FILE_ID}", None),
 ]
 
 

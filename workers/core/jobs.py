@@ -46,6 +46,9 @@ class JobContext:
     # Reads an object of the blob store by key (retried while the store is away, up to the
     # deadline; ``None``: not there): a document's page reads its document this way.
     read_stored: Callable[[str], bytes | None] | None = None
+    # Writes an object to the blob store (key, bytes, content type), retried alike: a file the
+    # job makes beside its result (``common.blobs.keys.job_file_key``).
+    write_stored: Callable[[str, bytes, str | None], None] | None = None
 
     def report_progress(self, report: dict[str, Any]) -> bool:
         """Publish progress; ``False`` means this run should stop (the job was canceled, or

@@ -158,18 +158,20 @@ class Runner:
 
     def _stored(self, key: str, deadline: float) -> bytes | None:
         """An object of the blob store (``None``: not there), retried while the store is away."""
-        delay = 0.5
-        while True:
+
+        def read() -> bytes | None:
             try:
                 return self.blobs.get().get_sync(key)
             except BlobNotFound:
                 return None
-            except BlobStoreUnavailable as exc:
-                if time.monotonic() + delay > deadline:
-                    raise JobTimeLimitExceeded(f"{key} stayed unreadable: the blob store is down") from exc
-                log.warning("blob store unavailable (%s) reading %s; retrying in %.1fs", exc, key, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 10.0)
+
+        return _while_store_away(read, f"reading {key}", deadline)
+
+    def _put(self, key: str, data: bytes, content_type: str | None, deadline: float) -> None:
+        """Write an object to the blob store, retried while the store is away (a job's file)."""
+        _while_store_away(
+            lambda: self.blobs.get().put_sync(key, data, content_type=content_type), f"writing {key}", deadline
+        )
 
     def _call(
         self, spec: JobSpec, worker: str, job_id: str, attempt: int, params: dict[str, Any], ctx_log: dict[str, str],
@@ -187,7 +189,10 @@ class Runner:
                     raise JobInputError(f"input {', '.join(missing)} expired or missing")
                 inputs = {k: v for k, v in blobs.items() if v is not None}
                 read_stored = functools.partial(self._stored, deadline=deadline)
-                ctx = JobContext(job_id, spec.domain, worker, inputs, self.store, attempt, deadline, read_stored)
+                write_stored = functools.partial(self._put, deadline=deadline)
+                ctx = JobContext(
+                    job_id, spec.domain, worker, inputs, self.store, attempt, deadline, read_stored, write_stored
+                )
                 result = spec.fn(ctx, params)
             if time.monotonic() > deadline:  # an engine that does not check its deadline
                 raise JobTimeLimitExceeded()
@@ -201,6 +206,21 @@ class Runner:
         except Exception as exc:  # a failing job fails alone; the worker goes on serving
             log.exception("job raised", extra=ctx_log)
             return JobStatus.failed, {"type": type(exc).__name__, "message": str(exc)}
+
+
+def _while_store_away(action: Callable[[], T], doing: str, deadline: float) -> T:
+    """``action()``, tried again with backoff while the blob store is unreachable; past the job's
+    ``deadline`` it fails the job as out of time."""
+    delay = 0.5
+    while True:
+        try:
+            return action()
+        except BlobStoreUnavailable as exc:
+            if time.monotonic() + delay > deadline:
+                raise JobTimeLimitExceeded(f"{doing}: the blob store stayed down") from exc
+            log.warning("blob store unavailable (%s) %s; retrying in %.1fs", exc, doing, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 def fail_killed_job(

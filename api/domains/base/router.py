@@ -1,5 +1,6 @@
 """Health, readiness, the domains listing and the job endpoints shared by all domains."""
 
+import mimetypes
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -140,6 +141,24 @@ def _answered(answer: JobView | JobJson) -> JobView | Response:
     if isinstance(answer, JobJson):
         return StreamingResponse(answer, media_type="application/json")
     return answer
+
+
+@router.get(
+    "/v1/jobs/{job_id}/files/{name}",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "The file, as the job made it."},
+        **documented(404, 503),
+    },
+)
+async def job_file(job_id: str, name: str, jobs: JobsDep, principal: PrincipalDep) -> StreamingResponse:
+    """A file a job made beside its result, named in its result's ``files`` (a document's
+    ``searchable.pdf`` with ``output: pdf``), streamed from the blob store; for the job's owner
+    (or an admin), once it succeeded; kept as long as the job's record."""
+    opened = await jobs.file(job_id, name, principal)
+    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    headers = {"Content-Length": str(opened.info.size), "Content-Disposition": f'attachment; filename="{name}"'}
+    return StreamingResponse(opened, media_type=media_type, headers=headers)
 
 
 @router.delete("/v1/jobs/{job_id}", response_model=JobView, responses=documented(404, 409))

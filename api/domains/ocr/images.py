@@ -44,7 +44,7 @@ class Given:
 
     hook: WebhookOptions
     job_options: dict[str, Any]
-    document_options: dict[str, Any]  # pages, dpi, mode: what a document's pages are read with
+    document_options: dict[str, Any]  # pages, dpi, mode, output: how a document is read and what it gives
     data: bytes | None = None  # the image itself: in JSON, or a small multipart file
     file: UploadFile | None = None  # a multipart file over BLOB_INLINE_MAX_BYTES, or a fetched document: on disk
     file_id: str | None = None  # an upload of the caller's
@@ -54,7 +54,7 @@ class Given:
     def of(cls, options: RecognizeOptions, **image: Any) -> "Given":
         hook = WebhookOptions.model_validate(options.model_dump(include=set(WEBHOOK_FIELDS)))
         limit = options.time_limit_s
-        document = {"pages": options.pages, "dpi": options.dpi, "mode": options.mode}
+        document = {"pages": options.pages, "dpi": options.dpi, "mode": options.mode, "output": options.output}
         return cls(hook, {} if limit is None else {TIME_LIMIT_FIELD: limit}, document, **image)
 
 
@@ -114,7 +114,7 @@ async def read_image(request: Request, upload: Upload) -> AsyncIterator[Given]:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         try:
-            form = await request.form(max_files=1, max_fields=10)
+            form = await request.form(max_files=1, max_fields=16)
         except StarletteHTTPException as exc:  # Starlette's 400 for a body that is not multipart
             raise ApiError(422, "invalid_request", f"the multipart body could not be read: {exc.detail}") from exc
         try:

@@ -50,6 +50,8 @@ async def job_for(given: Given, upload: Upload, uploads: UploadService, principa
     if document is not None:
         return document
     params, inputs = await job_image(given, upload, uploads, principal)
+    if given.document_options["output"] == "pdf":
+        params["output"] = "pdf"
     return OcrJob(RECOGNIZE, {**params, **given.job_options}, inputs)
 
 
@@ -85,6 +87,8 @@ async def _document(
     per_page = {"kind": kind, "dpi": given.document_options["dpi"], "mode": given.document_options["mode"]}
     pages = [{"index": i, **per_page, **given.job_options} for i in indexes]
     params = {"kind": kind, "pages_in_document": info.pages, "pages": len(indexes)}
+    if given.document_options["output"] == "pdf":
+        params["output"] = "pdf"
     return OcrJob(DOCUMENT, params, {DOCUMENT_BLOB: job_input}, (PAGE, pages))
 
 

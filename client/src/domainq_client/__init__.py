@@ -25,7 +25,7 @@ exponential backoff) before any ``APIError`` reaches the caller.
 """
 
 from domainq_client._async import AsyncClient, AsyncJob
-from domainq_client._common import RetryPolicy, SubmitOptions
+from domainq_client._common import DocumentOptions, RetryPolicy, SubmitOptions
 from domainq_client._errors import (
     APIError,
     AuthenticationError,
@@ -59,6 +59,7 @@ __all__ = [
     "AsyncJob",
     "AuthenticationError",
     "Client",
+    "DocumentOptions",
     "DocumentResult",
     "DomainqError",
     "EmbedResult",

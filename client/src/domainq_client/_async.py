@@ -98,20 +98,22 @@ class AsyncOcr(_Resource):
         image_url: str | None = None,
         document_url: str | None = None,
         options: c.SubmitOptions | None = None,
+        document: c.DocumentOptions | None = None,
     ) -> AsyncJob:
-        """Queue OCR of one image: a path or its bytes, an upload (``file_id``: ``uploads.create``)
-        an ``image_url`` the server's worker fetches, or a ``document_url`` (PDF, TIFF) the API
-        fetches."""
+        """Queue OCR of one image or document: a path or its bytes, an upload (``file_id``:
+        ``uploads.create``) an ``image_url`` the server's worker fetches, or a ``document_url``
+        (PDF, TIFF) the API fetches; ``document``: which pages, how, and a searchable PDF."""
         named = c.named_image(file_id, image_url, document_url)
         if (image is None) == (named is None):
             raise ValueError("give the image once: its path or bytes, a file_id, an image_url or a document_url")
+        read_as = document.fields() if document else {}
         if named is not None:
-            return self._job(
-                await self._client._request("POST", "/v1/ocr/recognize", **c.submit_request(options, named))
-            )
+            request = c.submit_request(options, {**named, **read_as})
+            return self._job(await self._client._request("POST", "/v1/ocr/recognize", **request))
         assert image is not None
         files = await asyncio.to_thread(c.upload, image, filename)  # no file read on the event loop
         request = c.submit_request(options)
+        request["data"].update(read_as)
         return self._job(await self._client._request("POST", "/v1/ocr/recognize", files=files, **request))
 
 
@@ -154,12 +156,17 @@ class AsyncLlm(_Resource):
         top_p: float | None = None,
         stop: list[str] | None = None,
         seed: int | None = None,
+        response_format: dict[str, Any] | None = None,
+        choice: list[str] | None = None,
+        regex: str | None = None,
         options: c.SubmitOptions | None = None,
     ) -> AsyncJob:
-        """Queue text generation from a raw ``prompt`` or chat ``messages``."""
-        body = c.generate_body(
-            prompt, messages, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=stop, seed=seed
-        )
+        """Queue text generation from a raw ``prompt`` or chat ``messages``; at most one of
+        ``response_format`` (``{"type": "json_object"}`` or ``{"type": "json_schema", "json_schema":
+        {"name", "schema", "strict"}}``), ``choice`` or ``regex`` constrains the text."""
+        constraints = {"response_format": response_format, "choice": choice, "regex": regex}
+        sampling = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p}
+        body = c.generate_body(prompt, messages, **sampling, stop=stop, seed=seed, **constraints)
         return self._job(await self._client._request("POST", "/v1/llm/generate", **c.submit_request(options, body)))
 
     async def embed(self, texts: list[str], *, options: c.SubmitOptions | None = None) -> AsyncJob:
@@ -175,6 +182,21 @@ class AsyncJobs(_Resource):
 
     async def cancel(self, job_id: str) -> AsyncJob:
         return self._job(await self._client._request("DELETE", f"/v1/jobs/{job_id}"))
+
+    async def download(self, job_id: str, name: str, path: str | os.PathLike[str]) -> int:
+        """Save a file the job made (named in its result's ``files``, e.g. ``searchable.pdf``) to
+        ``path``, a chunk at a time; answers its size in bytes."""
+        request = self._client._http.build_request("GET", f"/v1/jobs/{job_id}/files/{name}")
+        response = await self._client._send(request, stream=True)
+        try:
+            with open(path, "wb") as out:
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    out.write(chunk)
+                    size += len(chunk)
+                return size
+        finally:
+            await response.aclose()
 
     async def list(
         self,
@@ -278,13 +300,17 @@ class AsyncClient:
             attempt += 1
             await asyncio.sleep(delay)
 
-    async def _send(self, request: httpx.Request) -> httpx.Response:
-        """One request, not retried (its body may be a stream, read once); its error raised."""
+    async def _send(self, request: httpx.Request, stream: bool = False) -> httpx.Response:
+        """One request, not retried (its body may be a stream, read once); its error raised.
+        ``stream``: the answer's body is left to read (and the response to close)."""
         try:
-            response = await self._http.send(request)
+            response = await self._http.send(request, stream=stream)
         except httpx.TransportError as exc:
             raise UnreachableError(f"{request.url.host} unreachable: {type(exc).__name__}: {exc}") from exc
         if not response.is_success:
+            if stream:
+                await response.aread()
+                await response.aclose()
             raise c.error_from(response)
         return response
 

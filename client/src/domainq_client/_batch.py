@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from domainq_client._common import DocumentOptions
 from domainq_client._errors import APIError, DomainqError, JobError, UnreachableError
 from domainq_client._models import DocumentResult
 from domainq_client._sync import Client, Job
@@ -68,9 +69,16 @@ class BatchState:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+# The file ``--pdf`` saves for each input: the server's searchable PDF of it.
+SEARCHABLE_PDF = "searchable.pdf"
+
+
 class OcrBatch:
-    def __init__(self, client: Client, sink: TextIO, text: bool, out: TextIO | None) -> None:
+    def __init__(
+        self, client: Client, sink: TextIO, text: bool, out: TextIO | None, pdf_dir: Path | None = None
+    ) -> None:
         self.client, self.sink, self.text, self.out = client, sink, text, out
+        self.pdf_dir = pdf_dir  # where each file's searchable PDF goes (``--pdf``)
         self.state = BatchState()
         self.bar: Progress | None = None
 
@@ -96,7 +104,8 @@ class OcrBatch:
             return
         name = str(path)
         try:
-            job = self.client.ocr.recognize(path)
+            as_pdf = DocumentOptions(output="pdf") if self.pdf_dir is not None else None
+            job = self.client.ocr.recognize(path, document=as_pdf)
         except (UnreachableError, APIError) as exc:
             if isinstance(exc, UnreachableError) or exc.status in (401, 403):
                 self.state.stop.set()  # every other file would fail the same way
@@ -115,6 +124,10 @@ class OcrBatch:
                 job.refresh(wait_s=STOP_CHECK_S)
             result = job.wait()
             entry = {"file": name, "id": job.id, "status": "succeeded", "result": _plain(result)}
+            if self.pdf_dir is not None:
+                saved = self.pdf_dir / f"{path.name}.pdf"
+                self.client.jobs.download(job.id, SEARCHABLE_PDF, saved)
+                entry["pdf"] = str(saved)
             if isinstance(result, DocumentResult):
                 with self.state.lock:
                     self.state.pages_done += len(result.pages)

@@ -134,6 +134,29 @@ class SubmitOptions:
         return fields
 
 
+@dataclass(frozen=True)
+class DocumentOptions:
+    """How ``ocr.recognize`` reads a document (PDF, multi-page TIFF); ``None``: the server's default.
+
+    - ``pages``: which pages, e.g. ``"1-3,7,10-"`` (all);
+    - ``dpi``: a PDF's pages are rendered at this resolution (200);
+    - ``mode``: ``"ocr"`` (every page recognized) or ``"auto"`` (a PDF page's own text layer taken);
+    - ``output``: ``"pdf"`` also makes a searchable PDF (``jobs.download(id, "searchable.pdf", path)``).
+    """
+
+    pages: str | None = None
+    dpi: int | None = None
+    mode: str | None = None
+    output: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            k: v
+            for k, v in (("pages", self.pages), ("dpi", self.dpi), ("mode", self.mode), ("output", self.output))
+            if v is not None
+        }
+
+
 def submit_request(options: "SubmitOptions | None", body: dict[str, Any] | None = None) -> dict[str, Any]:
     """The ``httpx`` arguments of a submit: headers, and the JSON body with the webhook fields
     (``body`` ``None``: multipart, the fields go in ``data``)."""

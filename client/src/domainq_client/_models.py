@@ -105,6 +105,7 @@ class RecognizeResult:
     lines: list[OcrLine]
     model: str
     elapsed_ms: float
+    files: list[str] | None = None  # "searchable.pdf" (output="pdf"): jobs.download(id, name, path)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class DocumentResult:
     pages_failed: int
     model: str
     elapsed_ms: float
+    files: list[str] | None = None  # e.g. "searchable.pdf" (output="pdf"): jobs.download(id, name, path)
 
 
 @dataclass(frozen=True)

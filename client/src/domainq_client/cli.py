@@ -29,7 +29,10 @@ def ocr(client: Client, args: argparse.Namespace) -> int:
     if done:
         stderr.print(f"skipping {len(files) - len(todo)} file(s) already done in {out}")
     sink = open(out, "a", encoding="utf-8") if out else None  # noqa: SIM115 (closed below)
-    batch = OcrBatch(client, sys.stdout, args.text, sink)
+    pdf_dir = Path(args.pdf) if args.pdf else None
+    if pdf_dir is not None:
+        pdf_dir.mkdir(parents=True, exist_ok=True)
+    batch = OcrBatch(client, sys.stdout, args.text, sink, pdf_dir)
     try:
         batch.run(todo, args.concurrency, stderr)
     except KeyboardInterrupt:
@@ -66,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="JSONL file of results, one line per file; a re-run skips files done there")
     p.add_argument("--concurrency", type=int, default=8, help="jobs in flight at once (default 8)")
     p.add_argument("--text", action="store_true", help="print each file's plain text instead of JSON lines")
+    p.add_argument("--pdf", metavar="DIR", help="also save each file's searchable PDF in DIR, as <file name>.pdf")
     p.set_defaults(run=ocr)
 
     llm = sub.add_parser("llm", help="text generation and embeddings").add_subparsers(dest="llm", required=True)

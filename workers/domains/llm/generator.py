@@ -5,6 +5,8 @@ own (end of sequence, a stop string, its own ``max_new_tokens``, a cancel, or it
 deadline, checked after every token: that job fails with ``JobTimeLimitExceeded``), so jobs with
 different lengths and stop lists share a batch; greedy rows give the same tokens as unbatched.
 Sampling rows are grouped by their settings, and seeded ones run alone so a seed repeats.
+A row with a structured-output constraint has its logits masked by its own grammar matcher
+(``grammars.GrammarRows``), so constrained and free jobs share batches.
 """
 
 import time
@@ -14,10 +16,18 @@ from itertools import groupby
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
 
 from common.contracts.llm import GenerateRequest, GenerateResult, Usage
 from workers.core.jobs import JobTimeLimitExceeded
+from workers.domains.llm.constraints import constraint_of
+from workers.domains.llm.grammars import GrammarRows, Grammars
 from workers.domains.llm.prompts import PromptEncoder
 
 ProgressFn = Callable[[dict[str, Any]], bool]  # returns False once the job was canceled
@@ -29,6 +39,7 @@ class GenerationJob:
     report_progress: ProgressFn | None = None
     deadline: float | None = None  # time.monotonic(): the row stops there and its job fails
     prompt_ids: list[int] = field(default_factory=list)
+    grammar: Any = None  # the compiled constraint (xgrammar), if the request has one
 
 
 class _RowStops(StoppingCriteria):
@@ -97,6 +108,8 @@ class TextGenerator:
         self.eos_ids.add(self.tokenizer.eos_token_id)
         context = getattr(self.model.config, "max_position_embeddings", None) or self.tokenizer.model_max_length
         self.prompts = PromptEncoder(self.tokenizer, name, context)
+        # The model's vocabulary may be padded past the tokenizer's: masks cover the logits' width.
+        self.grammars = Grammars(self.tokenizer, self.model.config.vocab_size, self.eos_ids)
 
     def encode(self, request: GenerateRequest) -> list[int]:
         return self.prompts.encode(request)
@@ -108,8 +121,10 @@ class TextGenerator:
         for index, job in enumerate(jobs):
             try:
                 job.prompt_ids = self.encode(job.request)
+                constraint = constraint_of(job.request)
+                job.grammar = self.grammars.compiled(constraint) if constraint is not None else None
                 ready.append((index, job))
-            except Exception as exc:
+            except Exception as exc:  # a prompt past the context, a schema xgrammar refuses: this job alone
                 results[index] = exc
         ready.sort(key=lambda pair: _group_key(pair[1]))
         for _, grouped in groupby(ready, key=lambda pair: _group_key(pair[1])):
@@ -133,10 +148,15 @@ class TextGenerator:
             sampling = {"do_sample": True, "temperature": first.temperature, "top_p": first.top_p}
             if first.seed is not None:
                 torch.manual_seed(first.seed)
+        processors = LogitsProcessorList()
+        if any(job.grammar is not None for job in jobs):
+            grammars = [job.grammar for job in jobs]
+            processors.append(GrammarRows(grammars, self.grammars.vocab_size, lambda i: stops.finished[i] is not None))
         output = self.model.generate(
             **batch,
             max_new_tokens=max(job.request.max_new_tokens for job in jobs),
             stopping_criteria=StoppingCriteriaList([stops]),
+            logits_processor=processors,
             pad_token_id=self.tokenizer.pad_token_id,
             **sampling,
         )

@@ -14,6 +14,10 @@ No wait is unbounded: a pool thread waits for its request in short steps, and if
 thread has ended, or vLLM says its engine died, the worker exits non-zero
 (``workers.core.fatal``): every later job would hang or fail, and a fresh worker (its
 supervisor starts one) gets a fresh engine; the reconciler runs the jobs it held again.
+
+Structured outputs map to vLLM's own (``StructuredOutputsParams``), on its xgrammar backend with
+JSON whitespace off, as the transformers engine compiles them; a constraint vLLM refuses when
+the request is added fails that job alone (``InvalidConstraint``).
 """
 
 import concurrent.futures
@@ -26,8 +30,10 @@ from dataclasses import dataclass, field
 from transformers import AutoTokenizer
 
 from common.contracts.llm import GenerateRequest, GenerateResult, Usage
+from common.contracts.structured import JsonSchemaFormat
 from workers.core import fatal
 from workers.core.jobs import JobTimeLimitExceeded
+from workers.domains.llm.constraints import constraint_of
 from workers.domains.llm.engine_loop import EngineLoop
 from workers.domains.llm.generator import ProgressFn
 from workers.domains.llm.prompts import PromptEncoder
@@ -37,9 +43,11 @@ from workers.domains.llm.prompts import PromptEncoder
 os.environ.setdefault("VLLM_WORKER_MULTIPROC_METHOD", "spawn")
 
 from vllm import SamplingParams
+from vllm.config import StructuredOutputsConfig
 from vllm.engine.arg_utils import AsyncEngineArgs
+from vllm.exceptions import VLLMClientError
 from vllm.inputs import TokensPrompt
-from vllm.sampling_params import RequestOutputKind
+from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
 from vllm.v1.engine.async_llm import AsyncLLM
 
 
@@ -92,6 +100,9 @@ class VllmGenerator:
             kv_cache_memory_bytes=options.kv_cache_bytes,
             enforce_eager=options.enforce_eager,
             disable_log_stats=True,
+            # xgrammar named (not "auto"): JSON whitespace can only be turned off on a named backend,
+            # and free whitespace lets a small model indent until max_tokens cuts the JSON.
+            structured_outputs_config=StructuredOutputsConfig(backend="xgrammar", disable_any_whitespace=True),
         )
         # Built on the loop: AsyncLLM starts its output handler on the loop it is created in.
         self.engine: AsyncLLM = self._loop.result(self._loop.submit(self._start(args)))
@@ -118,7 +129,7 @@ class VllmGenerator:
         started = time.perf_counter()
         prompt_ids = self.prompts.encode(request)
         progress = _Progress()
-        running = self._loop.submit(self._stream(prompt_ids, _sampling(request), progress))
+        running = self._loop.submit(self._stream(prompt_ids, _sampling(request), progress, request))
         try:
             canceled = self._wait(running, progress, report_progress, deadline)
         finally:
@@ -170,7 +181,9 @@ class VllmGenerator:
             if not report_progress({"completion_tokens": progress.completion_tokens, "text": progress.text}):
                 return True
 
-    async def _stream(self, prompt_ids: list[int], sampling: SamplingParams, progress: _Progress) -> None:
+    async def _stream(
+        self, prompt_ids: list[int], sampling: SamplingParams, progress: _Progress, request: GenerateRequest
+    ) -> None:
         request_id = f"job-{next(self._ids)}"
         self._running += 1
         try:
@@ -181,13 +194,34 @@ class VllmGenerator:
                 progress.peak_running = max(progress.peak_running, self._running)
                 if output.finished:
                     progress.finish_reason = completion.finish_reason
+        except (VLLMClientError, ValueError) as exc:
+            # vLLM checks a request as it is added: with a constraint, the constraint is what it refused.
+            constraint = constraint_of(request)
+            if constraint is None or progress.completion_tokens:
+                raise
+            raise constraint.refused(str(exc)) from None
         finally:
             self._running -= 1
+
+
+def _structured(request: GenerateRequest) -> StructuredOutputsParams | None:
+    """The job's constraint as vLLM's structured outputs (at most one is set: the contract's rule)."""
+    rf = request.response_format
+    if isinstance(rf, JsonSchemaFormat):
+        return StructuredOutputsParams(json=rf.json_schema.schema_)
+    if rf is not None:
+        return StructuredOutputsParams(json_object=True)
+    if request.choice is not None:
+        return StructuredOutputsParams(choice=list(request.choice))
+    if request.regex is not None:
+        return StructuredOutputsParams(regex=request.regex)
+    return None
 
 
 def _sampling(request: GenerateRequest) -> SamplingParams:
     """The job's settings as vLLM's; temperature 0 is greedy, a seed makes sampling repeat."""
     return SamplingParams(
+        structured_outputs=_structured(request),
         max_tokens=request.max_new_tokens,
         temperature=request.temperature,
         top_p=request.top_p,

@@ -59,6 +59,8 @@ def job_params(body: ChatCompletionRequest | CompletionRequest, model: type[Gene
     one); unsupported parts answer 400."""
     params: dict[str, Any] = {"temperature": body.temperature, "top_p": body.top_p, "seed": body.seed}
     params["stop"] = _stops(body.stop)
+    if body.response_format is not None and body.response_format.type != "text":  # "text": no constraint
+        params["response_format"] = body.response_format.model_dump(exclude_none=True)
     tokens_field = "max_tokens"
     if isinstance(body, ChatCompletionRequest):
         params["max_new_tokens"] = body.max_completion_tokens or body.max_tokens

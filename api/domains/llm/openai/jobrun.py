@@ -22,6 +22,8 @@ from common.records import JobRecord
 log = logging.getLogger(__name__)
 # How often a waiting (non-streamed) request checks that its caller is still there.
 DISCONNECT_CHECK_S = 1.0
+# A failed job's error type (the worker's exception) that is the caller's fault -> its code.
+_CALLERS_FAULTS = {"JobInputError": "job_failed", "InvalidConstraint": "invalid_constraint"}
 
 
 def validated(model: type[BaseModel], params: dict[str, Any], names: dict[str, str] | None = None) -> dict[str, Any]:
@@ -87,7 +89,9 @@ def result_of(view: JobView) -> dict[str, Any]:
     if view.status == JobStatus.succeeded and view.result is not None:
         return view.result
     if view.status == JobStatus.failed and view.error is not None:
-        # Bad input the worker found (e.g. a prompt past the context) is the caller's to fix.
-        status = 400 if view.error.type == "JobInputError" else 500
-        raise ApiError(status, "job_failed", f"job {view.id} failed: {view.error.message}")
+        # Bad input the worker found (a prompt past the context, a schema the engine cannot
+        # compile) is the caller's to fix.
+        status = 400 if view.error.type in _CALLERS_FAULTS else 500
+        code = _CALLERS_FAULTS.get(view.error.type, "job_failed")
+        raise ApiError(status, code, f"job {view.id} failed: {view.error.message}")
     raise ApiError(409, "job_canceled", f"job {view.id} was {view.status}")

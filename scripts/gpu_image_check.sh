@@ -66,14 +66,7 @@ build_images() {
     make_base
     make_uv_image
     make_redis_image
-    build api Dockerfile.api . "PYTHON_IMAGE=$base" "UV_IMAGE=$uv_image" PYTHON_SOURCE=system
-    while read -r name build_args; do
-        [ -n "$name" ] || continue
-        # shellcheck disable=SC2086 # build args, one word each
-        build "$name" Dockerfile.gpu . "BASE_IMAGE=$base" "UV_IMAGE=$uv_image" PYTHON_SOURCE=system $build_args
-    done <<EOF
-$gpu_images
-EOF
+    build_platform "$gpu_images"
 }
 
 # check IMAGE NAME COMMAND...: run one check, record pass or FAIL with its time; the output in logs.

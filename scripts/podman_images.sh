@@ -123,5 +123,18 @@ build() {
     echo "$name|$(($(date +%s) - t0))|$cached of $steps" >>"$work/builds.txt"
 }
 
+# build_platform IMAGES: the API image, then one worker image per line of IMAGES ("NAME
+# BUILD_ARG=VALUE..."), each on the base with the image's own Python.
+build_platform() {
+    build api Dockerfile.api . "PYTHON_IMAGE=$base" "UV_IMAGE=$uv_image" PYTHON_SOURCE=system
+    while read -r name build_args; do
+        [ -n "$name" ] || continue
+        # shellcheck disable=SC2086 # build args, one word each
+        build "$name" Dockerfile.gpu . "BASE_IMAGE=$base" "UV_IMAGE=$uv_image" PYTHON_SOURCE=system $build_args
+    done <<EOF
+$1
+EOF
+}
+
 # An image's size in MB (decimal, as podman counts).
 mb() { podman image inspect --format '{{.Size}}' "$1" 2>/dev/null | awk '{printf "%.0f", $1 / 1e6}'; }

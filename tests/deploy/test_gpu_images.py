@@ -60,7 +60,10 @@ def test_the_script_builds_the_compose_workers_with_their_gpu_extras():
 def test_every_build_argument_the_script_passes_is_one_dockerfile_gpu_declares():
     declared = _dockerfile_args()
     passed = {key for args in _gpu_images().values() for key in args}
-    line = next(line for line in _script().splitlines() if re.match(r'\s*build "\$name" Dockerfile\.gpu ', line))
+    # The worker images are built by podman_images.sh's build_platform, which the script calls.
+    assert re.search(r'^\s*build_platform "\$gpu_images"$', _script(), re.M)
+    shared = (ROOT / "scripts" / "podman_images.sh").read_text()
+    line = next(line for line in shared.splitlines() if re.match(r'\s*build "\$name" Dockerfile\.gpu ', line))
     passed |= set(re.findall(r'"?([A-Z_]+)=', line))
     assert passed >= {"BASE_IMAGE", "UV_IMAGE", "PYTHON_SOURCE", "DOMAIN_EXTRA", "CUDA_FROM_WHEELS"}
     assert passed <= set(declared), f"not ARGs of Dockerfile.gpu: {passed - set(declared)}"

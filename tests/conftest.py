@@ -141,14 +141,16 @@ VLLM_SEQS = 4
 
 
 @dataclass(frozen=True)
-class VllmStack:
+class ModelStack:
+    """An API and one llm worker on a real model, on a Redis database of their own."""
+
     api: str
     worker: Proc
     stack: LocalStack
 
 
 @pytest.fixture(scope="module")
-def vllm_stack(redis_stack, tmp_path_factory) -> "VllmStack":
+def vllm_stack(redis_stack, tmp_path_factory) -> ModelStack:
     """An API and a DOMAIN=llm worker on the vLLM engine and the real default model.
 
     Started once: only tests/api/test_llm_vllm.py uses it, and it stops after that module, so
@@ -172,7 +174,7 @@ def vllm_stack(redis_stack, tmp_path_factory) -> "VllmStack":
             "LLM_KV_CACHE_GIB": "1",
         }
         worker = stack.start_worker("llm", env=env, wait=120)
-        yield VllmStack(stack.start_api(domain="llm", env=TEST_CAPS), worker, stack)
+        yield ModelStack(stack.start_api(domain="llm", env=TEST_CAPS), worker, stack)
 
 
 @pytest.fixture(scope="session")

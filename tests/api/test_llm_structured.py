@@ -5,7 +5,6 @@ transformers engine and the real default model (SmolLM2-135M-Instruct), and the 
 import concurrent.futures
 import json
 import re
-from dataclasses import dataclass
 
 import httpx
 import jsonschema
@@ -13,9 +12,8 @@ import openai
 import pytest
 
 from common.contracts.structured import closed
-from devtools.localstack import LocalStack, Proc
 from tests.builders import submit, wait_for_job
-from tests.conftest import TEST_CAPS, stack_of_its_own
+from tests.conftest import TEST_CAPS, ModelStack, stack_of_its_own
 from tests.structured_cases import BOOK, CITIES, LOOKBEHIND, TASK
 
 CHAT_MODEL = "SmolLM2-135M-Instruct"
@@ -37,22 +35,15 @@ def _ask(content: str, **fields) -> dict:
     return {"messages": [{"role": "user", "content": content}], **fields}
 
 
-@dataclass(frozen=True)
-class SmolStack:
-    api: str
-    worker: Proc
-    stack: LocalStack
-
-
 @pytest.fixture(scope="module")
-def smol_stack(redis_stack, tmp_path_factory) -> SmolStack:
+def smol_stack(redis_stack, tmp_path_factory) -> ModelStack:
     """An API and a worker on the default model, on a Redis database of their own (the suite's
     tiny-model worker must not take these jobs); started once for this module."""
     with stack_of_its_own(redis_stack, tmp_path_factory.mktemp("smol-stack")) as stack:
         # Batches of 12: the schema test's greedy jobs run as one batch, its sampled ones as another.
         env = {**TEST_CAPS, "LLM_ENGINE": "transformers", "LLM_MAX_BATCH": "12", "LLM_PROGRESS_INTERVAL_MS": "100"}
         worker = stack.start_worker("llm", env=env, wait=180)
-        yield SmolStack(stack.start_api(domain="llm", env=TEST_CAPS), worker, stack)
+        yield ModelStack(stack.start_api(domain="llm", env=TEST_CAPS), worker, stack)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from typing import Annotated, BinaryIO, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -26,6 +26,7 @@ from api.core.auth import PrincipalDep
 from api.core.config import ApiSettings
 from api.core.deps import UploadsDep
 from api.core.errors import ApiError
+from api.uploads.schemas import CreateUploadRequest
 from common.uploads import UploadRecord
 
 PREFIX = "/openai/v1/files"
@@ -110,6 +111,15 @@ def _form_file(form: object) -> tuple[UploadFile, str]:
     return file, str(purpose)
 
 
+def _as_upload(filename: str, content_type: str, size: int) -> CreateUploadRequest:
+    """The file's name, media type and size under the rules ``POST /v1/uploads`` applies."""
+    try:
+        return CreateUploadRequest(filename=filename, content_type=content_type, bytes=size)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ApiError(422, "invalid_request", f"file's {first['loc'][0]}: {first['msg']}") from None
+
+
 def build_router(settings: ApiSettings) -> APIRouter:
     # Left out of /openapi.json, as the other OpenAI routes: OpenAI's reference documents them.
     router = APIRouter(prefix=PREFIX, tags=["openai"], include_in_schema=False)
@@ -122,13 +132,14 @@ def build_router(settings: ApiSettings) -> APIRouter:
         async with request.form(max_files=1, max_fields=4) as form:
             file, purpose = _form_file(form)
             size = file.size or 0
+            if not size:
+                raise ApiError(422, "invalid_request", "file: the file is empty")
             if size > settings.max_stored_upload_bytes:
                 raise ApiError(413, "payload_too_large", f"a file is at most {settings.max_stored_upload_bytes} bytes")
             if purpose == "batch" and await run_in_threadpool(_count_lines, file.file) > MAX_BATCH_LINES:
                 raise ApiError(400, "too_many_lines", f"a batch file holds at most {MAX_BATCH_LINES} lines")
-            name = (file.filename or "file")[:255]
-            media = file.content_type or "application/octet-stream"
-            record = await uploads.record(principal, name, media, size, FILE_TTL_S, purpose)
+            asked = _as_upload(file.filename or "file", file.content_type or "application/octet-stream", size)
+            record = await uploads.record(principal, asked.filename, asked.content_type, size, FILE_TTL_S, purpose)
             try:
                 stored = await uploads.receive(principal, record.id, _chunks(file), size)
             except BaseException:

@@ -88,6 +88,9 @@ def test_bad_files_are_refused_and_nothing_is_kept(files, api_url, redis_stack):
     with pytest.raises(openai.BadRequestError) as no_purpose:
         files.create(file=("x.jsonl", b"{}\n"), purpose="fine-tune")
     assert "purpose" in no_purpose.value.message
+    with pytest.raises(openai.BadRequestError) as empty:
+        files.create(file=("empty.jsonl", b""), purpose="batch")
+    assert "the file is empty" in empty.value.message
     with as_key(api_url, redis_stack.admin_key) as client:
         not_a_form = client.post("/openai/v1/files", json={"purpose": "batch"})
     assert not_a_form.status_code == 415 and not_a_form.json()["error"]["type"] == "invalid_request_error"

@@ -20,7 +20,11 @@ CALLS = [
     ("GET", f"/openai/v1/files/{FILE_ID}", None),
     ("GET", f"/openai/v1/files/{FILE_ID}/content", None),
     ("DELETE", f"/openai/v1/files/{FILE_ID}", None),
-    ("POST", "/openai/v1/batches", {"input_file_id": FILE_ID, "endpoint": "/v1/embeddings", "completion_window": "24h"}),
+    (
+        "POST",
+        "/openai/v1/batches",
+        {"input_file_id": FILE_ID, "endpoint": "/v1/embeddings", "completion_window": "24h"},
+    ),
     ("GET", "/openai/v1/batches", None),
     ("GET", f"/openai/v1/batches/{BATCH_ID}", None),
     ("POST", f"/openai/v1/batches/{BATCH_ID}/cancel", None),

@@ -113,7 +113,7 @@ class BatchChaos:
             counts = batch["request_counts"]
             done = (counts["completed"] + counts["failed"]) / self.lines
             while events and done >= events[0][0]:
-                share, event = events.pop(0)
+                _, event = events.pop(0)
                 self.report.events.append(f"{event.__name__.strip('_')} at {done:.0%}")
                 event()
             if batch["status"] in ENDED:

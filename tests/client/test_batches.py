@@ -149,9 +149,8 @@ def test_results_stream_the_output_and_error_files_to_paths(client, fake, tmp_pa
 
 
 def test_openai_shaped_errors_raise_with_their_code_and_message(fake, tmp_path):
-    with Client(URL, KEY, transport=fake.transport) as client:
-        with pytest.raises(APIError) as missing:
-            client.batches.get("batch_nope")
+    with Client(URL, KEY, transport=fake.transport) as client, pytest.raises(APIError) as missing:
+        client.batches.get("batch_nope")
     assert (missing.value.status, missing.value.code) == (404, "batch_not_found")
     assert "No batch found" in missing.value.message
     with Client(URL, "wrong", transport=fake.transport) as client, pytest.raises(AuthenticationError):

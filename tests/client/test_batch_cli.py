@@ -138,4 +138,14 @@ def test_batch_ocr_sends_each_scans_bytes_once_under_a_long_lived_purpose(fake, 
     assert domainq("batch", "ocr", str(scans), "--batch-file", str(kept), "--out", str(tmp_path / "o")) == 0
     (upload,) = [r for r in fake.requests if r.url.path == "/openai/v1/files" and b'filename="page.png"' in r.content]
     assert b"\x89PNG page" in upload.content and b'name="purpose"\r\n\r\nuser_data' in upload.content
+    assert b"Content-Type: image/png" in upload.content
     assert json.loads(kept.read_text())["body"]["file_id"] == fake.deleted[0]
+
+
+def test_help_lists_the_batch_commands(capsys):
+    with pytest.raises(SystemExit) as shown:
+        cli.main(["batch", "--help"])
+    assert shown.value.code == 0
+    listed = capsys.readouterr().out
+    for command in ("submit", "ocr", "results", "list", "get", "cancel"):
+        assert command in listed

@@ -207,8 +207,12 @@ def upload_request(path: str | os.PathLike[str], content_type: str | None) -> di
     """``POST /v1/uploads``'s body for the file at ``path``: its name, media type (from its
     name unless given) and size."""
     file = Path(path)
-    kind = content_type or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-    return {"filename": file.name, "content_type": kind, "bytes": file.stat().st_size}
+    return {"filename": file.name, "content_type": content_type or media_type(file.name), "bytes": file.stat().st_size}
+
+
+def media_type(filename: str) -> str:
+    """A file's media type, from its name."""
+    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
 
 
 def put_request(client: httpx.Client | httpx.AsyncClient, made: dict[str, Any], content: Any) -> httpx.Request:

@@ -204,7 +204,8 @@ class Files(_Resource):
     def upload(self, path: str | os.PathLike[str], purpose: str = "batch") -> FileObject:
         """Upload the file at ``path`` (streamed from disk); ``purpose``: ``batch`` or ``user_data``."""
         with open(path, "rb") as file:
-            parts = {"file": (os.path.basename(path), file, "application/octet-stream")}
+            name = os.path.basename(path)
+            parts = {"file": (name, file, c.media_type(name))}
             request = self._client._http.build_request("POST", c.FILES, files=parts, data={"purpose": purpose})
             response = self._client._send(request)
         return c.file_object(response.json())

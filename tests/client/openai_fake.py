@@ -53,6 +53,7 @@ class FakeOpenAI:
     batches: dict[str, FakeBatch] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    refused_names: set[str] = field(default_factory=set)  # files by these names answer 413
 
     @property
     def transport(self) -> httpx.MockTransport:
@@ -87,6 +88,8 @@ class FakeOpenAI:
     def _create_file(self, request: httpx.Request) -> httpx.Response:
         parts = _multipart(request)
         filename, content = parts["file"]
+        if filename in self.refused_names:
+            return _error(413, "a file is at most 200 bytes", "payload_too_large")
         purpose = parts["purpose"][1].decode()
         return httpx.Response(200, json=self._store(filename or "file", content, purpose))
 

@@ -3,6 +3,7 @@ files it writes, its progress bar and its exit codes."""
 
 import json
 
+import httpx
 import pytest
 
 from domainq_client import Client, cli
@@ -149,3 +150,29 @@ def test_help_lists_the_batch_commands(capsys):
     listed = capsys.readouterr().out
     for command in ("submit", "ocr", "results", "list", "get", "cancel"):
         assert command in listed
+
+
+def test_batch_ocr_leaves_out_a_scan_the_api_refuses_and_exits_1(fake, tmp_path, capsys):
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    for name in ("a.png", "huge.png", "c.png"):
+        (scans / name).write_bytes(name.encode())
+    fake.refused_names = {"huge.png"}
+    kept = tmp_path / "batch.jsonl"
+    assert domainq("batch", "ocr", str(scans), "--batch-file", str(kept), "--out", str(tmp_path / "o")) == 1
+    stderr = said(capsys)
+    assert "huge.png: not uploaded: 413 payload_too_large" in stderr
+    assert "1 file(s) could not be uploaded and are not in the batch" in stderr
+    assert [json.loads(line)["custom_id"] for line in kept.read_text().splitlines()] == ["a.png", "c.png"]
+    assert len((tmp_path / "o").read_text().splitlines()) == 2
+
+
+def test_batch_ocr_deletes_its_uploads_when_no_batch_is_made(fake, tmp_path, capsys, monkeypatch):
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    (scans / "a.png").write_bytes(b"a")
+    fake.outcome = "completed"
+    monkeypatch.setattr(fake, "_create_batch", lambda request: httpx.Response(500, json={"error": {"message": "down"}}))
+    assert domainq("batch", "ocr", str(scans)) == 1
+    assert "500" in said(capsys) and sorted(fake.deleted) == ["file-0001", "file-0002"]  # the scan, the batch file
+    assert fake.batches == {}

@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 import httpx
 
 from domainq_client import _common as c
-from domainq_client._errors import NotSupportedError, UnreachableError, WaitTimeout
+from domainq_client._errors import DomainqError, NotSupportedError, UnreachableError, WaitTimeout
 from domainq_client._models import Batch, BatchPage, Event, FileObject, JobPage, JobView
 
 
@@ -239,7 +239,8 @@ class AsyncBatches(_Resource):
         completion_window: str = "24h",
     ) -> Batch:
         """Start a batch of an uploaded file (``input_file_id``, with its ``endpoint``), or of the
-        JSONL file at ``path``: uploaded first, the endpoint read off its first line unless given."""
+        JSONL file at ``path``: uploaded first (and deleted if the batch is refused), the endpoint
+        read off its first line unless given."""
         if (input_file_id is None) == (path is None):
             raise ValueError("give the requests once: an input_file_id or the path of a JSONL file")
         if path is not None:
@@ -249,7 +250,13 @@ class AsyncBatches(_Resource):
             raise ValueError("an input_file_id needs its endpoint, e.g. endpoint='/v1/embeddings'")
         assert input_file_id is not None
         body = c.batch_body(input_file_id, endpoint, metadata, completion_window)
-        return c.batch(await self._client._request("POST", c.BATCHES, json=body))
+        try:
+            return c.batch(await self._client._request("POST", c.BATCHES, json=body))
+        except DomainqError:
+            if path is not None:  # the file this call uploaded serves no batch: not left behind
+                with contextlib.suppress(DomainqError):
+                    await self._client.files.delete(input_file_id)
+            raise
 
     async def get(self, batch_id: str) -> Batch:
         return c.batch(await self._client._request("GET", f"{c.BATCHES}/{batch_id}"))

@@ -89,6 +89,10 @@ def submit(client: Client, args: argparse.Namespace) -> int:
     stderr.print(f"batch {batch.id} {batch.status} ({batch.endpoint})")
     if not args.wait:
         _print_json(batch)
+        if args.out or args.errors:
+            stderr.print(
+                f"--out and --errors are saved with --wait; later: domainq batch results {batch.id} --out FILE"
+            )
         return OK
     return _follow(client, batch, args)
 
@@ -208,7 +212,6 @@ def ocr(client: Client, args: argparse.Namespace) -> int:
         raise DomainqError("no images or documents found")
     uploaded, skipped = _upload(client, files, args.concurrency)
     file_ids = [file_id for _, file_id in uploaded]
-    code = INTERRUPTED
     try:
         if not uploaded:
             raise DomainqError("no file could be uploaded")
@@ -217,11 +220,12 @@ def ocr(client: Client, args: argparse.Namespace) -> int:
                 for custom_id, file_id in uploaded:
                     out.write(json.dumps(ocr_line(custom_id, file_id), ensure_ascii=False) + "\n")
             batch = client.batches.create(path=path, endpoint=OCR_ENDPOINT, metadata=dict(args.metadata or []))
-        stderr.print(f"batch {batch.id} of {len(uploaded)} file(s) {batch.status}")
-        code = _follow(client, batch, args)
     except BaseException:
-        _delete(client, file_ids, args.concurrency)  # no batch needs them
+        _delete(client, file_ids, args.concurrency)  # no batch was made: nothing needs them
         raise
+    stderr.print(f"batch {batch.id} of {len(uploaded)} file(s) {batch.status}")
+    # From here the batch may read the scans: an error while following it leaves them in place.
+    code = _follow(client, batch, args)
     if code == INTERRUPTED:
         stderr.print(f"the {len(uploaded)} uploaded scan(s) stay for the batch (they expire in 30 days)")
         return code

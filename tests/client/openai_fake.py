@@ -57,7 +57,7 @@ class FakeOpenAI:
 
     @property
     def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self.handle)
+        return httpx.MockTransport(lambda request: self.handle(request))  # a test may swap ``handle``
 
     def content(self, file_id: str) -> bytes:
         return bytes(self.files[file_id]["content"])

@@ -4,6 +4,7 @@
 import asyncio
 import json
 
+import httpx
 import pytest
 
 from domainq_client import APIError, AsyncClient, AuthenticationError, Batch, Client, WaitTimeout
@@ -172,3 +173,13 @@ def test_the_async_client_has_the_same_batches(fake, tmp_path):
             return [json.loads(line)["custom_id"] for line in out.read_text().splitlines()]
 
     assert asyncio.run(scenario()) == ["req-0", "req-1", "req-2"]
+
+
+def test_an_upload_refused_for_the_rate_limit_is_sent_again_whole(client, fake, tmp_path, monkeypatch):
+    path = request_lines(tmp_path / "r.jsonl", 2)
+    answers = [httpx.Response(429, headers={"Retry-After": "0"}, json={"error": {"message": "slow down"}})]
+    handle = fake.handle
+    monkeypatch.setattr(fake, "handle", lambda request: answers.pop() if answers else handle(request))
+    made = client.files.upload(path)
+    assert answers == []  # the 429 was answered
+    assert fake.content(made.id) == (tmp_path / "r.jsonl").read_bytes()

@@ -202,13 +202,13 @@ class Files(_Resource):
     """OpenAI's Files API (``/openai/v1/files``): batch input and output files."""
 
     def upload(self, path: str | os.PathLike[str], purpose: str = "batch") -> FileObject:
-        """Upload the file at ``path`` (streamed from disk); ``purpose``: ``batch`` or ``user_data``."""
+        """Upload the file at ``path`` (read from disk a chunk at a time as it is sent);
+        ``purpose``: ``batch`` or ``user_data``. Retried as any request (httpx rewinds the file)."""
         with open(path, "rb") as file:
             name = os.path.basename(path)
             parts = {"file": (name, file, c.media_type(name))}
-            request = self._client._http.build_request("POST", c.FILES, files=parts, data={"purpose": purpose})
-            response = self._client._send(request)
-        return c.file_object(response.json())
+            made = self._client._request("POST", c.FILES, files=parts, data={"purpose": purpose})
+        return c.file_object(made)
 
     def get(self, file_id: str) -> FileObject:
         return c.file_object(self._client._request("GET", f"{c.FILES}/{file_id}"))

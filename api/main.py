@@ -33,6 +33,9 @@ from api.core.scrape import router as metrics_router
 from api.core.waiter import JobWaiter
 from api.keys.routes import router as keys_router
 from api.openai import files as openai_files
+from api.openai.batches import endpoints as batch_endpoints
+from api.openai.batches import routes as openai_batches
+from api.openai.batches.runner import BatchRunner
 from api.openai.errors import OpenAIErrors
 from api.uploads import router as uploads
 from api.uploads.service import UploadService
@@ -119,7 +122,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.redis = reader
         app.state.scripts = scripts
         app.state.keys = KeyCache(scripts)
+        app.state.batch_endpoints = batch_endpoints.served(settings, app.state.uploads)
+        batch_runner = BatchRunner(settings, reader, scripts, app.state.jobs, blobs, app.state.batch_endpoints)
+        batch_runner.start()
         yield
+        await batch_runner.stop()
         reconciler.stop()
         if bootstrap is not None:
             bootstrap.cancel()
@@ -143,6 +150,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     routes.body_caps[uploads.PREFIX + "/"] = uploads.max_body_bytes(settings)
     app.include_router(openai_files.build_router(settings))
     routes.body_caps[openai_files.PREFIX] = openai_files.max_body_bytes(settings)
+    app.include_router(openai_batches.build_router(settings))
+    routes.body_caps[openai_batches.PREFIX] = openai_batches.MAX_BODY_BYTES
     app.include_router(metrics_router)
     serve_docs_offline(app)
     open_exact, _ = open_paths(settings)

@@ -46,6 +46,13 @@ Prefix ``dq:`` (job records and everything kept beside them):
   storage quota counts their declared bytes;
 - ``dq:metered:<id>``: which API process counted the job's finish in its metrics (a claim
   that expires; ``api.core.finished_meter``);
+- ``dq:batch:<id>``: an OpenAI batch's record, a hash (``api.openai.batches``): its owner,
+  endpoint, input file, status and times, counts, where feeding its lines stands (byte offset,
+  line number); ``...:live`` the ids of its line jobs in flight, ``...:lines`` each one's line
+  number and ``custom_id``, ``...:out`` / ``...:err`` the blob keys of its output and error
+  parts in order, ``...:lock`` the token of the one API process stepping it now;
+- ``dq:batches:active``: the batches not ended; ``dq:batches:owner:<key id>`` a key's batches by
+  creation time (ms), ``...:active`` its batches not ended (its limit of batches in progress);
 - channel ``dq:jobs:events``: ``<id> <status>`` on every change of a job (``<id> progress`` for
   progress), waking long-polls and event streams; finishes also feed the meters.
 
@@ -97,6 +104,9 @@ WHSEC_PREFIX = PREFIX + "whsec:"
 WHSEC_PREVIOUS_SUFFIX = ":previous"
 UPLOAD_PREFIX = PREFIX + "upload:"
 OWNER_UPLOADS_PREFIX = PREFIX + "uploads:owner:"
+BATCH_PREFIX = PREFIX + "batch:"
+BATCHES_ACTIVE = PREFIX + "batches:active"
+OWNER_BATCHES_PREFIX = PREFIX + "batches:owner:"
 # A job's event stream keeps this many entries at most (about: Redis trims in whole nodes).
 EVENTS_MAX = 1000
 # Webhook deliveries of progress: one per job at most this often.
@@ -215,6 +225,15 @@ def rate(key_id: str) -> str:
 
 def inflight(key_id: str) -> str:
     return INFLIGHT_PREFIX + key_id
+
+
+def batch(batch_id: str, part: str = "") -> str:
+    """A batch's record, or (``part``: ``live``, ``lines``, ``out``, ``err``, ``lock``) what is kept beside it."""
+    return BATCH_PREFIX + batch_id + (":" + part if part else "")
+
+
+def owner_batches(key_id: str, active: bool = False) -> str:
+    return OWNER_BATCHES_PREFIX + key_id + (":active" if active else "")
 
 
 # kombu's Redis transport: a queue is a list under its name, plus one list per priority step

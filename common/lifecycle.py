@@ -59,6 +59,9 @@ class Admission:
     weight: float = 1.0  # its share of its domain's workers beside other keys (common.fair)
     inline_budget_bytes: int = 0  # input bytes all jobs may hold inline in Redis (0: no limit)
     memory_watermark: float = 0  # the share of Redis's maxmemory past which submits stop (0: none)
+    # The set the job joins while queued or running: the key's jobs in flight, unless it is a
+    # batch's line (its batch's lines in flight: a batch counts once against the key's limit).
+    inflight_set: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,7 @@ def submit(
             keys.job(record.id),
             keys.apikey(admission.key_hash or "-"),
             keys.rate(owner),
-            keys.inflight(owner),
+            admission.inflight_set or keys.inflight(owner),
             keys.idempotency(owner, extras.idempotency_key_hash or "-"),
             keys.owner_jobs(owner),
             *(keys.blob(record.id, name) for name in blobs),

@@ -75,9 +75,11 @@ def create(
     ttl_s: float,
     quota_bytes: int,
     purpose: str | None = None,
+    upload_id: str | None = None,
 ) -> Call[Created]:
-    """Record a new upload of ``owner``'s, unless it would pass the key's quota (0: none)."""
-    upload_id = new_id()
+    """Record a new upload of ``owner``'s, unless it would pass the key's quota (0: none).
+    ``upload_id``: the id to record it under (made again, the same record), else a new one."""
+    upload_id = upload_id or new_id()
     fields = {"owner": owner, "bytes": str(declared_bytes), "content_type": content_type, "filename": filename}
     if purpose is not None:
         fields["purpose"] = purpose

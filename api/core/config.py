@@ -60,6 +60,16 @@ class ApiSettings(CoreSettings):
     max_waits_per_key: int = Field(
         100, ge=0, description="Long-polls and event streams a key holds open at once, per API process (0: no limit)."
     )
+    # OpenAI batches (api.openai.batches): each feeds its lines as jobs, this many in flight at a
+    # time; the fair share decides between them and everyone's interactive jobs.
+    batch_window: int = Field(256, ge=1, le=10_000, description="A batch's line jobs in flight at once.")
+    batch_max_in_progress_per_key: int = Field(
+        10, ge=0, description="Batches a key has in progress at once (0: no limit)."
+    )
+    batch_completion_window_s: float = Field(
+        24 * 3600, gt=0, description='How long "completion_window": "24h" lasts (shorter for tests and drills).'
+    )
+    batch_step_s: float = Field(0.5, gt=0, description="How often each API process steps the batches in progress.")
 
     # Each domain's own settings (its class, its prefix: LLM_*, OCR_*), kept with these so an app
     # holds all it was built with: read on first use, unless given by ``with_domain_settings``.

@@ -137,10 +137,12 @@ class JobService:
         self.estimates = estimates
         self.waits = WaitSlots(settings.max_waits_per_key, metrics.waits_open)
 
-    def _admission(self, principal: Principal, domain: str) -> lifecycle.Admission:
+    def _admission(self, principal: Principal, domain: str, batch_lines: str | None) -> lifecycle.Admission:
         s = self.settings
         rate = principal.rate_limit_per_minute
         in_flight = principal.max_jobs_in_flight
+        if batch_lines is not None:  # a batch's line: its batch was admitted under these limits
+            rate = in_flight = 0
         return lifecycle.Admission(
             owner=principal.id,
             key_hash=principal.key_hash,
@@ -150,6 +152,7 @@ class JobService:
             weight=principal.weight,
             inline_budget_bytes=s.redis_inline_budget_bytes,
             memory_watermark=s.redis_submit_watermark,
+            inflight_set=batch_lines,
         )
 
     async def submit(
@@ -162,11 +165,15 @@ class JobService:
         hook: WebhookOptions | None = None,
         controls: SubmitControls | None = None,
         pages: tuple[str, list[dict[str, Any]]] | None = None,
+        batch_lines: str | None = None,
     ) -> JobAccepted:
         """Admit, record and queue the job, atomically. An idempotent submit seen before answers
         that job (``replayed: true``) instead; a refused one raises its ``ApiError``. A document
         gives ``pages``: its page task's verb and each page's params (``common.documents``);
-        its blobs then all go to the blob store, where its pages read them."""
+        its blobs then all go to the blob store, where its pages read them. A batch's line
+        gives ``batch_lines``, the set of its batch's lines in flight, which it joins instead of
+        its key's jobs in flight, free of the key's rate and in-flight limits
+        (``api.openai.batches``)."""
         blobs, hook, controls = blobs or {}, hook or WebhookOptions(), controls or SubmitControls()
         if hook.webhook is not None:
             await self._check_webhook(hook.webhook)
@@ -188,7 +195,7 @@ class JobService:
             cancel_after_s=controls.cancel_after_s,
             priority=controls.priority,
         )
-        admission = self._admission(principal, domain)
+        admission = self._admission(principal, domain, batch_lines)
         page_jobs = [] if pages is None else self._pages(record.id, domain, *pages)
         inline, stored = self.inputs.split(blobs, always=tuple(blobs) if pages else ())
         status, detail = await self._record(record, inline, stored, message.body, admission, extras, page_jobs)

@@ -80,9 +80,16 @@ def _wiring(domain: str) -> dict:
 def test_an_ocr_api_has_no_llm_openai_routes_and_imports_nothing_of_the_llm_domain():
     wiring = _wiring("ocr")
     assert "/v1/ocr/recognize" in wiring["routes"]
-    # OpenAI's Files API is the protocol's own, for every domain (an OCR batch's input file too).
+    # OpenAI's Files and Batch APIs are the protocol's own, for every domain (OCR batches too).
     openai_routes = {r for r in wiring["routes"] if r.startswith("/openai/")}
-    assert openai_routes == {"/openai/v1/files", "/openai/v1/files/{file_id}", "/openai/v1/files/{file_id}/content"}
+    assert openai_routes == {
+        "/openai/v1/files",
+        "/openai/v1/files/{file_id}",
+        "/openai/v1/files/{file_id}/content",
+        "/openai/v1/batches",
+        "/openai/v1/batches/{batch_id}",
+        "/openai/v1/batches/{batch_id}/cancel",
+    }
     assert not [m for m in wiring["modules"] if "llm" in m.split(".")]
 
 

@@ -9,6 +9,7 @@ from tests.openai.conftest import CHAT_MODEL, EMBEDDING_MODEL
 
 HI = [{"role": "user", "content": "hi"}]
 FILE_ID = "up_0123456789abcdef0123456789abcdef"
+BATCH_ID = "batch_0123456789abcdef0123456789abcdef"
 CALLS = [
     ("GET", "/openai/v1/models", None),
     ("POST", "/openai/v1/chat/completions", {"model": CHAT_MODEL, "messages": HI}),
@@ -19,6 +20,10 @@ CALLS = [
     ("GET", f"/openai/v1/files/{FILE_ID}", None),
     ("GET", f"/openai/v1/files/{FILE_ID}/content", None),
     ("DELETE", f"/openai/v1/files/{FILE_ID}", None),
+    ("POST", "/openai/v1/batches", {"input_file_id": FILE_ID, "endpoint": "/v1/embeddings", "completion_window": "24h"}),
+    ("GET", "/openai/v1/batches", None),
+    ("GET", f"/openai/v1/batches/{BATCH_ID}", None),
+    ("POST", f"/openai/v1/batches/{BATCH_ID}/cancel", None),
 ]
 
 

@@ -10,7 +10,7 @@ from api.core.deps import JobsDep, UploadsDep
 from api.core.errors import documented
 from api.core.submit_controls import SubmitControlsDep
 from api.domains.ocr.config import OcrApiSettings
-from api.domains.ocr.forms import openapi_body, upload_rules
+from api.domains.ocr.forms import Upload, openapi_body, upload_rules
 from api.domains.ocr.images import FIELDS_SLACK_BYTES, check_declared_length, read_image
 from api.domains.ocr.sources import job_for
 from common.contracts.jobs import JobAccepted
@@ -26,19 +26,24 @@ def max_body_bytes(settings: ApiSettings) -> int:
     return max(settings.max_upload_bytes * 4 // 3, document) + FIELDS_SLACK_BYTES
 
 
-def build_router(settings: ApiSettings) -> APIRouter:
-    """The OCR route under the app's image cap, pixel cap and the domain's hard time limit."""
+def rules(settings: ApiSettings) -> Upload:
+    """What a recognize request may hold under the app's settings (a batch's lines too)."""
     ocr = settings.domain_settings(OcrApiSettings)
-    hard_limit_s = settings.time_limits(DOMAIN)[1]
-    upload = upload_rules(
+    return upload_rules(
         settings.max_upload_bytes,
         ocr.max_pixels,
-        hard_limit_s,
+        settings.time_limits(DOMAIN)[1],
         settings.blob_inline_max_bytes,
         ocr.max_document_bytes,
         settings.input_url_timeout_s,
         settings.input_url_allow_private,
     )
+
+
+def build_router(settings: ApiSettings) -> APIRouter:
+    """The OCR route under the app's image cap, pixel cap and the domain's hard time limit."""
+    ocr = settings.domain_settings(OcrApiSettings)
+    upload = rules(settings)
     # Bounds the images held in memory (or streamed to the store) at once; multipart bodies
     # wait spooled to disk.
     turns = asyncio.Semaphore(ocr.max_concurrent_uploads)

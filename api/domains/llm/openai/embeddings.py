@@ -53,8 +53,13 @@ async def embeddings(
         head, tail = results.around({**answer, "data": results.PLACE})
         return StreamingResponse(_streamed(head, stored, body.encoding_format, tail), media_type="application/json")
     result = await jobrun.finished_result(jobs, record)
-    answer["data"] = [_item(i, vector, body.encoding_format) for i, vector in enumerate(result["embeddings"])]
+    answer["data"] = items(result, body.encoding_format)
     return answer
+
+
+def items(result: dict[str, Any], encoding: str) -> list[dict[str, Any]]:
+    """An embed result's vectors as OpenAI's list items (a batch's output lines too)."""
+    return [_item(i, vector, encoding) for i, vector in enumerate(result["embeddings"])]
 
 
 async def _streamed(head: bytes, stored: AsyncIterable[bytes], encoding: str, tail: bytes) -> AsyncIterator[bytes]:

@@ -102,6 +102,11 @@ async def complete(
     """The whole answer, once the job finished."""
     job_id = await jobrun.submit(jobs, principal, GENERATE, params, controls)
     result = await jobrun.finished_result(jobs, await jobrun.wait_for(request, jobs, principal, job_id, controls))
+    return answer(shape, job_id, model, result)
+
+
+def answer(shape: Shape, job_id: str, model: str, result: dict[str, Any]) -> dict[str, Any]:
+    """The whole answer to a request whose job gave ``result`` (a batch's output lines too)."""
     return {
         "id": _answer_id(shape, job_id),
         "object": shape.object,

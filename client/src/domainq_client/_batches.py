@@ -126,7 +126,7 @@ def list_batches(client: Client, args: argparse.Namespace) -> int:
 
 def _done(batch: Batch) -> str:
     counts = batch.request_counts
-    if counts is None or not counts.total:
+    if not counts.total:
         return "no lines counted yet"
     return f"{batch.lines_done}/{counts.total} lines done, {counts.failed} failed"
 
@@ -146,9 +146,8 @@ def _follow(client: Client, batch: Batch, args: argparse.Namespace) -> int:
 
             def show(seen: Batch) -> None:
                 counts = seen.request_counts
-                total = counts.total if counts and counts.total else None
-                failed = counts.failed if counts else 0
-                bar.update(task, total=total, completed=seen.lines_done, failed=failed, status=seen.status)
+                total = counts.total or None  # none counted yet (validating): a bar without an end
+                bar.update(task, total=total, completed=seen.lines_done, failed=counts.failed, status=seen.status)
 
             batch = client.batches.wait(batch.id, on_progress=show)
     except KeyboardInterrupt:
@@ -164,8 +163,7 @@ def _finish(client: Client, batch: Batch, args: argparse.Namespace) -> int:
             client.files.content(batch.output_file_id, out)
     if batch.error_file_id and args.errors:
         client.files.content(batch.error_file_id, args.errors)
-    counts = batch.request_counts
-    failed = counts.failed if counts else 0
+    failed = batch.request_counts.failed
     where = f"; results in {args.out}" if args.out and batch.output_file_id else ""
     if batch.status == "completed" and not failed:
         stderr.print(f"batch {batch.id} completed: {_done(batch)}{where}")

@@ -196,8 +196,8 @@ class FileObject:
     created_at: int
     filename: str
     purpose: str
-    expires_at: int | None = None
-    status: str | None = None
+    expires_at: int
+    status: str = "processed"
     object: str = "file"
 
 
@@ -250,8 +250,8 @@ class Batch:
     expired_at: int | None = None
     cancelling_at: int | None = None
     cancelled_at: int | None = None
-    request_counts: BatchRequestCounts | None = None
-    metadata: dict[str, Any] | None = None
+    request_counts: BatchRequestCounts = field(default_factory=BatchRequestCounts)
+    metadata: dict[str, str] | None = None
 
     @property
     def finished(self) -> bool:
@@ -260,8 +260,7 @@ class Batch:
     @property
     def lines_done(self) -> int:
         """Lines that ended, well or not."""
-        counts = self.request_counts
-        return counts.completed + counts.failed if counts else 0
+        return self.request_counts.completed + self.request_counts.failed
 
 
 @dataclass(frozen=True)

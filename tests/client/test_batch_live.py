@@ -42,3 +42,20 @@ def test_batch_ocr_of_a_folder_names_each_answer_by_its_path(domainq, ocr_worker
     assert run.returncode == 0, run.stderr
     texts = {a["custom_id"]: a["response"]["body"]["text"] for a in map(json.loads, out.read_text().splitlines())}
     assert texts == {"a.png": "Folder page one", "b/c.png": "Folder page two"}
+
+
+def test_a_file_with_a_bad_line_fails_and_the_command_names_the_line(domainq, tmp_path):
+    requests = tmp_path / "requests.jsonl"
+    good = {
+        "custom_id": "a",
+        "method": "POST",
+        "url": "/v1/embeddings",
+        "body": {"model": EMBEDDING_MODEL, "input": "x"},
+    }
+    requests.write_text(
+        json.dumps(good) + "\n" + json.dumps({**good, "custom_id": "b", "url": "/v1/completions"}) + "\n"
+    )
+    run = domainq("batch", "submit", str(requests), "--wait")
+    assert run.returncode == 1, run.stderr
+    said = " ".join(run.stderr.split())
+    assert "failed" in said and "line 2: url: every line's url is the batch's endpoint" in said

@@ -32,7 +32,7 @@ def _pages(folder, count: int) -> list[str]:
 def test_help_documents_every_command(domainq):
     top = domainq("--help")
     assert top.returncode == 0
-    for command in ("ocr", "llm", "jobs", "domains", "keys", "Exit codes"):
+    for command in ("ocr", "llm", "jobs", "batch", "domains", "keys", "Exit codes"):
         assert command in top.stdout
     for args in (
         ["ocr"],
@@ -41,6 +41,8 @@ def test_help_documents_every_command(domainq):
         ["jobs", "wait"],
         ["jobs", "list"],
         ["keys", "create"],
+        ["batch", "submit"],
+        ["batch", "ocr"],
     ):
         shown = domainq(*args, "--help")
         assert shown.returncode == 0 and "usage: domainq" in shown.stdout

@@ -14,12 +14,15 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
+from api.openai.batches.lines import LineProblem
+from api.openai.batches.store import BatchObject
+from api.openai.files import FileObject
 from common.contracts.llm import EmbedResult, GenerateResult
 from common.contracts.ocr import DocumentResult, RecognizeResult
 from domainq_client import _models as client_models
 
 # The client's name for each server model, where they differ.
-CLIENT_NAMES = {"JobError": "JobErrorInfo"}
+CLIENT_NAMES = {"JobError": "JobErrorInfo", "RequestCounts": "BatchRequestCounts"}
 
 
 def _schema_kind(schema: dict[str, Any], defs: dict[str, Any]) -> str:
@@ -111,3 +114,21 @@ def test_result_models_match_the_contracts(server_model: type[BaseModel]):
 def test_every_task_the_api_serves_has_a_typed_result(client):
     served_tasks = {(d["name"], task) for d in client.get("/v1/domains").json()["domains"] for task in d["tasks"]}
     assert served_tasks <= set(client_models.RESULT_TYPES)
+
+
+def test_openai_batch_and_file_objects_match_the_servers():
+    schema = BatchObject.model_json_schema()
+    defs = schema["$defs"]
+    problems = _compare(client_models.Batch, schema, defs)
+    problems += _compare(client_models.BatchRequestCounts, defs["RequestCounts"], defs)
+    # The server keeps a bad line's error as a plain object; the client types it (BatchError).
+    assert _compare(client_models.BatchErrors, defs["BatchErrors"], defs) == [
+        "data: served as list[dict], the client has list[BatchError]"
+    ]
+    problems += _compare(client_models.FileObject, FileObject.model_json_schema(), {})
+    assert problems == []
+
+
+def test_a_bad_lines_error_as_the_server_writes_it_parses_whole():
+    written = LineProblem("invalid_json", "the line is not valid JSON", "body").at(3).as_error()
+    assert dataclasses.asdict(client_models.from_dict(client_models.BatchError, written)) == written

@@ -1,5 +1,6 @@
 """The SDK end to end: real API, real workers."""
 
+import json
 import threading
 import time
 
@@ -180,3 +181,18 @@ def test_429_is_retried_after_the_servers_retry_after(isolated_stack):
         freeing.join()
         assert waited >= 1.9
         assert client.jobs.get(second.id).status == "queued"
+
+
+def test_files_upload_read_back_and_delete_through_the_openai_files_api(sdk, tmp_path):
+    requests = tmp_path / "requests.jsonl"
+    line = {"custom_id": "a", "method": "POST", "url": "/v1/embeddings", "body": {"input": "x"}}
+    requests.write_text((json.dumps(line) + "\n") * 3)
+    made = sdk.files.upload(requests, "batch")
+    assert (made.purpose, made.bytes, made.filename) == ("batch", requests.stat().st_size, "requests.jsonl")
+    assert sdk.files.get(made.id).id == made.id
+    back = tmp_path / "back.jsonl"
+    assert sdk.files.content(made.id, back) == made.bytes and back.read_bytes() == requests.read_bytes()
+    sdk.files.delete(made.id)
+    with pytest.raises(APIError) as gone:
+        sdk.files.get(made.id)
+    assert gone.value.status == 404

@@ -9,13 +9,13 @@ import contextlib
 import os
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
 from domainq_client import _common as c
-from domainq_client._errors import NotSupportedError, UnreachableError, WaitTimeout
-from domainq_client._models import Event, JobPage, JobView
+from domainq_client._errors import DomainqError, NotSupportedError, UnreachableError, WaitTimeout
+from domainq_client._models import Batch, BatchPage, Event, FileObject, JobPage, JobView
 
 
 class AsyncJob(c.JobBase):
@@ -186,17 +186,7 @@ class AsyncJobs(_Resource):
     async def download(self, job_id: str, name: str, path: str | os.PathLike[str]) -> int:
         """Save a file the job made (named in its result's ``files``, e.g. ``searchable.pdf``) to
         ``path``, a chunk at a time; answers its size in bytes."""
-        request = self._client._http.build_request("GET", f"/v1/jobs/{job_id}/files/{name}")
-        response = await self._client._send(request, stream=True)
-        try:
-            with open(path, "wb") as out:
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    out.write(chunk)
-                    size += len(chunk)
-                return size
-        finally:
-            await response.aclose()
+        return await self._client._download(f"/v1/jobs/{job_id}/files/{name}", path)
 
     async def list(
         self,
@@ -210,6 +200,127 @@ class AsyncJobs(_Resource):
         params = c.list_params(limit=limit, cursor=cursor, status=status, domain=domain)
         body = await self._client._request("GET", "/v1/jobs", params=params)
         return JobPage([c.job_view(j) for j in body.get("jobs", [])], body.get("next_cursor"))
+
+
+class AsyncFiles(_Resource):
+    """OpenAI's Files API (``/openai/v1/files``): batch input and output files."""
+
+    async def upload(self, path: str | os.PathLike[str], purpose: str = "batch") -> FileObject:
+        """Upload the file at ``path`` (read from disk a chunk at a time as it is sent);
+        ``purpose``: ``batch`` or ``user_data``. Retried as any request (httpx rewinds the file)."""
+        with open(path, "rb") as file:
+            name = os.path.basename(path)
+            parts = {"file": (name, file, c.media_type(name))}
+            made = await self._client._request("POST", c.FILES, files=parts, data={"purpose": purpose})
+        return c.file_object(made)
+
+    async def get(self, file_id: str) -> FileObject:
+        return c.file_object(await self._client._request("GET", f"{c.FILES}/{file_id}"))
+
+    async def content(self, file_id: str, dest: str | os.PathLike[str] | BinaryIO) -> int:
+        """Save the file's bytes to ``dest`` (a path, or a binary stream such as
+        ``sys.stdout.buffer``) a chunk at a time; answers its size in bytes."""
+        return await self._client._download(f"{c.FILES}/{file_id}/content", dest)
+
+    async def delete(self, file_id: str) -> None:
+        await self._client._request("DELETE", f"{c.FILES}/{file_id}")
+
+
+class AsyncBatches(_Resource):
+    """OpenAI's Batch API (``/openai/v1/batches``): a JSONL file of requests in, one of answers out."""
+
+    async def create(
+        self,
+        input_file_id: str | None = None,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        endpoint: str | None = None,
+        metadata: dict[str, str] | None = None,
+        completion_window: str = "24h",
+    ) -> Batch:
+        """Start a batch of an uploaded file (``input_file_id``, with its ``endpoint``), or of the
+        JSONL file at ``path``: uploaded first (and deleted if the batch is refused), the endpoint
+        read off its first line unless given."""
+        if (input_file_id is None) == (path is None):
+            raise ValueError("give the requests once: an input_file_id or the path of a JSONL file")
+        if path is not None:
+            endpoint = endpoint or await asyncio.to_thread(c.batch_endpoint, path)
+            input_file_id = (await self._client.files.upload(path, "batch")).id
+        if endpoint is None:
+            raise ValueError("an input_file_id needs its endpoint, e.g. endpoint='/v1/embeddings'")
+        assert input_file_id is not None
+        body = c.batch_body(input_file_id, endpoint, metadata, completion_window)
+        try:
+            return c.batch(await self._client._request("POST", c.BATCHES, json=body))
+        except DomainqError:
+            if path is not None:  # the file this call uploaded serves no batch: not left behind
+                with contextlib.suppress(DomainqError):
+                    await self._client.files.delete(input_file_id)
+            raise
+
+    async def get(self, batch_id: str) -> Batch:
+        return c.batch(await self._client._request("GET", f"{c.BATCHES}/{batch_id}"))
+
+    async def list(self, *, limit: int | None = None, after: str | None = None) -> BatchPage:
+        """One page of the caller's batches, newest first; the next starts ``after`` its ``last_id``."""
+        body = await self._client._request("GET", c.BATCHES, params=c.list_params(limit=limit, after=after))
+        data = [c.batch(b) for b in body.get("data", [])]
+        return BatchPage(data, bool(body.get("has_more")), body.get("first_id"), body.get("last_id"))
+
+    async def all(self, *, page_size: int | None = None) -> AsyncIterator[Batch]:
+        """Every batch of the caller's, newest first, a page at a time."""
+        after: str | None = None
+        while True:
+            page = await self.list(limit=page_size, after=after)
+            for found in page.data:
+                after = found.id
+                yield found
+            if not page.has_more or not page.data:
+                return
+
+    async def cancel(self, batch_id: str) -> Batch:
+        """Ask the batch to stop: lines not started never run; it ends ``cancelled``."""
+        return c.batch(await self._client._request("POST", f"{c.BATCHES}/{batch_id}/cancel"))
+
+    async def wait(
+        self,
+        batch_id: str,
+        *,
+        on_progress: c.OnBatchProgress | None = None,
+        timeout: float | None = None,
+        interval: float | None = None,
+        max_interval: float | None = None,
+    ) -> Batch:
+        """Read the batch until it is ``completed``, ``failed``, ``expired`` or ``cancelled``: its
+        last view (a completed batch may still have failed lines: ``request_counts.failed``).
+        ``on_progress`` is called with every view read; ``WaitTimeout`` after ``timeout`` seconds.
+        Reads come every ``interval`` s (1) while it changes, backing off to ``max_interval`` (15)."""
+        poll = c.BatchPoll(interval, max_interval, timeout)
+        while True:
+            found = await self.get(batch_id)
+            if on_progress is not None:
+                on_progress(found)
+            if found.finished:
+                return found
+            delay = poll.delay(found)
+            if delay is None:
+                raise WaitTimeout(f"batch {batch_id} still {found.status} after {timeout} s", found)
+            await asyncio.sleep(delay)
+
+    async def results(
+        self,
+        batch_id: str,
+        output: str | os.PathLike[str] | BinaryIO | None = None,
+        errors: str | os.PathLike[str] | BinaryIO | None = None,
+    ) -> Batch:
+        """Save a batch's output file to ``output`` and its error file (failed lines) to
+        ``errors``, each streamed a chunk at a time; files the batch has none of are not
+        written. Answers the batch as read."""
+        found = await self.get(batch_id)
+        for file_id, dest in ((found.output_file_id, output), (found.error_file_id, errors)):
+            if file_id and dest is not None:
+                await self._client.files.content(file_id, dest)
+        return found
 
 
 class AsyncKeys(_Resource):
@@ -268,7 +379,7 @@ class AsyncClient:
             transport=transport,
         )
         self.ocr, self.llm, self.jobs, self.keys = AsyncOcr(self), AsyncLlm(self), AsyncJobs(self), AsyncKeys(self)
-        self.uploads = AsyncUploads(self)
+        self.uploads, self.files, self.batches = AsyncUploads(self), AsyncFiles(self), AsyncBatches(self)
 
     async def __aenter__(self) -> "AsyncClient":
         return self
@@ -313,6 +424,22 @@ class AsyncClient:
                 await response.aclose()
             raise c.error_from(response)
         return response
+
+    async def _download(self, path: str, dest: str | os.PathLike[str] | BinaryIO) -> int:
+        """``GET path``'s body written to ``dest`` (a path or a binary stream) a chunk at a
+        time; its size in bytes."""
+        response = await self._send(self._http.build_request("GET", path), stream=True)
+        try:
+            with contextlib.ExitStack() as opened:
+                out = opened.enter_context(open(dest, "wb")) if isinstance(dest, str | os.PathLike) else dest
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    out.write(chunk)
+                    size += len(chunk)
+                out.flush()
+                return size
+        finally:
+            await response.aclose()
 
     @contextlib.asynccontextmanager
     async def _stream(self, path: str) -> AsyncIterator[httpx.Response]:

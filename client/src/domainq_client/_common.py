@@ -8,6 +8,7 @@ import os
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 
 from domainq_client._errors import APIError, AuthenticationError, JobCanceledError, JobFailedError, NotSupportedError
-from domainq_client._models import Event, JobView, from_dict, typed_result
+from domainq_client._models import Batch, Event, FileObject, JobView, from_dict, typed_result
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 RETRIED_STATUSES = frozenset({429, 503})
@@ -72,12 +73,13 @@ def retry_after_s(value: str | None) -> float | None:
 
 
 def error_from(response: httpx.Response) -> APIError:
-    """The API's error envelope (``{"error": {"code", "message", "details"}}``) as an exception."""
+    """The API's error envelope (``{"error": {"code", "message", "details"}}``, or OpenAI's
+    ``{"error": {"message", "type", "param", "code"}}`` under ``/openai/``) as an exception."""
     try:
         body = response.json().get("error") or {}
     except (ValueError, AttributeError):
         body = {}
-    code = body.get("code") or f"http_{response.status_code}"
+    code = body.get("code") or body.get("type") or f"http_{response.status_code}"
     message = body.get("message") or response.text[:200] or response.reason_phrase
     status = response.status_code
     # 404 "not_found" is the router's (no such route), unlike "job_not_found" and the like.
@@ -205,8 +207,12 @@ def upload_request(path: str | os.PathLike[str], content_type: str | None) -> di
     """``POST /v1/uploads``'s body for the file at ``path``: its name, media type (from its
     name unless given) and size."""
     file = Path(path)
-    kind = content_type or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-    return {"filename": file.name, "content_type": kind, "bytes": file.stat().st_size}
+    return {"filename": file.name, "content_type": content_type or media_type(file.name), "bytes": file.stat().st_size}
+
+
+def media_type(filename: str) -> str:
+    """A file's media type, from its name."""
+    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
 
 
 def put_request(client: httpx.Client | httpx.AsyncClient, made: dict[str, Any], content: Any) -> httpx.Request:
@@ -343,3 +349,75 @@ class PolledEvents:
         if view.finished:
             found.append(Event("done", view, {"status": view.status}))
         return found
+
+
+FILES = "/openai/v1/files"
+BATCHES = "/openai/v1/batches"
+# A batch is polled this often at first, then less often while nothing changes, up to the cap.
+BATCH_POLL_S = 1.0
+BATCH_POLL_MAX_S = 15.0
+# ``batches.wait``'s ``on_progress``: called with each view of the batch it reads.
+OnBatchProgress = Callable[[Batch], object]
+
+
+def file_object(data: dict[str, Any]) -> FileObject:
+    return from_dict(FileObject, data)
+
+
+def batch(data: dict[str, Any]) -> Batch:
+    return from_dict(Batch, data)
+
+
+def batch_endpoint(path: str | os.PathLike[str]) -> str:
+    """The ``url`` of a batch file's first request: the endpoint every line must name."""
+    with open(path, encoding="utf-8") as file:
+        for number, line in enumerate(file, 1):
+            if not line.strip():
+                continue
+            try:
+                url = json.loads(line).get("url")
+            except (ValueError, AttributeError):
+                url = None
+            if not isinstance(url, str) or not url:
+                raise ValueError(f"{path}:{number}: not a batch request line (no 'url'); give the endpoint")
+            return url
+    raise ValueError(f"{path} holds no request lines")
+
+
+def batch_body(
+    input_file_id: str, endpoint: str, metadata: dict[str, str] | None, completion_window: str
+) -> dict[str, Any]:
+    """``POST /openai/v1/batches``'s body."""
+    body: dict[str, Any] = {
+        "input_file_id": input_file_id,
+        "endpoint": endpoint,
+        "completion_window": completion_window,
+    }
+    if metadata:
+        body["metadata"] = metadata
+    return body
+
+
+class BatchPoll:
+    """When to read a batch next: soon after it changed, less often while it does not."""
+
+    def __init__(self, interval: float | None, max_interval: float | None, timeout: float | None) -> None:
+        # ``None``: the module's defaults as they are now (tests shorten them).
+        interval = BATCH_POLL_S if interval is None else interval
+        self.interval, self.max_interval = (
+            interval,
+            max(interval, BATCH_POLL_MAX_S if max_interval is None else max_interval),
+        )
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self._next = interval
+        self._seen: tuple[str, int] | None = None
+
+    def delay(self, batch: Batch) -> float | None:
+        """Seconds to sleep before the next read; ``None``: the timeout has run out."""
+        seen = (batch.status, batch.lines_done)
+        self._next = self.interval if seen != self._seen else min(self._next * 1.5, self.max_interval)
+        self._seen = seen
+        if self.deadline is None:
+            return self._next
+        left = self.deadline - time.monotonic()
+        return None if left <= 0 else min(self._next, left)

@@ -187,6 +187,92 @@ class JobPage:
     next_cursor: str | None = None
 
 
+@dataclass(frozen=True)
+class FileObject:
+    """A file of OpenAI's Files API (``/openai/v1/files``): times are Unix seconds."""
+
+    id: str
+    bytes: int
+    created_at: int
+    filename: str
+    purpose: str
+    expires_at: int
+    status: str = "processed"
+    object: str = "file"
+
+
+# A batch in one of these stays there; ``completed`` may still hold failed lines.
+BATCH_FINISHED = frozenset({"completed", "failed", "expired", "cancelled"})
+
+
+@dataclass(frozen=True)
+class BatchRequestCounts:
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True)
+class BatchError:
+    """One reason a batch's file was refused: ``line`` counts from 1 (``None``: the whole file)."""
+
+    message: str
+    code: str | None = None
+    param: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class BatchErrors:
+    data: list[BatchError]
+    object: str = "list"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch as ``/openai/v1/batches`` answers it (OpenAI's batch object; times are Unix seconds)."""
+
+    id: str
+    endpoint: str
+    input_file_id: str
+    completion_window: str
+    status: str
+    created_at: int
+    object: str = "batch"
+    errors: BatchErrors | None = None
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    in_progress_at: int | None = None
+    expires_at: int | None = None
+    finalizing_at: int | None = None
+    completed_at: int | None = None
+    failed_at: int | None = None
+    expired_at: int | None = None
+    cancelling_at: int | None = None
+    cancelled_at: int | None = None
+    request_counts: BatchRequestCounts = field(default_factory=BatchRequestCounts)
+    metadata: dict[str, str] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in BATCH_FINISHED
+
+    @property
+    def lines_done(self) -> int:
+        """Lines that ended, well or not."""
+        return self.request_counts.completed + self.request_counts.failed
+
+
+@dataclass(frozen=True)
+class BatchPage:
+    """One page of ``batches.list``, newest first; pass ``last_id`` as ``after`` while ``has_more``."""
+
+    data: list[Batch]
+    has_more: bool = False
+    first_id: str | None = None
+    last_id: str | None = None
+
+
 # What each task's result parses into; other tasks' results stay plain dicts.
 RESULT_TYPES: dict[tuple[str, str], type] = {
     ("ocr", "recognize"): RecognizeResult,

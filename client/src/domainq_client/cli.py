@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from domainq_client import _batches
 from domainq_client import _commands as cmd
 from domainq_client._batch import OcrBatch, already_done, expand
 from domainq_client._errors import APIError, AuthenticationError, DomainqError, JobError, UnreachableError, WaitTimeout
@@ -109,6 +110,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--domain")
     p.add_argument("--cursor")
     p.set_defaults(run=cmd.jobs_list)
+
+    _batches.add_parser(sub)
 
     p = sub.add_parser("domains", help="the domains: queue depth, running, workers, estimated wait")
     p.set_defaults(run=cmd.domains)

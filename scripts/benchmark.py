@@ -18,7 +18,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from scripts.benchmarks import report
 
-SECTIONS = ("footprint", "overhead", "ocr", "documents", "llm", "submit", "fairness", "uploads", "redis")
+SECTIONS = (
+    "footprint", "overhead", "ocr", "documents", "llm", "submit", "fairness", "uploads", "redis", "batches"
+)  # fmt: skip
 
 
 def main() -> None:
@@ -58,6 +60,7 @@ _MODULES = {
     "llm": "llm_engines",
     "submit": "submission",
     "fairness": "fairness",
+    "batches": "batches",
     "uploads": "uploads",
     "documents": "documents",
     "redis": "redis_memory",

@@ -16,6 +16,7 @@ from api.core.deps import UploadsDep
 from api.core.errors import ApiError
 from api.openai.batches import store as batches
 from api.openai.batches.endpoints import ENDPOINTS
+from api.openai.files import FILE_TTL_S
 from common.contracts.inputs import UPLOAD_ID_PATTERN
 
 PREFIX = "/openai/v1/batches"
@@ -97,7 +98,7 @@ def build_router(settings: ApiSettings) -> APIRouter:
             if principal.max_jobs_in_flight is None
             else principal.max_jobs_in_flight
         )
-        call = batches.create(record, batch_id, principal.id, settings.batch_max_in_progress_per_key, limit)
+        call = batches.create(record, batch_id, principal.id, settings.batch_max_in_progress_per_key, limit, FILE_TTL_S)
         answer = await request.app.state.scripts.run(call)
         if answer == "too_many_batches":
             message = (

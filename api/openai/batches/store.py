@@ -128,8 +128,11 @@ def _status(answer: list[Any]) -> tuple[str, str | None]:
     return text(answer[0]), text(answer[1]) if len(answer) > 1 else None
 
 
-def create(record: dict[str, str], batch_id: str, owner: str, max_in_progress: int, max_in_flight: int) -> Call[str]:
-    """Record a new batch, within its key's limits; answers ``created`` or why not."""
+def create(
+    record: dict[str, str], batch_id: str, owner: str, max_in_progress: int, max_in_flight: int, kept_s: int
+) -> Call[str]:
+    """Record a new batch, within its key's limits (``kept_s``: how long an ended batch's record
+    lives); answers ``created`` or why not."""
     flat = [item for pair in record.items() for item in pair]
     return Call(
         "batch_create",
@@ -140,7 +143,7 @@ def create(record: dict[str, str], batch_id: str, owner: str, max_in_progress: i
             keys.inflight(owner),
             keys.BATCHES_ACTIVE,
         ],
-        [batch_id, max_in_progress, max_in_flight, int(time.time() * 1000), *flat],
+        [batch_id, max_in_progress, max_in_flight, int(time.time() * 1000), kept_s * 1000, *flat],
         lambda answer: text(answer[0]),
     )
 

@@ -4,6 +4,10 @@
 
     submit ──▶ queued ──start──▶ running ──finish──▶ succeeded | failed
      (waits in its fair queue, then is dispatched to the Celery queue: common.fair)
+
+    a document:  submit ──▶ its pages, each a job ──(the last one ends)──▶ its own run queued
+    two stages:  the same, its pages on one domain's workers (OCR), its own run on another's
+                 (an extraction: the llm over the pages' text), queued in the page's end script
                  │  ▲               │ ▲ progress, renew (the worker's heartbeat)
                  │  └── requeue ────┤ (its lease ran out: the worker died)
                  ├──── cancel ──────┼──▶ canceled
@@ -85,6 +89,7 @@ class Page:
     delivery_tag: str
     params: dict[str, Any]
     message: str
+    domain: str  # the document's own, or the first stage's of a two-stage job
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,7 @@ def submit(
             len(fields),
             *fields,
             len(pages or ()),
+            pages[0].domain if pages else record.domain,
             *(item for p in pages or () for item in (p.id, p.delivery_tag, json.dumps(p.params), p.message)),
             *blobs.values(),
         ],

@@ -166,11 +166,13 @@ class JobService:
         controls: SubmitControls | None = None,
         pages: tuple[str, list[dict[str, Any]]] | None = None,
         batch_lines: str | None = None,
+        pages_domain: str | None = None,
     ) -> JobAccepted:
         """Admit, record and queue the job, atomically. An idempotent submit seen before answers
         that job (``replayed: true``) instead; a refused one raises its ``ApiError``. A document
         gives ``pages``: its page task's verb and each page's params (``common.documents``);
-        its blobs then all go to the blob store, where its pages read them. A batch's line
+        its blobs then all go to the blob store, where its pages read them; ``pages_domain``
+        runs them when it is not the job's own (a two-stage job: OCR pages, then an llm run). A batch's line
         gives ``batch_lines``, the set of its batch's lines in flight, which it joins instead of
         its key's jobs in flight, free of the key's rate and in-flight limits
         (``api.openai.batches``)."""
@@ -196,7 +198,7 @@ class JobService:
             priority=controls.priority,
         )
         admission = self._admission(principal, domain, batch_lines)
-        page_jobs = [] if pages is None else self._pages(record.id, domain, *pages)
+        page_jobs = [] if pages is None else self._pages(record.id, pages_domain or domain, *pages)
         inline, stored = self.inputs.split(blobs, always=tuple(blobs) if pages else ())
         status, detail = await self._record(record, inline, stored, message.body, admission, extras, page_jobs)
         if status == "inline_full":  # Redis holds its budget of inputs already: all to the store
@@ -240,7 +242,7 @@ class JobService:
             page_id = uuid.uuid4().hex
             args = {**page_params, "document": document_id}
             message = self.messages.build(name, page_id, [page_id, args], queue_for(name))
-            pages.append(lifecycle.Page(page_id, message.delivery_tag, args, message.body))
+            pages.append(lifecycle.Page(page_id, message.delivery_tag, args, message.body, domain))
         return pages
 
     async def _check_webhook(self, url: str) -> None:

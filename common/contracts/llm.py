@@ -21,6 +21,8 @@ from common.contracts.structured import ChoiceText, ResponseFormat, SchemaLimits
 DOMAIN = "llm"
 GENERATE = "generate"
 EMBED = "embed"
+EXTRACT = "extract"  # an extraction's own run: JSON from its OCR pages' text (two stages)
+MAX_INSTRUCTIONS_CHARS = 4000
 
 # Strict: a JSON value of another type is refused, never coerced (true is no integer, "5" no number).
 _STRICT = ConfigDict(strict=True)
@@ -133,6 +135,37 @@ class EmbedResult(BaseModel):
     embeddings: list[list[float]] = Field(description="One L2-normalized vector per text, in order.")
     dim: int
     model: str
+
+
+class ExtractRequest(BaseModel):
+    """What an extraction's llm stage needs: the schema its JSON follows, and how to read the
+    text (``instructions``); the document and its pages are the job's OCR stage."""
+
+    model_config = ConfigDict(strict=True, validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
+
+    schema_: dict[str, Any] = Field(alias="schema", description="A JSON Schema: the result's data is valid against it.")
+    instructions: str | None = Field(
+        None, min_length=1, max_length=MAX_INSTRUCTIONS_CHARS, description="What to take from the document, in words."
+    )
+    max_new_tokens: int = Field(512, ge=1, strict=False, description="The most tokens the JSON may take.")
+
+    _integers = field_validator("max_new_tokens", mode="before")(json_integer)
+
+
+class ExtractModels(BaseModel):
+    ocr: str
+    llm: str
+
+
+class ExtractResult(BaseModel):
+    data: Any = Field(description="The JSON the model gave, valid against the schema (when finish_reason is stop).")
+    text: str = Field(description="The document's text it was read from (pages joined by form feeds).")
+    pages: int
+    pages_failed: int
+    models: ExtractModels
+    finish_reason: Literal["stop", "length"]
+    usage: Usage
+    elapsed_ms: float
 
 
 class LlmLimits(BaseSettings):

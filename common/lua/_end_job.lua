@@ -5,24 +5,30 @@
 -- store are listed for the reconciler to delete), its record is kept
 -- `ttl` seconds from now, the change is emitted, and the domain dispatches the next job into
 -- the slot it may have freed. The caller has set its status (`status`) and what goes with it.
--- One page of a document ended (common/documents.py draws it): the document counts it, shows
+-- One page of a document ended (common/lifecycle.py draws it): the document counts it, shows
 -- its progress, and once every page has ended its own run (putting the pages' results in
--- order) joins its fair queue. A document that ended already (canceled, expired) is left as it is.
+-- order) joins its own domain's fair queue, in this same script: a two-stage job's second
+-- stage (an extraction's llm run over its OCR pages) is queued atomically with the first's end.
+-- A document that ended already (canceled, expired) is left as it is.
 local function page_ended(parent_id, domain, status)
   local parent = '{{JOB}}' .. parent_id
-  local s = redis.call('HGET', parent, 'status')
+  local s, parent_domain = unpack(redis.call('HMGET', parent, 'status', 'domain'))
   if s ~= 'queued' and s ~= 'running' then return end
+  parent_domain = parent_domain or domain
   local done = redis.call('HINCRBY', parent, 'pages_done', 1)
   local failed = tonumber(redis.call('HGET', parent, 'pages_failed') or '0')
   if status ~= 'succeeded' then failed = redis.call('HINCRBY', parent, 'pages_failed', 1) end
   local total = tonumber(redis.call('HGET', parent, 'pages_total'))
-  local report = cjson.encode({pages_done = done, pages_total = total, pages_failed = failed})
+  local progress = {pages_done = done, pages_total = total, pages_failed = failed}
+  if parent_domain ~= domain then progress.stage = domain end  -- which stage of two runs
+  local report = cjson.encode(progress)
   redis.call('HSET', parent, 'progress', report)
   emit(parent, parent_id, 'progress', 'running', report)
   if done >= total then
     local owner, priority, weight = unpack(redis.call('HMGET', parent, 'owner', 'priority', 'weight'))
-    enqueue_fair(domain, priority or 'interactive', owner or '-', tonumber(weight) or 1, parent_id,
+    enqueue_fair(parent_domain, priority or 'interactive', owner or '-', tonumber(weight) or 1, parent_id,
       math.max(1, redis.call('TTL', parent)))
+    if parent_domain ~= domain then dispatch(parent_domain) end  -- the page's domain dispatches below
   end
 end
 

@@ -19,11 +19,13 @@
 --       (0: none), idempotency window s, priority class, the key's weight, the inline budget
 --       (bytes of inputs Redis may hold at once; 0: none), the memory watermark (a share of
 --       maxmemory; 0: none), 2n, n field/value pairs of the record, p (a document's pages, 0
---       for a job of one piece), p times (page id, its message's delivery tag, its params JSON,
---       its message), blobs' bytes in KEYS order.
+--       for a job of one piece), the pages' domain, p times (page id, its message's delivery
+--       tag, its params JSON, its message), blobs' bytes in KEYS order.
 -- A document (p > 0) waits as its pages: each is a job of its own (task 'page', its 'parent'
--- the document) in the fair queue; the document's own run, which puts their results in order,
--- joins the fair queue when its last page ends (_end_job.lua). It counts once against quotas.
+-- the document) in its domain's fair queue; the document's own run, which puts their results
+-- in order, joins its own domain's fair queue when its last page ends (_end_job.lua). The two
+-- domains differ for a two-stage job (an extraction: OCR pages, then an llm run over their
+-- text). It counts once against quotas.
 --! include events
 --! include dispatch
 local ttl, now = tonumber(ARGV[1]), now_ms()
@@ -64,8 +66,11 @@ if in_flight > 0 and redis.call('SCARD', KEYS[4]) >= in_flight then return {'too
 local first_pair = 18
 local pairs_end = first_pair - 1 + tonumber(ARGV[17])
 local pages = tonumber(ARGV[pairs_end + 1])
-local blobs_from = pairs_end + 2 + 4 * pages
-if cap > 0 and waiting(domain) + math.max(pages, 1) > cap then return {'queue_full'} end
+local pages_domain = ARGV[pairs_end + 2]
+local blobs_from = pairs_end + 3 + 4 * pages
+local first_queue = domain
+if pages > 0 then first_queue = pages_domain end
+if cap > 0 and waiting(first_queue) + math.max(pages, 1) > cap then return {'queue_full'} end
 
 -- Inline inputs ride in Redis only while the bytes all jobs hold there are under the budget:
 -- a backlog of images must not fill Redis (its memory is for records and messages).
@@ -94,18 +99,19 @@ else
   redis.call('HSET', KEYS[1], 'pages_total', pages, 'pages_done', 0, 'pages_failed', 0, 'weight', ARGV[14])
   local list = KEYS[1] .. '{{PAGES_SUFFIX}}'
   for p = 0, pages - 1 do
-    local at = pairs_end + 2 + 4 * p
+    local at = pairs_end + 3 + 4 * p
     local page_id = ARGV[at]
     local page = '{{JOB}}' .. page_id
-    redis.call('HSET', page, 'id', page_id, 'domain', domain, 'task', 'page', 'status', 'queued', 'owner', owner,
+    redis.call('HSET', page, 'id', page_id, 'domain', pages_domain, 'task', 'page', 'status', 'queued', 'owner', owner,
       'created_at', ARGV[9], 'attempts', 0, 'delivery_tag', ARGV[at + 1], 'params', ARGV[at + 2],
       'parent', job_id, 'priority', ARGV[13])
     redis.call('EXPIRE', page, ttl)
     redis.call('SET', page .. '{{MESSAGE_SUFFIX}}', ARGV[at + 3], 'EX', ttl)
     redis.call('RPUSH', list, page_id)
-    enqueue_fair(domain, ARGV[13], owner, tonumber(ARGV[14]), page_id, ttl)
+    enqueue_fair(pages_domain, ARGV[13], owner, tonumber(ARGV[14]), page_id, ttl)
   end
   redis.call('EXPIRE', list, ttl)
+  redis.call('SADD', '{{DOMAINS}}', pages_domain)
 end
 redis.call('SADD', '{{DOMAINS}}', domain)
 redis.call('SADD', KEYS[4], job_id)
@@ -125,5 +131,5 @@ end
 if fingerprint ~= '' then redis.call('SET', KEYS[5], job_id .. ' ' .. fingerprint, 'EX', tonumber(ARGV[12])) end
 if ARGV[4] == '1' then redis.call('HSET', KEYS[2], 'last_used_at', ARGV[9]) end
 emit(KEYS[1], job_id, 'status', 'queued')
-dispatch(domain)
+dispatch(first_queue)
 return {'queued'}

@@ -29,8 +29,12 @@ def _message(job_id: str) -> str:
     return json.dumps({"headers": {"id": job_id}})
 
 
-def _document(store: JobStore, pages: int, max_in_flight: int = 0) -> tuple[str, list[str]]:
-    record = JobRecord.new("ocr", "document", owner=OWNER, params={})
+def _document(
+    store: JobStore, pages: int, max_in_flight: int = 0, own: tuple[str, str] = ("ocr", "document")
+) -> tuple[str, list[str]]:
+    """A document of ``pages`` OCR pages; ``own``: its own run's domain and task (an
+    extraction's is llm's: a job of two stages)."""
+    record = JobRecord.new(*own, owner=OWNER, params={})
     record.delivery_tag = f"tag-{record.id}"
     page_jobs = [
         lifecycle.Page(
@@ -38,6 +42,7 @@ def _document(store: JobStore, pages: int, max_in_flight: int = 0) -> tuple[str,
             f"tag-{n}",
             {"index": n, "document": record.id},
             _message(f"{record.id[:24]}page{n:04d}"),
+            "ocr",
         )
         for n in range(pages)
     ]
@@ -78,6 +83,27 @@ def test_pages_run_as_jobs_then_the_document_runs_once_the_last_one_ended(store)
     assert _run(store, doc) == "running"
     assert store.get(doc).status is JobStatus.succeeded
     # Its pages' records go with its end; it leaves the key's jobs in flight.
+    assert not any(store.client.exists(keys.job(p)) for p in pages)
+    assert store.client.scard(keys.inflight(OWNER)) == 0
+
+
+def _taken_llm(store: JobStore) -> list[str]:
+    return [json.loads(m)["headers"]["id"] for m in reversed(store.client.lrange("llm", 0, -1))]
+
+
+def test_a_two_stage_job_queues_its_second_stage_on_the_other_domain_as_its_last_page_ends(store):
+    job, pages = _document(store, 2, own=("llm", "extract"))
+    assert _taken(store) == pages and _taken_llm(store) == []  # the OCR stage first
+    assert {store.get(p).domain for p in pages} == {"ocr"}
+    _run(store, pages[0])
+    assert store.get(job).progress == {"pages_done": 1, "pages_total": 2, "pages_failed": 0, "stage": "ocr"}
+    assert _taken_llm(store) == []
+    store.run(presence.seen("llm@test", "llm", 1))  # an llm worker with room
+    _run(store, pages[1])  # its end queues the llm stage, in the same script
+    assert _taken_llm(store) == [job] and job not in _taken(store)
+    started = store.run(lifecycle.start(job, "llm@test", 3, 30, TTL))
+    assert started.run
+    assert store.run(lifecycle.finish(job, started.attempt, JobStatus.succeeded, {"data": {}}, TTL)) == "running"
     assert not any(store.client.exists(keys.job(p)) for p in pages)
     assert store.client.scard(keys.inflight(OWNER)) == 0
 

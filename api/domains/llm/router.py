@@ -9,9 +9,9 @@ from api.core.deps import JobsDep
 from api.core.errors import documented
 from api.core.submit_controls import SubmitControlsDep
 from common.contracts.jobs import WEBHOOK_FIELDS, JobAccepted, WebhookOptions, time_limit
-from common.contracts.llm import DOMAIN, EMBED, GENERATE, LlmLimits, LlmRequests, bounded
+from common.contracts.llm import DOMAIN, EMBED, EXTRACT, GENERATE, LlmLimits, LlmRequests, bounded
 
-TASKS = (GENERATE, EMBED)
+TASKS = (GENERATE, EMBED, EXTRACT)  # extract: an extraction's own run (its OCR stage is the ocr domain's pages)
 _ERRORS = documented(409, 413, 422, 429, 503)
 
 

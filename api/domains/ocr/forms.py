@@ -3,9 +3,9 @@
 OpenAPI body that states them, from one declaration."""
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from pydantic import create_model
+from pydantic import BaseModel, create_model
 
 from common.contracts.bounds import tightened
 from common.contracts.jobs import time_limit
@@ -56,21 +56,28 @@ def upload_rules(
     max_document_bytes: int = 0,
     url_timeout_s: float = 30,
     url_allow_private: bool = False,
+    fields: type[BaseModel] | None = None,
 ) -> Upload:
-    """The recognize request's models, bounded by the image cap and the domain's hard time limit."""
+    """The recognize request's models, bounded by the image cap and the domain's hard time limit;
+    with ``fields``, those of another route's besides (``/v1/extract``'s schema)."""
     longest = (time_limit(max_time_limit_s), None)
-    options = create_model("RecognizeOptions", __base__=RecognizeOptions, time_limit_s=longest)
+    name = "" if fields is None else fields.__name__
+    options = create_model(
+        f"{name}RecognizeOptions",
+        __base__=(RecognizeOptions,) if fields is None else (RecognizeOptions, fields),
+        time_limit_s=longest,
+    )
     json_body = create_model(
-        "RecognizeJsonRequest",
-        __base__=RecognizeJsonRequest,
+        f"{name}RecognizeJsonRequest",
+        __base__=(RecognizeJsonRequest,) if fields is None else (RecognizeJsonRequest, fields),
         time_limit_s=longest,
         image_base64=tightened(RecognizeJsonRequest, "image_base64", max_length=base64_chars(max_bytes)),
     )
     return Upload(
         max_bytes,
         max_pixels,
-        options,
-        json_body,
+        cast(type[RecognizeOptions], options),
+        cast(type[RecognizeJsonRequest], json_body),
         inline_max_bytes,
         max_document_bytes,
         url_timeout_s,

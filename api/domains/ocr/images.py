@@ -12,7 +12,7 @@ import contextlib
 import functools
 import tempfile
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import anyio
@@ -49,13 +49,16 @@ class Given:
     file: UploadFile | None = None  # a multipart file over BLOB_INLINE_MAX_BYTES, or a fetched document: on disk
     file_id: str | None = None  # an upload of the caller's
     image_url: str | None = None  # fetched by the worker
+    extra: dict[str, Any] = field(default_factory=dict)  # the fields of a route's own beside a recognize request's
 
     @classmethod
     def of(cls, options: RecognizeOptions, **image: Any) -> "Given":
         hook = WebhookOptions.model_validate(options.model_dump(include=set(WEBHOOK_FIELDS)))
         limit = options.time_limit_s
         document = {"pages": options.pages, "dpi": options.dpi, "mode": options.mode, "output": options.output}
-        return cls(hook, {} if limit is None else {TIME_LIMIT_FIELD: limit}, document, **image)
+        own = set(type(options).model_fields) - set(RecognizeJsonRequest.model_fields)
+        extra = {name: getattr(options, name) for name in own}
+        return cls(hook, {} if limit is None else {TIME_LIMIT_FIELD: limit}, document, **image, extra=extra)
 
 
 def _too_large(size: int, cap: int) -> ApiError:
@@ -71,11 +74,12 @@ def _invalid(exc: ValidationError) -> ApiError:
 def _form_options(form: FormData, model: type[RecognizeOptions]) -> RecognizeOptions:
     """The options from the form's fields beside ``file`` (``webhook_events_filter`` repeated or
     comma-separated); unknown fields are refused."""
-    unknown = sorted(set(form) - {"file", *model.model_fields})
+    names = [field.alias or name for name, field in model.model_fields.items()]  # as the form names them
+    unknown = sorted(set(form) - {"file", *names})
     if unknown:
         raise ApiError(422, "invalid_request", f"unknown form field {unknown[0]!r}")
     given: dict[str, object] = {}
-    for name in model.model_fields:
+    for name in names:
         values = form.getlist(name)
         if not values:
             continue

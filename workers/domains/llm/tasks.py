@@ -3,11 +3,12 @@
 import os
 from typing import TYPE_CHECKING, Any
 
-from common.contracts.llm import DOMAIN, EMBED, GENERATE, bounded
+from common.contracts.llm import DOMAIN, EMBED, EXTRACT, GENERATE, ExtractRequest, GenerateRequest, bounded
 from workers.core.jobs import JobContext, job_task
 from workers.core.lazy import Lazy
 from workers.core.metrics import timed_model_load
-from workers.domains.llm import engines, models
+from workers.core.pages import document_result
+from workers.domains.llm import engines, extraction, models
 from workers.domains.llm.config import LlmSettings, get_llm_settings
 
 if TYPE_CHECKING:  # the engines import torch (and vllm): only once a job needs them
@@ -110,13 +111,32 @@ def check_config() -> None:
 def generate(job: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     # The caps too, this worker's: they may differ from the API's.
     request = bounded(get_llm_settings()).generate.model_validate(params)
+    return _generated(job, request, job.report_progress).model_dump()
+
+
+def _generated(job: JobContext, request: GenerateRequest, report: Any) -> "GenerateResult":
     if engine.get() == engines.VLLM:
-        return vllm_generator.get().generate(request, job.report_progress, job.deadline).model_dump()
+        return vllm_generator.get().generate(request, report, job.deadline)
     engine_batcher = batcher.get()  # built under the load lock, which imports the generator module
     from workers.domains.llm.generator import GenerationJob
 
-    item = GenerationJob(request, job.report_progress, job.deadline)
-    return engine_batcher.submit(item, job.deadline).model_dump()
+    return engine_batcher.submit(GenerationJob(request, report, job.deadline), job.deadline)
+
+
+@job_task(DOMAIN, EXTRACT)
+def extract(job: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """An extraction's second stage, once its OCR pages ended: JSON from their text."""
+    assert job.read_stored is not None
+    request = ExtractRequest.model_validate(
+        {k: v for k, v in params.items() if k in ("schema", "instructions", "max_new_tokens")}
+    )
+    document = document_result(job.store, job.job_id, job.read_stored)  # every page failed: JobInputError
+    generation = extraction.generate_request(request, document["text"], bounded(get_llm_settings()).generate)
+
+    def report(progress: dict[str, Any]) -> bool:
+        return job.report_progress({**progress, "stage": "llm"})
+
+    return extraction.result(document, _generated(job, generation, report)).model_dump()
 
 
 @job_task(DOMAIN, EMBED)

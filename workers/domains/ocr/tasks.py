@@ -21,7 +21,7 @@ from common.contracts.ocr import (
 from workers.core.jobs import JobContext, JobInputError, job_task
 from workers.core.lazy import Lazy
 from workers.core.metrics import timed_model_load
-from workers.domains.ocr import assemble
+from workers.core.pages import document_result
 from workers.domains.ocr.config import get_ocr_settings
 from workers.domains.ocr.documents import DocumentCache, PageError, render, text_layer
 from workers.domains.ocr.engine import OcrEngine
@@ -100,7 +100,7 @@ def document(job: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """A document's own run, once its last page ended: its pages' results in page order, and
     with ``output: pdf`` its searchable PDF, stored beside the result."""
     assert job.read_stored is not None
-    result = assemble.document_result(job.store, job.job_id, job.read_stored)
+    result = document_result(job.store, job.job_id, job.read_stored)
     if params.get("output") == "pdf":
         data = job.read_stored(input_key(job.job_id, DOCUMENT_BLOB))
         if data is None:

@@ -1,5 +1,6 @@
 """A document's result, from its pages' records: in page order, each page's text and lines,
-or its error; the document fails only when every page did."""
+or its error; the document fails only when every page did. The OCR domain's document run reads
+it, and so does an extraction's llm run (a two-stage job: ``common.lifecycle``)."""
 
 import json
 from collections.abc import Callable

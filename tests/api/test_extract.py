@@ -65,7 +65,7 @@ def test_a_scanned_pdf_is_read_page_by_page_then_extracted(client, ocr_worker, l
         ({"schema": SCHEMA}, "body"),  # no image
         ({"image_base64": "aGk=", "schema": "not json"}, "schema"),
         ({"image_base64": "aGk=", "schema": {"type": "object"}, "instructions": ""}, "instructions"),
-        ({"image_url": "https://example.com/a.png", "schema": SCHEMA}, "image_url"),
+        ({"image_base64": "aGk=", "schema": SCHEMA, "output": "pdf"}, "output"),
         ({"image_base64": "aGk=", "schema": SCHEMA, "max_new_tokens": 10**6}, "max_new_tokens"),
         ({"image_base64": "aGk=", "schema": ["not", "an", "object"]}, "schema"),
         ({"image_base64": "aGk=", "schema": {"type": "object", "properties": {"a": {"type": "nothing"}}}}, "schema"),

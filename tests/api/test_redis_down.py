@@ -24,6 +24,10 @@ REQUESTS = {
     ("POST", "/v1/llm/generate"): {"json": {"prompt": "hi"}},
     ("POST", "/v1/llm/embed"): {"json": {"texts": ["hi"]}},
     ("POST", "/v1/ocr/recognize"): {"files": {"file": ("page.png", text_image(["Hi"]))}},
+    ("POST", "/v1/extract"): {
+        "files": {"file": ("page.png", text_image(["Hi"]))},
+        "data": {"schema": '{"type": "object"}'},
+    },
     ("POST", "/v1/keys"): {"json": {"name": "ci"}},
     ("GET", "/v1/keys"): {},
     ("PATCH", "/v1/keys/{key_id}"): {"json": {"weight": 2}},

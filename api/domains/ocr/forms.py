@@ -64,12 +64,12 @@ def upload_rules(
     name = "" if fields is None else fields.__name__
     options = create_model(
         f"{name}RecognizeOptions",
-        __base__=(RecognizeOptions,) if fields is None else (RecognizeOptions, fields),
+        __base__=(RecognizeOptions,) if fields is None else (fields, RecognizeOptions),  # fields' own win
         time_limit_s=longest,
     )
     json_body = create_model(
         f"{name}RecognizeJsonRequest",
-        __base__=(RecognizeJsonRequest,) if fields is None else (RecognizeJsonRequest, fields),
+        __base__=(RecognizeJsonRequest,) if fields is None else (fields, RecognizeJsonRequest),
         time_limit_s=longest,
         image_base64=tightened(RecognizeJsonRequest, "image_base64", max_length=base64_chars(max_bytes)),
     )
@@ -103,7 +103,7 @@ def openapi_body(upload: Upload) -> dict[str, Any]:
         as_json["properties"][name]["description"] += f" The image: {upload.help}"
     form = {
         "type": "object",
-        "required": ["file"],
+        "required": ["file", *upload.options.model_json_schema().get("required", [])],
         "properties": {"file": image, **form_fields},
         # Unknown fields are refused: a misspelt option would else be dropped unseen.
         "additionalProperties": False,

@@ -146,7 +146,7 @@ async def read_image(request: Request, upload: Upload) -> AsyncIterator[Given]:
     if data is not None and not data:
         raise ApiError(422, "invalid_image", "the image is empty")
     if parsed.document_url is not None:
-        fetched = await _fetched(parsed.document_url, upload)
+        fetched = await fetched_file(parsed.document_url, upload)
         try:
             yield Given.of(parsed, file=fetched)
         finally:
@@ -157,7 +157,7 @@ async def read_image(request: Request, upload: Upload) -> AsyncIterator[Given]:
     yield given
 
 
-async def _fetched(url: str, upload: Upload) -> UploadFile:
+async def fetched_file(url: str, upload: Upload) -> UploadFile:
     """A document by URL, fetched into a temporary file (never whole in memory) under the
     document cap, then taken as a multipart file is: inspected here, streamed to the store."""
     spool = tempfile.TemporaryFile()  # noqa: SIM115 (handed on open; the caller closes it)

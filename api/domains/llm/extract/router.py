@@ -7,16 +7,20 @@ schema as a grammar. Served when the API serves both domains (an llm-only API ha
 the first stage).
 
 The document or image is given as a recognize request gives it (multipart ``file``; JSON with
-``image_base64``, ``file_id`` or ``document_url``, the API fetching the last), with the same
-options (``pages``, ``dpi``, ``mode``), beside ``schema`` and optionally ``instructions``.
+``image_base64``, ``file_id``, ``image_url`` or ``document_url``, the API fetching both URLs),
+with the same options (``pages``, ``dpi``, ``mode``), beside ``schema`` and optionally
+``instructions``.
 """
 
 import asyncio
+import contextlib
+import dataclasses
 import json
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, status
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from api.core.auth import Principal, PrincipalDep
 from api.core.config import ApiSettings
@@ -26,10 +30,11 @@ from api.core.router import enabled_domains
 from api.core.submit_controls import SubmitControlsDep
 from api.domains.ocr.config import OcrApiSettings
 from api.domains.ocr.forms import Upload, openapi_body, upload_rules
-from api.domains.ocr.images import Given, check_declared_length, read_image
+from api.domains.ocr.images import Given, check_declared_length, fetched_file, read_image
 from api.domains.ocr.sources import OcrJob, job_for
 from api.uploads.service import UploadService
 from common.contracts import ocr
+from common.contracts.bounds import tightened
 from common.contracts.jobs import JobAccepted
 from common.contracts.llm import (
     DOMAIN,
@@ -55,6 +60,13 @@ class ExtractFields(BaseModel):
         None, min_length=1, max_length=MAX_INSTRUCTIONS_CHARS, description="What to take from the document, in words."
     )
     max_new_tokens: int = Field(512, ge=1, description="The most tokens the JSON may take (LLM_MAX_NEW_TOKENS_CAP).")
+    output: Literal["json"] = Field("json", description="An extraction's result is JSON.")
+
+    @field_validator("max_new_tokens", mode="before")
+    @classmethod
+    def _whole_tokens(cls, value: Any) -> Any:  # not _whole: RecognizeOptions' (dpi) has that name
+        """JSON's 12.0 is the integer 12 (a form's "12" is converted as form values are)."""
+        return int(value) if isinstance(value, float) and value.is_integer() else value
 
     @field_validator("schema_", mode="before")
     @classmethod
@@ -70,10 +82,6 @@ class ExtractFields(BaseModel):
 
 def _extraction(given: Given, requests: LlmRequests) -> dict[str, Any]:
     """The llm stage's params, checked now as the worker will (the schema within the limits)."""
-    if given.image_url is not None:
-        raise ApiError(422, "invalid_request", "image_url: an extraction takes document_url (the API fetches it)")
-    if given.document_options["output"] == "pdf":
-        raise ApiError(422, "invalid_request", "output: an extraction's result is JSON; leave output out")
     request = ExtractRequest.model_validate(given.extra)
     spec = {"name": "extraction", "schema": request.schema_, "strict": True}
     probe = {"prompt": "-", "max_new_tokens": request.max_new_tokens}
@@ -85,6 +93,20 @@ def _extraction(given: Given, requests: LlmRequests) -> dict[str, Any]:
         where = where.replace("schema_", "schema") or "schema"
         raise ApiError(422, "invalid_request", f"{where}: {first['msg']}") from None
     return request.model_dump(exclude_none=True)
+
+
+@contextlib.asynccontextmanager
+async def _image_fetched(given: Given, upload: Upload) -> AsyncIterator[Given]:
+    """An ``image_url`` fetched by the API, as a ``document_url`` is: the OCR stage's pages read
+    their input from the store, where the worker's own fetch would not put it."""
+    if given.image_url is None:
+        yield given
+        return
+    file = await fetched_file(given.image_url, upload)
+    try:
+        yield dataclasses.replace(given, image_url=None, file=file)
+    finally:
+        await file.close()
 
 
 async def _ocr_stage(
@@ -104,6 +126,15 @@ def build_router(settings: ApiSettings) -> APIRouter:
     if ocr.DOMAIN not in enabled_domains(settings.domain):
         return router  # no OCR workers' queue to run the first stage on
     ocr_settings = settings.domain_settings(OcrApiSettings)
+    limits = settings.domain_settings(LlmLimits)
+    requests = bounded(limits)
+    cap = limits.max_new_tokens_cap
+    default_tokens = min(ExtractFields.model_fields["max_new_tokens"].default, cap)
+    fields = create_model(
+        "ExtractFields",
+        __base__=ExtractFields,
+        max_new_tokens=tightened(ExtractFields, "max_new_tokens", default=default_tokens, le=cap),
+    )
     upload = upload_rules(
         settings.max_upload_bytes,
         ocr_settings.max_pixels,
@@ -112,9 +143,8 @@ def build_router(settings: ApiSettings) -> APIRouter:
         ocr_settings.max_document_bytes,
         settings.input_url_timeout_s,
         settings.input_url_allow_private,
-        fields=ExtractFields,
+        fields=fields,
     )
-    requests = bounded(settings.domain_settings(LlmLimits))
     turns = asyncio.Semaphore(ocr_settings.max_concurrent_uploads)
 
     @router.post(
@@ -131,7 +161,7 @@ def build_router(settings: ApiSettings) -> APIRouter:
         `schema` from their text; the job's progress says which stage runs (`stage`: `ocr`, then
         `llm`), its result carries the JSON (`data`), the text it came from and both models."""
         check_declared_length(request, upload)
-        async with turns, read_image(request, upload) as given:
+        async with turns, read_image(request, upload) as given, _image_fetched(given, upload) as given:
             params = _extraction(given, requests)
             stage = await _ocr_stage(given, upload, uploads, principal, ocr_settings.max_pages)
             return await jobs.submit(

@@ -49,4 +49,8 @@ def configure_logging(fmt: str, level: str) -> None:
     # loggers keep theirs, so job lines logged meanwhile still reach the handler.
     for name in ("api", "workers", "common"):
         logging.getLogger(name).setLevel(level.upper())
+    # Celery's "received" and "succeeded" lines carry the task's arguments, a job's params (its
+    # prompt, its texts) at INFO: never logged. The runner logs each job's own lines instead.
+    for name in ("celery.worker.strategy", "celery.app.trace"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
     logging.captureWarnings(True)  # warnings too go through the formatter (one JSON object a line)

@@ -1,6 +1,6 @@
-"""A chaos run: thousands of jobs across both domains while workers are SIGKILLed, the API is
-restarted and Redis is killed and restarted on its append-only file; then an account of every
-accepted job. ``scripts/chaos.py`` runs it and writes ``docs/reliability.md``; the test suite
+"""A chaos run: thousands of jobs across both domains (and extractions, jobs of two stages:
+OCR, then the llm) while workers are SIGKILLed, the API is restarted and Redis is killed and
+restarted on its append-only file; then an account of every accepted job. ``scripts/chaos.py`` runs it and writes ``docs/reliability.md``; the test suite
 runs a short one (``tests/workers/test_chaos.py``).
 """
 
@@ -33,6 +33,7 @@ SETTINGS = {
     # The queue and its recovery are under test, not the engine: the tiny model on transformers.
     "LLM_ENGINE": "transformers",
 }
+EXTRACT_SCHEMA = '{"type": "object", "properties": {"word": {"type": "string", "maxLength": 8}}}'
 _STARTED = re.compile(r"^(\S+ \S+) INFO workers\.core\.runner job started job_id=(\w+) .*attempt=(\d+)", re.M)
 _KEPT = re.compile(r"^\S+ \S+ INFO workers\.core\.runner job (succeeded|failed) job_id=(\w+)", re.M)
 _ENDED = re.compile(
@@ -142,7 +143,7 @@ class Chaos:
                     events.pop(0)[1]()
 
     def _submit_one(self, i: int, image: bytes) -> None:
-        kind = i % 3
+        kind = 3 if i % 20 == 19 else i % 3  # every 20th an extraction: two stages, OCR then the llm
         for _ in range(600):  # a client that retries what the API asks it to retry
             sent = time.monotonic()
             try:
@@ -151,8 +152,14 @@ class Chaos:
                         answer = client.post("/v1/ocr/recognize", files={"file": ("p.png", image)})
                     elif kind == 1:
                         answer = client.post("/v1/llm/embed", json={"texts": [f"sentence {i}"]})
-                    else:
+                    elif kind == 2:
                         answer = client.post("/v1/llm/generate", json={"prompt": f"job {i}", "max_new_tokens": 8})
+                    else:
+                        answer = client.post(
+                            "/v1/extract",
+                            files={"file": ("p.png", image)},
+                            data={"schema": EXTRACT_SCHEMA, "max_new_tokens": "12"},
+                        )
             except httpx.TransportError:  # the API restarting
                 time.sleep(0.2)
                 continue

@@ -48,3 +48,16 @@ def test_api_and_worker_write_json_lines_with_job_id_and_domain(isolated_stack):
     assert events["job started"]["worker"] == worker.node
     loaded = [r for r in worker_records if r["message"] == "model loaded"]
     assert len(loaded) == 1 and loaded[0]["domain"] == "ocr" and loaded[0]["elapsed_ms"] > 0
+
+
+def test_a_workers_log_holds_no_prompt_text_or_texts_to_embed(client, llm_worker):
+    secret = "zebra-sentinel-8472"
+    for path, body in [
+        ("/v1/llm/generate", {"prompt": f"Repeat {secret}", "max_new_tokens": 3}),
+        ("/v1/llm/embed", {"texts": [f"embed {secret}"]}),
+    ]:
+        answer = client.post(path, json=body)
+        assert answer.status_code == 202, answer.text
+        assert wait_for_job(client, answer.json()["id"])["status"] == "succeeded"
+    log = llm_worker.log()
+    assert "job succeeded" in log and secret not in log

@@ -71,3 +71,13 @@ def test_a_good_line_and_a_blank_one():
     parsed = parse_line(line, "/v1/embeddings")
     assert parsed is not None and (parsed.custom_id, parsed.body) == ("a", {"input": "x"})
     assert parse_line(b"  \r", "/v1/embeddings") is None
+
+
+def test_a_file_gone_is_said_so_not_read_as_empty(tmp_path):
+    from common.blobs import BlobNotFound
+
+    lines = Lines(_store(tmp_path), "gone.jsonl", max_bytes=100)
+    with pytest.raises(BlobNotFound):
+        asyncio.run(_collect(lines.starting(0, 0, 64)))
+    with pytest.raises(BlobNotFound):
+        asyncio.run(_collect(lines.all()))

@@ -206,3 +206,23 @@ def test_an_expired_batch_writes_its_unfinished_lines_as_batch_expired(isolated_
         assert statuses == {"canceled"}  # the two fed were taken back from the queue
     finally:
         oai.close()
+
+
+def test_a_batch_whose_input_file_is_deleted_fails_with_the_answers_it_has(isolated_stack, tiny_llm_dir):
+    env = {**TEST_CAPS, "BATCH_WINDOW": "4", "BATCH_STEP_S": "0.2"}
+    isolated_stack.start_worker("llm", env={**TEST_CAPS, "LLM_ENGINE": "transformers", "LLM_MODEL": str(tiny_llm_dir)})
+    api = isolated_stack.start_api(domain="llm", env=env)
+    oai = _client(api, isolated_stack.admin_key)
+    try:
+        batch = _start(oai, _embed_lines(400), "/v1/embeddings")
+        # (the worker loads its embedder at its first job: tens of seconds on a busy machine)
+        wait_until(lambda: oai.batches.retrieve(batch.id).request_counts.completed >= 4, timeout=180)
+        oai.files.delete(batch.input_file_id)
+        batch = _ended(oai, batch.id, timeout=60)
+        assert batch.status == "failed" and batch.failed_at
+        assert [e.code for e in batch.errors.data] == ["input_file_deleted"]
+        out = _lines_of(oai, batch.output_file_id)
+        assert 4 <= batch.request_counts.completed == len(out) < 400
+        assert len({line["custom_id"] for line in out}) == len(out)
+    finally:
+        oai.close()

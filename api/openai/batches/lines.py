@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from common.blobs import BlobStore
+from common.blobs import BlobNotFound, BlobStore
 
 MAX_CUSTOM_ID_CHARS = 512
 
@@ -100,7 +100,9 @@ class Lines:
     async def starting(self, offset: int, number: int, read_bytes: int) -> AsyncIterator[tuple[int, int, bytes | None]]:
         """The lines after byte ``offset`` (line ``number``), read a range at a time."""
         info = await self.blobs.head(self.key)
-        size = 0 if info is None else info.size
+        if info is None:
+            raise BlobNotFound(self.key)
+        size = info.size
         want = read_bytes
         while offset < size:
             chunk = await self.blobs.get_range(self.key, offset, want)

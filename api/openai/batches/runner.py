@@ -27,7 +27,7 @@ from api.openai.batches.lines import LineProblem, Lines, output_line, parse_line
 from api.openai.errors import openai_error
 from api.openai.files import FILE_TTL_S
 from common import keys, uploads
-from common.blobs import BlobError, BlobStore
+from common.blobs import BlobError, BlobNotFound, BlobStore
 from common.blobs.keys import upload_key
 from common.contracts.jobs import JobStatus
 from common.fair import Priority
@@ -114,7 +114,12 @@ class BatchRunner:
             await self.client.srem(keys.BATCHES_ACTIVE, batch_id)
             return
         if record.status == "validating":
-            await self._validate(record)
+            try:
+                await self._validate(record)
+            except BlobNotFound:
+                message = f"the input file {record.input_file_id} was deleted before it was checked"
+                error = LineProblem("input_file_deleted", message).at(None).as_error()
+                await self._end(record, "failed", errors=json.dumps([error]))
         elif record.status == "in_progress":
             if batches.now_s() >= record.number("expires_at"):
                 await self._to_finalizing(record, "in_progress", "expired")
@@ -122,7 +127,10 @@ class BatchRunner:
             await self._collect(record)
             record = await self.store.get(batch_id) or record
             if record.number("line") < record.number("total_lines"):
-                await self._feed(record)
+                try:
+                    await self._feed(record)
+                except BlobNotFound:  # its input file was deleted: the lines not fed are unknown
+                    await self._input_gone(record, "in_progress")
             elif not await self.store.live(batch_id):
                 await self._to_finalizing(record, "in_progress", "completed")
         elif record.status == "cancelling":
@@ -133,6 +141,10 @@ class BatchRunner:
         elif record.status == "finalizing":
             if record.ending == "expired" and not await self._expire_lines(record):
                 return
+            if record.ending == "failed":  # its input gone: the lines in flight still end and count
+                await self._collect(record)
+                if await self.store.live(batch_id):
+                    return
             await self._finalize(record)
 
     # -- validating ---------------------------------------------------------------------------
@@ -328,22 +340,32 @@ class BatchRunner:
             return True
         error = {"code": "batch_expired", "message": "the batch's completion window passed before this line ran"}
         parts, place = _Parts(), (record.number("offset"), record.number("line"))
-        async for number, offset, raw in self._lines(record).starting(*place, READ_BYTES):
-            line = parse_line(raw, record.endpoint)
-            if line is not None:
-                parts.err.append(output_line(line.custom_id, None, None, error))
-                parts.failed += 1
-            place = (offset, number)
-            if parts.failed >= COLLECT_MAX:
-                break
+        try:
+            async for number, offset, raw in self._lines(record).starting(*place, READ_BYTES):
+                line = parse_line(raw, record.endpoint)
+                if line is not None:
+                    parts.err.append(output_line(line.custom_id, None, None, error))
+                    parts.failed += 1
+                place = (offset, number)
+                if parts.failed >= COLLECT_MAX:
+                    break
+        except BlobNotFound:  # the input file was deleted: its lines not fed cannot be named
+            place = (place[0], record.number("total_lines"))
         await self._write(record, parts, feed_to=place)
         return place[1] >= record.number("total_lines")
 
     # -- the end ------------------------------------------------------------------------------
 
-    async def _to_finalizing(self, record: batches.BatchRecord, status: str, ending: str) -> None:
-        values = {"status": "finalizing", "ending": ending, "finalizing_at": str(batches.now_s())}
+    async def _to_finalizing(self, record: batches.BatchRecord, status: str, ending: str, **more: str) -> None:
+        values = {"status": "finalizing", "ending": ending, "finalizing_at": str(batches.now_s()), **more}
         await self.scripts.run(batches.update(record.id, self._token, (status,), **values))
+
+    async def _input_gone(self, record: batches.BatchRecord, status: str) -> None:
+        """The input file was deleted while lines were still to feed: the batch fails, with the
+        answers it has (the lines in flight still end and are written)."""
+        message = f"the input file {record.input_file_id} was deleted before every line was fed"
+        error = LineProblem("input_file_deleted", message).at(None).as_error()
+        await self._to_finalizing(record, status, "failed", errors=json.dumps([error]))
 
     async def _finalize(self, record: batches.BatchRecord) -> None:
         """Join the listed parts into the output and error files, then end the batch."""

@@ -3,6 +3,7 @@
 import asyncio
 
 from fastapi import APIRouter, Request, status
+from pydantic import BaseModel
 
 from api.core.auth import PrincipalDep
 from api.core.config import ApiSettings
@@ -26,8 +27,9 @@ def max_body_bytes(settings: ApiSettings) -> int:
     return max(settings.max_upload_bytes * 4 // 3, document) + FIELDS_SLACK_BYTES
 
 
-def rules(settings: ApiSettings) -> Upload:
-    """What a recognize request may hold under the app's settings (a batch's lines too)."""
+def rules(settings: ApiSettings, fields: type[BaseModel] | None = None) -> Upload:
+    """What a recognize request may hold under the app's settings (a batch's lines too); with
+    ``fields``, another route's besides (``/v1/extract``)."""
     ocr = settings.domain_settings(OcrApiSettings)
     return upload_rules(
         settings.max_upload_bytes,
@@ -37,6 +39,7 @@ def rules(settings: ApiSettings) -> Upload:
         ocr.max_document_bytes,
         settings.input_url_timeout_s,
         settings.input_url_allow_private,
+        fields,
     )
 
 

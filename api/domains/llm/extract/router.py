@@ -29,8 +29,9 @@ from api.core.errors import ApiError, documented
 from api.core.router import enabled_domains
 from api.core.submit_controls import SubmitControlsDep
 from api.domains.ocr.config import OcrApiSettings
-from api.domains.ocr.forms import Upload, openapi_body, upload_rules
+from api.domains.ocr.forms import Upload, openapi_body
 from api.domains.ocr.images import Given, check_declared_length, fetched_file, read_image
+from api.domains.ocr.router import rules
 from api.domains.ocr.sources import OcrJob, job_for
 from api.uploads.service import UploadService
 from common.contracts import ocr
@@ -135,16 +136,7 @@ def build_router(settings: ApiSettings) -> APIRouter:
         __base__=ExtractFields,
         max_new_tokens=tightened(ExtractFields, "max_new_tokens", default=default_tokens, le=cap),
     )
-    upload = upload_rules(
-        settings.max_upload_bytes,
-        ocr_settings.max_pixels,
-        settings.time_limits(ocr.DOMAIN)[1],
-        settings.blob_inline_max_bytes,
-        ocr_settings.max_document_bytes,
-        settings.input_url_timeout_s,
-        settings.input_url_allow_private,
-        fields=fields,
-    )
+    upload = rules(settings, fields)
     turns = asyncio.Semaphore(ocr_settings.max_concurrent_uploads)
 
     @router.post(

@@ -12,9 +12,9 @@ import openai
 import pytest
 
 from common.contracts.structured import closed
+from devtools.structured_cases import BOOK, CITIES, LOOKBEHIND, TASK
 from tests.builders import submit, wait_for_job
 from tests.conftest import TEST_CAPS, ModelStack, stack_of_its_own
-from tests.structured_cases import BOOK, CITIES, LOOKBEHIND, TASK
 
 CHAT_MODEL = "SmolLM2-135M-Instruct"
 

@@ -11,9 +11,9 @@ import pytest
 from celery import Celery
 
 from common.contracts.structured import closed
+from devtools.structured_cases import LOOKBEHIND, TASK
 from tests.builders import submit, wait_for_job, wait_until
 from tests.conftest import VLLM_SEQS
-from tests.structured_cases import LOOKBEHIND, TASK
 
 # Counting goes on for as long as it is allowed to: a request that runs to its max_new_tokens.
 LONG = {"prompt": "Count from 1 to 1000: 1, 2, 3, 4, 5, 6,", "max_new_tokens": 1000}

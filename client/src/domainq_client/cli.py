@@ -1,7 +1,8 @@
 """The ``domainq`` command: ``domainq --help`` lists every command, ``domainq CMD --help`` its options.
 
-Exit codes: 0 ok; 1 a job failed, was canceled or timed out (or the API refused the
-request); 2 usage; 3 the API is unreachable or the key is refused; 130 interrupted (Ctrl-C).
+Exit codes: 0 ok; 1 a job failed, was canceled or timed out, or an extraction's JSON was cut
+short (or the API refused the request); 2 usage; 3 the API is unreachable or the key is refused;
+130 interrupted (Ctrl-C).
 """
 
 import argparse

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from api.openai.batches.lines import LineProblem
 from api.openai.batches.store import BatchObject
 from api.openai.files import FileObject
-from common.contracts.llm import EmbedResult, GenerateResult
+from common.contracts.llm import EmbedResult, ExtractResult, GenerateResult
 from common.contracts.ocr import DocumentResult, RecognizeResult
 from domainq_client import _models as client_models
 
@@ -39,6 +39,8 @@ def _schema_kind(schema: dict[str, Any], defs: dict[str, Any]) -> str:
     if "enum" in schema or "const" in schema:
         return "str"
     kind = schema.get("type")
+    if kind is None:
+        return "Any"  # any JSON value (an extraction's data)
     if kind == "string":
         return "datetime" if schema.get("format") == "date-time" else "str"
     if kind == "array":
@@ -98,7 +100,7 @@ def test_a_submission_answer_parses_as_a_job_view(served):
     assert required_by_client <= set(accepted["required"])
 
 
-@pytest.mark.parametrize("server_model", [RecognizeResult, DocumentResult, GenerateResult, EmbedResult])
+@pytest.mark.parametrize("server_model", [RecognizeResult, DocumentResult, GenerateResult, EmbedResult, ExtractResult])
 def test_result_models_match_the_contracts(server_model: type[BaseModel]):
     schema = server_model.model_json_schema()
     defs = schema.get("$defs", {})

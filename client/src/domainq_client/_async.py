@@ -107,14 +107,7 @@ class AsyncOcr(_Resource):
         if (image is None) == (named is None):
             raise ValueError("give the image once: its path or bytes, a file_id, an image_url or a document_url")
         read_as = document.fields() if document else {}
-        if named is not None:
-            request = c.submit_request(options, {**named, **read_as})
-            return self._job(await self._client._request("POST", "/v1/ocr/recognize", **request))
-        assert image is not None
-        files = await asyncio.to_thread(c.upload, image, filename)  # no file read on the event loop
-        request = c.submit_request(options)
-        request["data"].update(read_as)
-        return self._job(await self._client._request("POST", "/v1/ocr/recognize", files=files, **request))
+        return await self._client._submit_input("/v1/ocr/recognize", image, filename, named, read_as, options)
 
 
 class AsyncUploads(_Resource):
@@ -390,10 +383,56 @@ class AsyncClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    async def extract(
+        self,
+        file: str | os.PathLike[str] | bytes | None = None,
+        filename: str | None = None,
+        *,
+        schema: dict[str, Any],
+        instructions: str | None = None,
+        max_new_tokens: int | None = None,
+        file_id: str | None = None,
+        image_url: str | None = None,
+        document_url: str | None = None,
+        document: c.DocumentOptions | None = None,
+        options: c.SubmitOptions | None = None,
+    ) -> AsyncJob:
+        """Queue an extraction: OCR of an image or a document (given as ``ocr.recognize`` takes
+        it; large files: ``uploads.create`` first, then ``file_id``), then JSON valid against
+        ``schema`` from its text (``instructions``: what to take, in words). The job's progress
+        says which stage runs (``stage``: ``ocr`` with ``pages_done``/``pages_total``, then
+        ``llm``); its result is an ``ExtractResult`` (``data``: ``None`` when cut short)."""
+        named = c.named_image(file_id, image_url, document_url)
+        if (file is None) == (named is None):
+            raise ValueError("give the document once: its path or bytes, a file_id, an image_url or a document_url")
+        fields = c.extract_fields(schema, instructions, max_new_tokens, document)
+        return await self._submit_input("/v1/extract", file, filename, named, fields, options)
+
     async def domains(self) -> list[dict[str, Any]]:
         """The enabled domains: tasks, queue depth, jobs running, workers online."""
         body = await self._request("GET", "/v1/domains")
         return list(body["domains"])
+
+    async def _submit_input(
+        self,
+        path: str,
+        file: str | os.PathLike[str] | bytes | None,
+        filename: str | None,
+        named: dict[str, str] | None,
+        fields: dict[str, Any],
+        options: c.SubmitOptions | None,
+    ) -> AsyncJob:
+        """A submit of a job that reads an image or a document: JSON naming it (``named``), else
+        a multipart form with its bytes; ``fields``: the rest of the request."""
+        if named is not None:
+            return AsyncJob(
+                self, c.job_view(await self._request("POST", path, **c.submit_request(options, {**named, **fields})))
+            )
+        assert file is not None
+        files = await asyncio.to_thread(c.upload, file, filename)  # no file read on the event loop
+        request = c.submit_request(options)
+        request["data"].update(c.form_fields(fields))
+        return AsyncJob(self, c.job_view(await self._request("POST", path, files=files, **request)))
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         """The JSON of a successful answer, after the retries ``self.retry`` allows."""

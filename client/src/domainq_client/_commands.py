@@ -5,16 +5,21 @@ import argparse
 import dataclasses
 import json
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.status import Status
 from rich.table import Table
 
-from domainq_client._common import SubmitOptions, finished_result
-from domainq_client._errors import NotSupportedError
+from domainq_client._common import DocumentOptions, SubmitOptions, finished_result
+from domainq_client._errors import NotSupportedError, WaitTimeout
+from domainq_client._models import ExtractResult, JobView
 from domainq_client._sync import Client, Job
 
 stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False)
 
 
 def _print_json(value: Any) -> None:
@@ -73,6 +78,104 @@ def llm_generate(client: Client, args: argparse.Namespace) -> int:
         _stream(job)
     else:
         print(job.wait(args.timeout).text, flush=True)
+    return 0
+
+
+# ``domainq extract`` reads its job this often (a long-poll that answers at once when it ends) to
+# show the stage: unlike the events stream, a read that answers in time keeps --timeout exact.
+STAGE_POLL_S = 0.5
+
+
+def _stage(view: JobView) -> str:
+    """What an extraction is doing, in a few words: ``queued``, ``ocr 1/2 pages``, ``llm 40 tokens``."""
+    progress = view.progress or {}
+    if progress.get("stage") == "llm":
+        tokens = progress.get("completion_tokens")
+        return "llm" + (f" {tokens} tokens" if isinstance(tokens, int) else "")
+    if "pages_total" in progress:
+        return f"ocr {progress.get('pages_done', 0)}/{progress['pages_total']} pages"
+    if view.status == "queued" and view.queue_position is not None:
+        return f"queued ({view.queue_position} ahead)"
+    return view.status
+
+
+class _StageLine:
+    """A job's stage on stderr: a spinner on a terminal; elsewhere (a log, a pipe) a line per change."""
+
+    def __init__(self) -> None:
+        self._status: Status | None = None
+        self._shown = ""
+
+    def __enter__(self) -> "_StageLine":
+        if stderr.is_terminal:
+            self._status = stderr.status("submitted")
+            self._status.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.stop()
+
+    def show(self, text: str) -> None:
+        if text == self._shown:
+            return
+        self._shown = text
+        if self._status is not None:
+            self._status.update(text)
+        else:
+            stderr.print(text)
+
+
+def _schema(path: str) -> dict[str, Any] | str:
+    """The JSON Schema in the file at ``path``, or why it cannot be one."""
+    try:
+        schema = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        return f"--schema {path}: {exc.strerror or exc}"
+    except ValueError as exc:  # UnicodeDecodeError too
+        return f"--schema {path}: not JSON ({exc})"
+    return (
+        schema
+        if isinstance(schema, dict)
+        else f"--schema {path}: a JSON Schema is an object, not {type(schema).__name__}"
+    )
+
+
+def extract(client: Client, args: argparse.Namespace) -> int:
+    schema = _schema(args.schema)
+    if isinstance(schema, str):
+        stderr.print(f"[red]error:[/] {schema}")
+        return 2
+    given = {"document_url": args.file} if args.file.startswith(("http://", "https://")) else {"file": args.file}
+    job = client.extract(
+        **given,
+        schema=schema,
+        instructions=args.instructions,
+        max_new_tokens=args.max_new_tokens,
+        document=DocumentOptions(pages=args.pages, dpi=args.dpi, mode=args.mode),
+        options=_options(args),
+    )
+    stderr.print(f"job {job.id}")
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    with _StageLine() as line:
+        line.show(_stage(job.view))
+        while not job.view.finished:
+            left = STAGE_POLL_S if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                raise WaitTimeout(f"job {job.id} still {_stage(job.view)} after {args.timeout} s", job.view)
+            job.refresh(wait_s=min(STAGE_POLL_S, max(left, 0.01)))
+            line.show(_stage(job.view))
+    result: ExtractResult = finished_result(job.view)
+    shown = dataclasses.asdict(result) if args.full else result.data
+    if args.full or result.data is not None:
+        sys.stdout.write(json.dumps(shown, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    if result.data is None:
+        stderr.print(
+            f"[red]error:[/] job {job.id} was cut short (finish_reason {result.finish_reason}) before its JSON "
+            f"was complete: no data; a larger --max-new-tokens may fit it"
+        )
+        return 1
     return 0
 
 

@@ -138,7 +138,7 @@ class SubmitOptions:
 
 @dataclass(frozen=True)
 class DocumentOptions:
-    """How ``ocr.recognize`` reads a document (PDF, multi-page TIFF); ``None``: the server's default.
+    """How ``ocr.recognize`` (and ``extract``) reads a document (PDF, multi-page TIFF); ``None``: the server's default.
 
     - ``pages``: which pages, e.g. ``"1-3,7,10-"`` (all);
     - ``dpi``: a PDF's pages are rendered at this resolution (200);
@@ -157,6 +157,27 @@ class DocumentOptions:
             for k, v in (("pages", self.pages), ("dpi", self.dpi), ("mode", self.mode), ("output", self.output))
             if v is not None
         }
+
+
+def extract_fields(
+    schema: dict[str, Any], instructions: str | None, max_new_tokens: int | None, document: DocumentOptions | None
+) -> dict[str, Any]:
+    """``POST /v1/extract``'s fields besides its input: the schema, how to read the document, which pages."""
+    if not isinstance(schema, dict):
+        raise TypeError("schema is a JSON Schema object (a dict), e.g. json.load(open('invoice.schema.json'))")
+    if document is not None and document.output not in (None, "json"):
+        raise ValueError("an extraction's result is JSON: DocumentOptions.output is not taken")
+    asked = {"instructions": instructions, "max_new_tokens": max_new_tokens}
+    return {
+        "schema": schema,
+        **{k: v for k, v in asked.items() if v is not None},
+        **(document.fields() if document else {}),
+    }
+
+
+def form_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Fields as a multipart form carries them: an object (an extraction's schema) as JSON text."""
+    return {k: json.dumps(v) if isinstance(v, dict) else v for k, v in fields.items()}
 
 
 def submit_request(options: "SubmitOptions | None", body: dict[str, Any] | None = None) -> dict[str, Any]:

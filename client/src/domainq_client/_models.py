@@ -171,6 +171,29 @@ class EmbedResult:
 
 
 @dataclass(frozen=True)
+class ExtractModels:
+    """The models of an extraction's two stages."""
+
+    ocr: str
+    llm: str
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    """``extract``: JSON valid against the schema (``data``; ``None`` when ``finish_reason`` is
+    ``length``: cut short), the OCR text it was read from (pages joined by form feeds), both models."""
+
+    data: Any
+    text: str
+    pages: int
+    pages_failed: int
+    models: ExtractModels
+    finish_reason: str
+    usage: Usage
+    elapsed_ms: float
+
+
+@dataclass(frozen=True)
 class Event:
     """One live event of a job: ``status``, ``progress`` or ``done``; ``job`` is its view then."""
 
@@ -280,6 +303,7 @@ RESULT_TYPES: dict[tuple[str, str], type] = {
     ("ocr", "page"): PageResult,  # one page job of a document's
     ("llm", "generate"): GenerateResult,
     ("llm", "embed"): EmbedResult,
+    ("llm", "extract"): ExtractResult,
 }
 
 

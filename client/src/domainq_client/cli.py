@@ -1,7 +1,8 @@
 """The ``domainq`` command: ``domainq --help`` lists every command, ``domainq CMD --help`` its options.
 
-Exit codes: 0 ok; 1 a job failed, was canceled or timed out (or the API refused the
-request); 2 usage; 3 the API is unreachable or the key is refused; 130 interrupted (Ctrl-C).
+Exit codes: 0 ok; 1 a job failed, was canceled or timed out, or an extraction's JSON was cut
+short (or the API refused the request); 2 usage; 3 the API is unreachable or the key is refused;
+130 interrupted (Ctrl-C).
 """
 
 import argparse
@@ -90,6 +91,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float)
     _submit_options(p)
     p.set_defaults(run=cmd.llm_embed)
+
+    p = sub.add_parser("extract", help="JSON valid against a schema from a document or an image (OCR, then the llm)")
+    p.add_argument("file", metavar="FILE|URL", help="an image or a document (PDF, TIFF), or its http(s) URL")
+    p.add_argument("--schema", required=True, metavar="FILE", help="the JSON Schema the answer follows (a .json file)")
+    p.add_argument("--instructions", help="what to take from the document, in words")
+    p.add_argument("--pages", help="a document's pages, e.g. 1-2,5 (default: all)")
+    p.add_argument("--dpi", type=int, help="a PDF's pages are rendered at this resolution (server default 200)")
+    p.add_argument("--mode", choices=["ocr", "auto"], help="auto: a PDF page's own text layer is taken")
+    p.add_argument("--max-new-tokens", type=int, help="the most tokens the JSON may take")
+    p.add_argument("--full", action="store_true", help="print the whole result (text, pages, models...), not only data")
+    p.add_argument("--timeout", type=float, help="give up waiting after this many seconds (exit 1; the job goes on)")
+    _submit_options(p)
+    p.set_defaults(run=cmd.extract)
 
     jobs = sub.add_parser("jobs", help="read, wait for, cancel and list jobs").add_subparsers(
         dest="jobs", required=True

@@ -111,16 +111,18 @@ def check_config() -> None:
 def generate(job: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     # The caps too, this worker's: they may differ from the API's.
     request = bounded(get_llm_settings()).generate.model_validate(params)
-    return _generated(job, request, job.report_progress).model_dump()
+    return _generated(job, request).model_dump()
 
 
-def _generated(job: JobContext, request: GenerateRequest, report: Any) -> "GenerateResult":
+def _generated(job: JobContext, request: GenerateRequest, report: Any = None) -> "GenerateResult":
+    """``request`` on the worker's engine; ``report``: its progress (default: the job's own)."""
     if engine.get() == engines.VLLM:
-        return vllm_generator.get().generate(request, report, job.deadline)
+        return vllm_generator.get().generate(request, report or job.report_progress, job.deadline)
     engine_batcher = batcher.get()  # built under the load lock, which imports the generator module
     from workers.domains.llm.generator import GenerationJob
 
-    return engine_batcher.submit(GenerationJob(request, report, job.deadline), job.deadline)
+    item = GenerationJob(request, report or job.report_progress, job.deadline)
+    return engine_batcher.submit(item, job.deadline)
 
 
 @job_task(DOMAIN, EXTRACT)

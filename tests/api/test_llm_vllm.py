@@ -49,8 +49,8 @@ def test_the_default_model_on_vllm_knows_the_capital_of_france(vllm, vllm_stack)
     assert (result["model"], result["engine"]) == ("SmolLM2-135M-Instruct", "vllm")
     assert result["usage"]["prompt_tokens"] > 0 and 0 < result["usage"]["completion_tokens"] < 24
     assert job["worker"] == vllm_stack.worker.node
-    # In the CPU's defaults: float32, and a KV cache of the size asked for (LLM_KV_CACHE_GIB=1),
-    # not a share of the machine's memory that may not be free.
+    # In the dtype the fixture asks for (float32), and a KV cache of the size asked for
+    # (LLM_KV_CACHE_GIB=1), not a share of the machine's memory that may not be free.
     log = vllm_stack.worker.log()
     assert "dtype=torch.float32" in log and "Explicitly set (1.0/" in log
 

@@ -28,16 +28,34 @@ def test_the_hub_is_switched_off_unless_a_model_names_a_hub_id(monkeypatch, tmp_
     assert os.environ.get("HF_HUB_OFFLINE") == offline
 
 
-def test_cpu_runs_in_float32_and_an_explicit_dtype_wins():
+AVX2 = frozenset({"avx2"})
+AVX512_BF16 = frozenset({"avx2", "avx512f", "avx512_bf16"})
+
+
+def test_the_transformers_engine_on_the_cpu_follows_its_flags_and_an_explicit_dtype_wins():
     cpu = torch.device("cpu")
-    assert models.pick_dtype("auto", cpu) == torch.float32
-    assert models.pick_dtype("bfloat16", cpu) == torch.bfloat16
+    assert models.generator_dtype("auto", cpu, AVX2).dtype == "float32"
+    assert models.generator_dtype("auto", cpu, AVX512_BF16).dtype == "bfloat16"
+    assert models.generator_dtype("bfloat16", cpu, AVX2).dtype == "bfloat16"
+    assert models.generator_dtype("float32", cpu, AVX512_BF16).dtype == "float32"
 
 
-def test_vllm_runs_in_float32_on_the_cpu_and_the_models_own_dtype_on_a_gpu():
-    assert models.vllm_dtype("auto", on_cpu=True) == "float32"
-    assert models.vllm_dtype("auto", on_cpu=False) == "auto"
-    assert models.vllm_dtype("bfloat16", on_cpu=True) == "bfloat16"
+def test_the_transformers_engine_on_a_gpu_takes_bfloat16_where_it_has_it_else_float16(monkeypatch):
+    cuda = torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert models.generator_dtype("auto", cuda, AVX2).dtype == "bfloat16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert models.generator_dtype("auto", cuda, AVX512_BF16).dtype == "float16"
+
+
+def test_vllm_follows_the_cpus_flags_and_the_models_own_dtype_on_a_gpu(monkeypatch):
+    assert models.vllm_dtype("auto", on_cpu=True, cpu=AVX2).dtype == "float32"
+    assert models.vllm_dtype("auto", on_cpu=True, cpu=AVX512_BF16).dtype == "bfloat16"
+    assert models.vllm_dtype("bfloat16", on_cpu=True, cpu=AVX2).dtype == "bfloat16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert models.vllm_dtype("auto", on_cpu=False, cpu=AVX2).dtype == "auto"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert models.vllm_dtype("auto", on_cpu=False, cpu=AVX2).dtype == "float16"
 
 
 def test_vllm_gets_a_fixed_kv_cache_on_the_cpu_unless_told_otherwise():

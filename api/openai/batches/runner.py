@@ -32,7 +32,7 @@ from common.blobs.keys import upload_key
 from common.contracts.jobs import JobStatus
 from common.fair import Priority
 from common.records import JobRecord
-from common.scripts import AsyncScripts
+from common.scripts import AsyncScripts, text
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,9 @@ class BatchRunner:
 
     async def step_all(self) -> None:
         for batch_id in await self.store.active():
+            endpoint = await self.client.hget(keys.batch(batch_id), "endpoint")
+            if endpoint is not None and text(endpoint) not in self.endpoints:
+                continue  # another API's domain (an llm API and an OCR API side by side): its to step
             if await self.scripts.run(batches.lock(batch_id, self._token, LOCK_S)):
                 try:
                     await self.step(batch_id)

@@ -24,6 +24,7 @@ from api.core.submit_controls import SubmitControls
 from api.openai.batches import store as batches
 from api.openai.batches.endpoints import Endpoint, LineRefused
 from api.openai.batches.lines import LineProblem, Lines, output_line, parse_line
+from api.openai.batches.validation import check_file
 from api.openai.errors import openai_error
 from api.openai.files import FILE_TTL_S
 from common import keys, uploads
@@ -38,9 +39,7 @@ log = logging.getLogger(__name__)
 
 LOCK_S = 20  # a stalled or killed process's batches wait this long for another to take them on
 READ_BYTES = 256 * 1024  # the input file is fed from, a range at a time
-MAX_ERRORS = 100  # a file's bad lines reported in ``errors`` (OpenAI's own list is short too)
 COLLECT_MAX = 2000  # ended lines written in one step
-_RENEW_EVERY = 2000  # lines validated between renewals of the lock
 
 
 def _derived_file_id(batch_id: str, which: str) -> str:
@@ -154,38 +153,18 @@ class BatchRunner:
 
     async def _validate(self, record: batches.BatchRecord) -> None:
         """Check every line as the endpoint would; a file with bad lines fails the batch."""
-        endpoint = self.endpoints[record.endpoint]
-        problems: list[LineProblem] = []
-        seen: set[bytes] = set()
-        requests = lines = 0
-        async for number, _, raw in self._lines(record).all():
-            lines = number
-            if number % _RENEW_EVERY == 0:
-                await self.scripts.run(batches.lock(record.id, self._token, LOCK_S))
-            try:
-                line = parse_line(raw, record.endpoint)
-                if line is None:
-                    continue
-                digest = hashlib.sha256(line.custom_id.encode()).digest()
-                if digest in seen:
-                    raise LineProblem("duplicate_custom_id", f"custom_id {line.custom_id!r} is used on an earlier line")
-                seen.add(digest)
-                endpoint.check(line.body)
-                requests += 1
-            except LineRefused as exc:
-                problems.append(LineProblem("invalid_request", exc.message, exc.param).at(number))
-            except LineProblem as problem:
-                problems.append(problem.at(number))
-        if not problems and not requests:
-            problems.append(LineProblem("empty_file", "the input file holds no requests").at(None))
-        if problems:
-            listed = [p.as_error() for p in problems[:MAX_ERRORS]]
-            await self._end(record, "failed", errors=json.dumps(listed))
-            log.info("batch failed validation", extra={"batch_id": record.id, "bad_lines": len(problems)})
+        checked = await check_file(
+            self._lines(record), record.endpoint, self.endpoints[record.endpoint],
+            lambda: self.scripts.run(batches.lock(record.id, self._token, LOCK_S)),
+        )  # fmt: skip
+        if checked.problems:
+            await self._end(record, "failed", errors=json.dumps([p.as_error() for p in checked.problems]))
+            log.info("batch failed validation", extra={"batch_id": record.id, "bad_lines": checked.bad_lines})
             return
-        values = {"total": str(requests), "total_lines": str(lines), "in_progress_at": str(batches.now_s())}
+        total, lines = str(checked.requests), str(checked.lines)
+        values = {"total": total, "total_lines": lines, "in_progress_at": str(batches.now_s())}
         await self.scripts.run(batches.update(record.id, self._token, ("validating",), status="in_progress", **values))
-        log.info("batch in progress", extra={"batch_id": record.id, "lines": requests})
+        log.info("batch in progress", extra={"batch_id": record.id, "lines": checked.requests})
 
     # -- feeding ------------------------------------------------------------------------------
 

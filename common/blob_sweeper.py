@@ -20,6 +20,10 @@
 5. **Files of jobs that are gone** (``files/<job id>/<name>``: a document's searchable PDF), in
    the same sweep: those whose record has expired or is gone, or whose job did not succeed (a
    run that wrote its file and then failed to finish). A live job's are left.
+6. **Parts of batches that ended** (``batches/<batch id>/...``), in the same sweep: a batch's
+   parts are joined into its files and deleted when it ends; what is left (a part written by a
+   process that died before listing it, a delete that failed) goes once the batch is no longer
+   active. An active batch's are left: they may be listed at any moment.
 """
 
 import logging
@@ -31,7 +35,7 @@ import redis
 
 from common import keys
 from common.blobs import BlobError, BlobInfo, BlobStore, open_blob_store
-from common.blobs.keys import FILES, JOBS, RESULTS, UPLOADS, job_prefix
+from common.blobs.keys import BATCHES, FILES, JOBS, RESULTS, UPLOADS, job_prefix
 from common.config import CoreSettings
 from common.contracts.jobs import JobStatus
 from common.results import ResultRef
@@ -82,7 +86,8 @@ class BlobSweeper:
 
     def sweep(self) -> int:
         """Delete what no live job, record or upload owns; answers how many objects' owners went."""
-        return self._sweep_inputs() + self._sweep_results() + self._sweep_uploads() + self._sweep_files()
+        swept = self._sweep_inputs() + self._sweep_results() + self._sweep_uploads() + self._sweep_files()
+        return swept + self._sweep_batch_parts()
 
     def _by_job(self, prefix: str) -> dict[str, list[BlobInfo]]:
         """The objects under ``prefix/<job id>/...``, by job id."""
@@ -180,4 +185,15 @@ class BlobSweeper:
         if gone:
             self.store.delete_sync(gone)
             log.info("blob sweep: deleted %d file(s) of jobs that ended without them or expired", len(gone))
+        return len(gone)
+
+    def _sweep_batch_parts(self) -> int:
+        by_batch = self._by_job(BATCHES)
+        if not by_batch:
+            return 0
+        active = {text(i) for i in self.client.smembers(keys.BATCHES_ACTIVE)}
+        gone = [info.key for batch_id, found in by_batch.items() if batch_id not in active for info in found]
+        if gone:
+            self.store.delete_sync(gone)
+            log.info("blob sweep: deleted %d part(s) of batches that ended", len(gone))
         return len(gone)

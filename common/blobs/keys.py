@@ -8,9 +8,11 @@ Keys are relative to the store (``BLOB_STORE_URL``'s directory, or its bucket an
 - ``uploads/<upload id>``: a file uploaded before any job names it (a batch's input, an upload
   by presigned URL);
 - ``files/<job id>/<name>``: a file a job made beside its result (a document's searchable PDF),
-  served by ``GET /v1/jobs/{id}/files/{name}`` and kept as long as the job's record.
+  served by ``GET /v1/jobs/{id}/files/{name}`` and kept as long as the job's record;
+- ``batches/<batch id>/<out|err>/<part>``: an OpenAI batch's answers while it runs, a part at a
+  time (``api.openai.batches``), joined into its files when it ends.
 
-Each top-level prefix (``JOBS``, ``RESULTS``, ``UPLOADS``, ``FILES``) can be listed on its own, e.g. by a
+Each top-level prefix (``JOBS``, ``RESULTS``, ``UPLOADS``, ``FILES``, ``BATCHES``) can be listed on its own, e.g. by a
 sweeper deleting what no live record names. A listing matches whole segments: ``jobs/ab``
 lists ``jobs/ab/...``, never ``jobs/abc/...``. Every segment a helper takes is checked: no
 slash, no leading dot, so a name from a request cannot climb out of its folder.
@@ -22,6 +24,7 @@ JOBS = "jobs"
 RESULTS = "results"
 UPLOADS = "uploads"
 FILES = "files"
+BATCHES = "batches"
 # One path segment: no slash, no leading dot ("." and ".." mean something to file systems).
 _SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
@@ -52,3 +55,9 @@ def upload_key(upload_id: str) -> str:
 def job_file_key(job_id: str, name: str) -> str:
     """A file job ``job_id`` made, named ``name`` (one path segment)."""
     return f"{FILES}/{_segment(job_id)}/{_segment(name)}"
+
+
+def batch_part_key(batch_id: str, which: str, seq: int, token: str) -> str:
+    """A part of a batch's output (``which``: ``out``) or error file (``err``), the ``seq``-th
+    written, by the holder of the batch's lock ``token``."""
+    return f"{BATCHES}/{_segment(batch_id)}/{_segment(which)}/{seq:07d}-{_segment(token)}.jsonl"

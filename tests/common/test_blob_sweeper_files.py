@@ -30,3 +30,18 @@ def test_files_live_as_long_as_their_succeeded_or_live_jobs_record(redis_stack, 
     r.delete(keys.job("a" * 32))  # its record expired: its file goes with it
     assert BlobSweeper(r, settings).sweep() == 1
     assert [info.key for info in store.list_sync(FILES)] == [job_file_key("b" * 32, "searchable.pdf")]
+
+
+def test_parts_of_a_batch_that_ended_are_swept_an_active_ones_kept(redis_stack, tmp_path):
+    from common.blobs.keys import BATCHES, batch_part_key
+
+    url = fresh_database(redis_stack)
+    settings = CoreSettings(redis_url=url, blob_store_url=f"file://{tmp_path}")
+    store, r = open_blob_store(settings), redis.Redis.from_url(url, decode_responses=True)
+    running, ended = "batch_" + "a" * 32, "batch_" + "b" * 32
+    r.sadd(keys.BATCHES_ACTIVE, running)
+    for batch_id in (running, ended):
+        store.put_sync(batch_part_key(batch_id, "out", 0, "t0ken"), b'{"custom_id": "x"}\\n')
+
+    assert BlobSweeper(r, settings).sweep() == 1
+    assert [info.key for info in store.list_sync(BATCHES)] == [batch_part_key(running, "out", 0, "t0ken")]

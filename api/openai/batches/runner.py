@@ -29,7 +29,7 @@ from api.openai.errors import openai_error
 from api.openai.files import FILE_TTL_S
 from common import keys, uploads
 from common.blobs import BlobError, BlobNotFound, BlobStore
-from common.blobs.keys import upload_key
+from common.blobs.keys import batch_part_key, upload_key
 from common.contracts.jobs import JobStatus
 from common.fair import Priority
 from common.records import JobRecord
@@ -292,7 +292,7 @@ class BatchRunner:
         names = {}
         for which, lines in (("out", parts.out), ("err", parts.err)):
             if lines:
-                names[which] = f"batches/{record.id}/{which}/{seq:07d}-{self._token}.jsonl"
+                names[which] = batch_part_key(record.id, which, seq, self._token)
                 await self.blobs.put(names[which], b"".join(lines), content_type="application/jsonl")
         step = batches.Collected(
             names.get("out", ""), names.get("err", ""), parts.completed, parts.failed, parts.job_ids, feed_to

@@ -75,6 +75,7 @@ class BatchRunner:
         self.store = batches.BatchStore(client, scripts)
         self._token = secrets.token_hex(8)  # this process's: a lock it holds is renewed, not retaken
         self._task: asyncio.Task[None] | None = None
+        self._faulty: set[str] = set()  # batches whose last step raised (logged once)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="batch-runner")
@@ -107,8 +108,13 @@ class BatchRunner:
             if await self.scripts.run(batches.lock(batch_id, self._token, LOCK_S)):
                 try:
                     await self.step(batch_id)
+                    self._faulty.discard(batch_id)
                 except (ApiError, BlobError) as exc:  # the store or Redis away: next time
                     log.warning("batch %s step put off: %s", batch_id, exc)
+                except Exception:  # a fault of this batch's own: the others still step
+                    if batch_id not in self._faulty:  # once, not every step while it lasts
+                        log.exception("batch %s could not be stepped", batch_id)
+                    self._faulty.add(batch_id)
 
     async def step(self, batch_id: str) -> None:
         record = await self.store.get(batch_id)

@@ -27,9 +27,11 @@ MAX_INSTRUCTIONS_CHARS = 4000
 # Strict: a JSON value of another type is refused, never coerced (true is no integer, "5" no number).
 _STRICT = ConfigDict(strict=True)
 StopString = Annotated[str, Field(min_length=1)]
-# Not blank. Matched with Python's ``re`` (``EmbedRequest``'s regex engine), whose ``\s`` is
-# ``str.isspace``, as Python clients and fuzzers read the schema's pattern.
-EmbedText = Annotated[str, Field(pattern=r"\S")]
+# Not blank: a character that is whitespace neither to Python (``str.isspace``, which counts the
+# separators \x1c-\x1f and \x85) nor to ECMAScript (``\s``), spelt out so that the schema's
+# readers (a generated client, a fuzzer) and the server's ``re`` refuse the same texts.
+NOT_BLANK = r"[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+EmbedText = Annotated[str, Field(pattern=NOT_BLANK)]
 
 
 class ChatMessage(BaseModel):

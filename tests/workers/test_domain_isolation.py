@@ -24,7 +24,7 @@ def test_each_job_reaches_only_its_own_domain(client, redis_stack, ocr_worker, l
     inspect = Celery(broker=redis_stack.redis_url).control.inspect(timeout=5)
     registered = inspect.registered()
     assert set(registered[ocr_worker.node]) == {"ocr.recognize", "ocr.page", "ocr.document"}
-    assert set(registered[llm_worker.node]) == {"llm.generate", "llm.embed"}
+    assert set(registered[llm_worker.node]) == {"llm.generate", "llm.embed", "llm.extract"}
     queues = inspect.active_queues()
     assert [q["name"] for q in queues[llm_worker.node]] == ["llm"]
     assert [q["name"] for q in queues[ocr_worker.node]] == ["ocr"]

@@ -73,8 +73,7 @@ local function dispatch(domain)
     if message and (s == 'queued' or s == 'running') then
       redis.call('LPUSH', domain, message)
       redis.call('DEL', held)
-      -- To the microsecond: two jobs dispatched in one ms keep their order (their positions).
-      redis.call('ZADD', queued, string.format('%.3f', now_ms_exact()), id)
+      redis.call('ZADD', queued, now_ms(), id)
       free = free - 1
       moved = moved + 1
     end

@@ -3,6 +3,7 @@ Celery queue, with workers simulated by the lifecycle scripts they run (take the
 start, finish)."""
 
 import json
+import time
 from collections import Counter
 
 import pytest
@@ -118,7 +119,9 @@ def test_a_canceled_or_expired_waiting_job_leaves_its_fair_queue(store):
 
 
 def test_position_counts_dispatched_jobs_then_fair_order_then_batch(store):
-    dispatched = [_submit(store, "a") for _ in range(2)]
+    dispatched = [_submit(store, "a")]
+    time.sleep(0.002)  # dispatch times are milliseconds: two in one ms would rank by id
+    dispatched.append(_submit(store, "a"))
     batch = _submit(store, "b", priority=Priority.batch)
     waiting = [_submit(store, "a"), _submit(store, "c")]
     assert [store.run(lifecycle.position(j, DOMAIN, 0, 0))[0] for j in dispatched] == [0, 1]

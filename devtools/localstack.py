@@ -297,6 +297,13 @@ class LocalStack:
                     raise RuntimeError(f"API did not start:\n{proc.log()}") from None
                 time.sleep(0.1)
 
+    def stop_api(self, base: str) -> None:
+        """Stop the API process start_api answered ``base`` for (its background work with it)."""
+        name = f"api-{base.rsplit(':', 1)[1]}"
+        for proc in [p for p in self.procs if p.name == name]:
+            proc.stop()
+            self.procs.remove(proc)
+
     def start_worker(
         self,
         domain: str,

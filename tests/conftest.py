@@ -74,18 +74,28 @@ def ocr_worker(redis_stack):
     return redis_stack.start_worker("ocr", name=f"ocr@{socket.gethostname()}")
 
 
+# The shared stack's API settings. Every API process on the shared database must use them:
+# API processes share background work (a batch is validated by whichever process takes it), so
+# one with other caps would judge another test's batch lines by its own limits.
+SHARED_API_ENV = {
+    **TEST_CAPS,
+    # Small caps so the limit tests need no large files; the defaults have their own test.
+    "MAX_UPLOAD_BYTES": "1000000",
+    "OCR_MAX_PIXELS": "4000000",
+    "OCR_MAX_DOCUMENT_BYTES": "1000000",
+    "DEFAULT_RATE_LIMIT_PER_MINUTE": "0",
+}
+
+
 @pytest.fixture(scope="session")
 def api_url(redis_stack) -> str:
-    # Small caps so the limit tests need no large files; the defaults have their own test.
-    return redis_stack.start_api(
-        env={
-            **TEST_CAPS,
-            "MAX_UPLOAD_BYTES": "1000000",
-            "OCR_MAX_PIXELS": "4000000",
-            "OCR_MAX_DOCUMENT_BYTES": "1000000",
-            "DEFAULT_RATE_LIMIT_PER_MINUTE": "0",
-        }
-    )
+    return redis_stack.start_api(env=SHARED_API_ENV)
+
+
+@pytest.fixture(scope="session")
+def second_api_url(redis_stack) -> str:
+    """Another API process on the shared stack, configured like the first."""
+    return redis_stack.start_api(env=SHARED_API_ENV)
 
 
 @pytest.fixture

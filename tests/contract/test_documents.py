@@ -23,7 +23,10 @@ MAX_DOCUMENT = 2_000_000
 @pytest.fixture(scope="module")
 def api(redis_stack, ocr_worker) -> str:
     env = {"OCR_MAX_PAGES": "5", "OCR_MAX_DOCUMENT_BYTES": str(MAX_DOCUMENT), "INPUT_URL_ALLOW_PRIVATE": "true"}
-    return redis_stack.start_api(domain="ocr", env=env)
+    base = redis_stack.start_api(domain="ocr", env=env)
+    yield base
+    # Stopped with the module: an API of other caps would take other tests' OCR batches.
+    redis_stack.stop_api(base)
 
 
 @pytest.fixture

@@ -52,11 +52,10 @@ def test_progress_arrives_before_done_and_its_text_adds_up(client, llm_worker):
     assert len(set(ids[:-1])) == len(ids) - 1  # distinct, in order (the done event repeats the last)
 
 
-def test_last_event_id_resumes_without_loss_on_any_api_process(client, llm_worker, redis_stack):
+def test_last_event_id_resumes_without_loss_on_any_api_process(client, llm_worker, redis_stack, second_api_url):
     job_id = _generate(client, 300)
     everything = _read_events(client, job_id)
-    other_api = redis_stack.start_api(env={"DEFAULT_RATE_LIMIT_PER_MINUTE": "0"})
-    with httpx.Client(base_url=other_api, timeout=60, headers=redis_stack.auth_headers) as other:
+    with httpx.Client(base_url=second_api_url, timeout=60, headers=redis_stack.auth_headers) as other:
         assert _read_events(other, job_id) == everything  # the same events from another process
         for cut in (1, len(everything) // 2, len(everything) - 2):
             assert _read_events(other, job_id, everything[cut - 1]["id"]) == everything[cut:]
@@ -64,11 +63,10 @@ def test_last_event_id_resumes_without_loss_on_any_api_process(client, llm_worke
         assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_header"
 
 
-def test_a_stream_opened_before_the_job_runs_follows_it_live(client, llm_worker, redis_stack):
+def test_a_stream_opened_before_the_job_runs_follows_it_live(client, llm_worker, redis_stack, second_api_url):
     """Submitted through one API process, followed live through another."""
-    other_api = redis_stack.start_api(env={"DEFAULT_RATE_LIMIT_PER_MINUTE": "0"})
     job_id = _generate(client, 200)
-    with httpx.Client(base_url=other_api, timeout=60, headers=redis_stack.auth_headers) as other:
+    with httpx.Client(base_url=second_api_url, timeout=60, headers=redis_stack.auth_headers) as other:
         events = _read_events(other, job_id)
     assert events[-1]["event"] == "done" and events[-1]["data"]["status"] == "succeeded"
     assert wait_for_job(client, job_id)["result"] == events[-1]["data"]["result"]

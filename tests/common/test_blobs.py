@@ -65,10 +65,20 @@ def s3_store(s3_service, prefix) -> BlobStore:
 
 def pending_multipart_uploads(s3: S3Service, prefix: str) -> list[str]:
     """Keys under ``prefix`` with a multipart upload begun and neither completed nor aborted
-    (SeaweedFS keeps one folder per upload in the bucket's .uploads, the key among its attributes)."""
-    answer = httpx.get(f"{s3.filer}/buckets/{s3.bucket}/.uploads/", headers={"Accept": "application/json"})
-    answer.raise_for_status()
-    keys = [base64.b64decode(entry["Extended"]["key"]).decode() for entry in answer.json().get("Entries") or []]
+    (SeaweedFS keeps one folder per upload in the bucket's .uploads, the key among its attributes).
+
+    A folder can show for a moment without its attributes (an upload of another test, or of a
+    process of the session's stack, being begun or aborted as we list): listed again until every
+    folder names its key."""
+
+    def listed() -> tuple[list[dict]] | None:  # (entries,): truthy even when there are none
+        answer = httpx.get(f"{s3.filer}/buckets/{s3.bucket}/.uploads/", headers={"Accept": "application/json"})
+        answer.raise_for_status()
+        entries = answer.json().get("Entries") or []
+        return None if any(not (entry.get("Extended") or {}).get("key") for entry in entries) else (entries,)
+
+    (entries,) = wait_until(listed, 10, "an upload folder in .uploads that names no key")
+    keys = [base64.b64decode(entry["Extended"]["key"]).decode() for entry in entries]
     return [key for key in keys if key.startswith(prefix + "/")]
 
 

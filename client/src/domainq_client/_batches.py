@@ -12,11 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from domainq_client._batch import expand
-from domainq_client._commands import _print_json
+from domainq_client._commands import _print_json, stderr
 from domainq_client._errors import APIError, DomainqError
 from domainq_client._models import Batch
 from domainq_client._sync import Client
@@ -26,7 +25,6 @@ OCR_ENDPOINT = "/v1/ocr/recognize"
 # Scans are uploaded with OpenAI's ``user_data`` purpose: such a file lives 30 days, past any
 # batch's 24 h window (a plain upload lives a day, and a late line would find it gone).
 SCAN_PURPOSE = "user_data"
-stderr = Console(stderr=True, highlight=False)
 
 
 def _metadata(value: str) -> tuple[str, str]:

@@ -18,8 +18,10 @@ from domainq_client._errors import NotSupportedError, WaitTimeout
 from domainq_client._models import ExtractResult, JobView
 from domainq_client._sync import Client, Job
 
+# Soft-wrapped: rich never breaks a line itself (a path or an id split at column 80 of a pipe
+# could not be copied or grepped); the terminal wraps what is too long for it.
 stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _print_json(value: Any) -> None:

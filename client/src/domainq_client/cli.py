@@ -10,17 +10,15 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from rich.console import Console
-
 from domainq_client import _batches
 from domainq_client import _commands as cmd
 from domainq_client._batch import OcrBatch, already_done, expand
+from domainq_client._commands import stderr
 from domainq_client._errors import APIError, AuthenticationError, DomainqError, JobError, UnreachableError, WaitTimeout
 from domainq_client._sync import Client
 
 OK, JOB_FAILED, USAGE, UNREACHABLE, INTERRUPTED = 0, 1, 2, 3, 130
 Handler = Callable[[Client, argparse.Namespace], int]
-stderr = Console(stderr=True, highlight=False)
 
 
 def ocr(client: Client, args: argparse.Namespace) -> int:

@@ -306,10 +306,10 @@ class JobService:
         if wait_s <= 0:
             return await self.read(job_id, principal)
         deadline = time.monotonic() + wait_s
-        event = self.waiter.register(job_id)
+        event = self.waiter.register(job_id, finish_only=True)
         try:
-            # Every change wakes the event (progress too): read again until it is finished.
-            # Cleared before each read, so a change landing during the read is not missed.
+            # Woken when the job finishes (or the subscription was lost): read again until it
+            # is finished. Cleared before each read, so a finish during the read is not missed.
             while True:
                 event.clear()
                 record = await self.read(job_id, principal)

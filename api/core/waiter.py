@@ -2,10 +2,13 @@
 
 The lifecycle scripts publish ``<id> <status>`` on ``dq:jobs:events`` on every change of a
 job (``<id> progress`` for progress); this listener sets the events of requests waiting on
-that id (long-polls, event streams) and, when the job finished, hands the id to each
-``on_finish`` callback (as a task of its own, so a slow callback never delays a wake-up). A
-waiter always re-reads the record after registering, so a change that lands before the
-subscription sees it is never missed.
+that id and, when the job finished, hands the id to each ``on_finish`` callback (as a task of
+its own, so a slow callback never delays a wake-up). An event stream wakes on every change; a
+long-poll only when its job finishes: it has nothing to answer before, and a wake-up at the
+start or at each progress report would only re-read the record while the job runs (on a small
+machine, taking the CPU from the job itself). A waiter always re-reads the record after
+registering, so a change that lands before the subscription sees it is never missed; a lost
+subscription wakes every waiter.
 """
 
 import asyncio
@@ -28,7 +31,8 @@ _READ_S = 1.0
 class JobWaiter:
     def __init__(self, client: aioredis.Redis) -> None:
         self._client = client
-        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        # Per job id: each waiting request's event, and whether it wakes on its finish only.
+        self._waiters: dict[str, dict[asyncio.Event, bool]] = defaultdict(dict)
         self._callbacks: list[Callable[[str], Coroutine[Any, Any, None]]] = []
         self._pending: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -55,23 +59,27 @@ class JobWaiter:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    def register(self, job_id: str) -> asyncio.Event:
+    def register(self, job_id: str, finish_only: bool = False) -> asyncio.Event:
+        """An event set at each change of the job (``finish_only``: when it finishes)."""
         event = asyncio.Event()
-        self._waiters[job_id].add(event)
+        self._waiters[job_id][event] = finish_only
         return event
 
     def unregister(self, job_id: str, event: asyncio.Event) -> None:
         events = self._waiters.get(job_id)
         if events is not None:
-            events.discard(event)
+            events.pop(event, None)
             if not events:
                 del self._waiters[job_id]
 
-    def _wake(self, job_id: str | None = None) -> None:
-        targets = [self._waiters.get(job_id, ())] if job_id else list(self._waiters.values())
+    def _wake(self, job_id: str | None = None, finished: bool = True) -> None:
+        """Wake the job's waiters (``None``: every job's); a change that is no finish wakes
+        only those that follow every change."""
+        targets = [self._waiters.get(job_id, {})] if job_id else list(self._waiters.values())
         for events in targets:
-            for event in events:
-                event.set()
+            for event, finish_only in events.items():
+                if finished or not finish_only:
+                    event.set()
 
     async def _listen_forever(self) -> None:
         delay = 0.1
@@ -85,8 +93,9 @@ class JobWaiter:
                         if message is None:
                             continue
                         job_id, _, status = message["data"].partition(" ")
-                        self._wake(job_id)
-                        if status not in _FINISHED:
+                        finished = status in _FINISHED
+                        self._wake(job_id, finished)
+                        if not finished:
                             continue
                         for callback in self._callbacks:
                             task = asyncio.create_task(callback(job_id))

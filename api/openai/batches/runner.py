@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 LOCK_S = 20  # a stalled or killed process's batches wait this long for another to take them on
 READ_BYTES = 256 * 1024  # the input file is fed from, a range at a time
 COLLECT_MAX = 2000  # ended lines written in one step
+STOP_GRACE_S = 5  # at shutdown, how long past a step's pause the loop may take to see it should stop
 
 
 def _derived_file_id(batch_id: str, which: str) -> str:
@@ -75,20 +76,35 @@ class BatchRunner:
         self.store = batches.BatchStore(client, scripts)
         self._token = secrets.token_hex(8)  # this process's: a lock it holds is renewed, not retaken
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._faulty: set[str] = set()  # batches whose last step raised (logged once)
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._loop(), name="batch-runner")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """End the loop after its step, or cancel it past a grace; never wait forever. A cancel
+        alone is not enough: one that lands as a redis-py call completes can be lost (Python
+        3.11's ``wait_for``), and the loop then stepped on while the lifespan waited for it (a
+        test's app that never shut down)."""
+        self._stopping = True
+        task = self._task
+        if task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(task), self.settings.batch_step_s + STOP_GRACE_S)
+        except TimeoutError:
+            task.cancel()
+            await asyncio.wait({task}, timeout=STOP_GRACE_S)
+            if not task.done():
+                log.warning("batch runner still stepping at shutdown; left behind")
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.warning("batch runner ended with %s", type(task.exception()).__name__)
 
     async def _loop(self) -> None:
         failing = False
-        while True:
+        while not self._stopping:
             try:
                 await self.step_all()
                 if failing:
@@ -98,7 +114,8 @@ class BatchRunner:
                 if not failing:  # once, not every step while it lasts
                     log.warning("batch step failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
                 failing = True
-            await asyncio.sleep(self.settings.batch_step_s)
+            if not self._stopping:
+                await asyncio.sleep(self.settings.batch_step_s)
 
     async def step_all(self) -> None:
         for batch_id in await self.store.active():

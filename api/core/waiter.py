@@ -19,6 +19,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from api.core.background import stop_task
 from common.contracts.jobs import FINISHED
 from common.keys import EVENTS_CHANNEL
 
@@ -51,13 +52,8 @@ class JobWaiter:
         could wait forever for its teardown (seen with redis 8.2: a lifespan shutdown that never
         ended), so the listener reads with a timeout and looks at ``_stopping`` between reads."""
         self._stopping = True
-        if self._task is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), _READ_S + 5)
-        except TimeoutError:  # Redis unreachable (a connect in progress): cancel after all
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        if self._task is not None:
+            await stop_task(self._task, "job waiter", _READ_S + 5)
 
     def register(self, job_id: str, finish_only: bool = False) -> asyncio.Event:
         """An event set at each change of the job (``finish_only``: when it finishes)."""

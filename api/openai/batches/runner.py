@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api.core.auth import Principal
+from api.core.background import stop_task
 from api.core.config import ApiSettings
 from api.core.errors import ApiError
 from api.core.jobs import JobService
@@ -84,23 +85,10 @@ class BatchRunner:
         self._task = asyncio.create_task(self._loop(), name="batch-runner")
 
     async def stop(self) -> None:
-        """End the loop after its step, or cancel it past a grace; never wait forever. A cancel
-        alone is not enough: one that lands as a redis-py call completes can be lost (Python
-        3.11's ``wait_for``), and the loop then stepped on while the lifespan waited for it (a
-        test's app that never shut down)."""
+        """End the loop after its step (a flag it checks), or cancel it past a grace."""
         self._stopping = True
-        task = self._task
-        if task is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(task), self.settings.batch_step_s + STOP_GRACE_S)
-        except TimeoutError:
-            task.cancel()
-            await asyncio.wait({task}, timeout=STOP_GRACE_S)
-            if not task.done():
-                log.warning("batch runner still stepping at shutdown; left behind")
-        if task.done() and not task.cancelled() and task.exception() is not None:
-            log.warning("batch runner ended with %s", type(task.exception()).__name__)
+        if self._task is not None:
+            await stop_task(self._task, "batch runner", self.settings.batch_step_s + STOP_GRACE_S, STOP_GRACE_S)
 
     async def _loop(self) -> None:
         failing = False
